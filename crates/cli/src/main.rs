@@ -1,0 +1,109 @@
+//! `userorder`: the one binary. `serve` runs the server; later subcommands drive the SDK.
+
+mod demo;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use userorder_server::{Config, QuotaDefaults, Server};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "userorder",
+    version,
+    about = "WeChat Shopping Order API server and sandbox"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "USERORDER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Database URL: sqlite://PATH (created if missing).
+    #[arg(
+        long,
+        env = "USERORDER_DATABASE_URL",
+        default_value = "sqlite://userorder.db"
+    )]
+    database: String,
+    /// Bearer token for /sandbox/ (minted and printed when absent).
+    #[arg(long, env = "USERORDER_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Seed a demo app, merchant, payer and unpaid payment, and print curl lines that use them.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let admin_token = match args.admin_token {
+        Some(token) if !token.is_empty() => token,
+        _ => {
+            let token = demo::random_hex(32);
+            println!("admin token (Authorization: Bearer …): {token}");
+            token
+        }
+    };
+    let server = Server::build(Config {
+        listen: args.listen,
+        database_url: args.database.clone(),
+        admin_token: admin_token.clone(),
+        quotas: QuotaDefaults::default(),
+    })
+    .await
+    .with_context(|| format!("starting on {}", args.database))?;
+    let addr = server.local_addr()?;
+    if args.demo {
+        demo::seed_and_print(server.state(), addr, &admin_token).await?;
+    }
+    tracing::info!(%addr, database = %args.database, "userorder listening");
+    server.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,260 @@
+//! The one registry of WeChat errcodes and their exact errmsg texts (SPEC §9), and
+//! `Rejection`, the reason a request is refused.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A WeChat errcode, like `http::StatusCode`: a number with named constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ErrCode(pub i64);
+
+impl ErrCode {
+    pub const OK: Self = Self(0);
+    pub const SYSTEM_ERROR: Self = Self(-1);
+    pub const INVALID_CREDENTIAL: Self = Self(40001);
+    pub const INVALID_GRANT_TYPE: Self = Self(40002);
+    pub const INVALID_APPID: Self = Self(40013);
+    pub const INVALID_URL: Self = Self(40066);
+    pub const INVALID_APPSECRET: Self = Self(40125);
+    pub const ACCESS_TOKEN_MISSING: Self = Self(41001);
+    pub const APPID_MISSING: Self = Self(41002);
+    pub const APPSECRET_MISSING: Self = Self(41004);
+    pub const ACCESS_TOKEN_EXPIRED: Self = Self(42001);
+    pub const REQUIRE_POST_METHOD: Self = Self(43002);
+    pub const EMPTY_POST_DATA: Self = Self(44002);
+    pub const CONTENT_SIZE_OUT_OF_LIMIT: Self = Self(45002);
+    pub const DAILY_QUOTA: Self = Self(45009);
+    pub const MINUTE_QUOTA: Self = Self(45011);
+    pub const DATA_FORMAT_ERROR: Self = Self(47001);
+    pub const API_UNAUTHORIZED: Self = Self(48001);
+    pub const COMPONENT_TICKET_INVALID: Self = Self(61006);
+    pub const API_UNAUTHORIZED_TO_COMPONENT: Self = Self(61007);
+    pub const INVALID_COMPONENT: Self = Self(61011);
+    pub const RID_NOT_FOUND: Self = Self(76001);
+    pub const INVALID_PARAMETER: Self = Self(268_435_461);
+    pub const OPENID_UNDECODABLE: Self = Self(268_457_013);
+    pub const OPENID_ZERO: Self = Self(268_457_014);
+    pub const PAYER_OPENID_EMPTY: Self = Self(268_485_192);
+    pub const ILLEGAL_ORDER_NUMBER_TYPE: Self = Self(268_485_194);
+    pub const TRANSACTION_ID_REQUIRED: Self = Self(268_485_195);
+    pub const MCHID_REQUIRED: Self = Self(268_485_196);
+    pub const OUT_TRADE_NO_REQUIRED: Self = Self(268_485_197);
+    pub const MERCHANT_ORDER_NO_EMPTY: Self = Self(268_485_201);
+    pub const ILLEGAL_LINK_TYPE: Self = Self(268_485_202);
+    pub const LINK_APPID_EMPTY: Self = Self(268_485_204);
+    pub const LINK_PATH_EMPTY: Self = Self(268_485_205);
+    pub const LINK_URL_EMPTY: Self = Self(268_485_206);
+    pub const ITEM_NAME_EMPTY: Self = Self(268_485_207);
+    pub const ITEM_UNIT_PRICE_EMPTY: Self = Self(268_485_208);
+    pub const ITEM_QUANTITY_EMPTY: Self = Self(268_485_209);
+    pub const ITEM_IMAGE_URL_EMPTY: Self = Self(268_485_210);
+    pub const ITEM_LIST_EMPTY: Self = Self(268_485_211);
+    pub const MERCHANT_ITEM_ID_ALL_OR_NONE: Self = Self(268_485_213);
+    pub const UPLOAD_TIME_NOT_SET: Self = Self(268_485_214);
+    pub const NOT_IN_OPEN_SCOPE: Self = Self(268_485_215);
+    pub const UPLOAD_TIME_ILLEGAL: Self = Self(268_485_216);
+    pub const MCHID_NOT_VALID: Self = Self(268_485_217);
+    pub const SUB_ORDER_TYPE_DIFFERS: Self = Self(268_485_218);
+    pub const ITEM_DETAIL_JUMP_LINK_EMPTY: Self = Self(268_485_272);
+    pub const ILLEGAL_DELIVERY_MODE: Self = Self(268_485_224);
+    pub const TRACKING_NO_EMPTY: Self = Self(268_485_226);
+    pub const EXPRESS_COMPANY_EMPTY: Self = Self(268_485_227);
+    pub const UNIFIED_NEEDS_ONE_SHIPPING: Self = Self(268_485_228);
+    pub const PERMISSION_NOT_OPEN: Self = Self(268_486_570);
+    pub const PERMISSION_STATE_FORBIDS_OPEN: Self = Self(268_486_612);
+    pub const AGREEMENT_NOT_SIGNED: Self = Self(268_486_640);
+
+    /// Every code this project defines, for tables and `explain`.
+    pub const ALL: &'static [Self] = &[
+        Self::OK,
+        Self::SYSTEM_ERROR,
+        Self::INVALID_CREDENTIAL,
+        Self::INVALID_GRANT_TYPE,
+        Self::INVALID_APPID,
+        Self::INVALID_URL,
+        Self::INVALID_APPSECRET,
+        Self::ACCESS_TOKEN_MISSING,
+        Self::APPID_MISSING,
+        Self::APPSECRET_MISSING,
+        Self::ACCESS_TOKEN_EXPIRED,
+        Self::REQUIRE_POST_METHOD,
+        Self::EMPTY_POST_DATA,
+        Self::CONTENT_SIZE_OUT_OF_LIMIT,
+        Self::DAILY_QUOTA,
+        Self::MINUTE_QUOTA,
+        Self::DATA_FORMAT_ERROR,
+        Self::API_UNAUTHORIZED,
+        Self::COMPONENT_TICKET_INVALID,
+        Self::API_UNAUTHORIZED_TO_COMPONENT,
+        Self::INVALID_COMPONENT,
+        Self::RID_NOT_FOUND,
+        Self::INVALID_PARAMETER,
+        Self::OPENID_UNDECODABLE,
+        Self::OPENID_ZERO,
+        Self::PAYER_OPENID_EMPTY,
+        Self::ILLEGAL_ORDER_NUMBER_TYPE,
+        Self::TRANSACTION_ID_REQUIRED,
+        Self::MCHID_REQUIRED,
+        Self::OUT_TRADE_NO_REQUIRED,
+        Self::MERCHANT_ORDER_NO_EMPTY,
+        Self::ILLEGAL_LINK_TYPE,
+        Self::LINK_APPID_EMPTY,
+        Self::LINK_PATH_EMPTY,
+        Self::LINK_URL_EMPTY,
+        Self::ITEM_NAME_EMPTY,
+        Self::ITEM_UNIT_PRICE_EMPTY,
+        Self::ITEM_QUANTITY_EMPTY,
+        Self::ITEM_IMAGE_URL_EMPTY,
+        Self::ITEM_LIST_EMPTY,
+        Self::MERCHANT_ITEM_ID_ALL_OR_NONE,
+        Self::UPLOAD_TIME_NOT_SET,
+        Self::NOT_IN_OPEN_SCOPE,
+        Self::UPLOAD_TIME_ILLEGAL,
+        Self::MCHID_NOT_VALID,
+        Self::SUB_ORDER_TYPE_DIFFERS,
+        Self::ITEM_DETAIL_JUMP_LINK_EMPTY,
+        Self::ILLEGAL_DELIVERY_MODE,
+        Self::TRACKING_NO_EMPTY,
+        Self::EXPRESS_COMPANY_EMPTY,
+        Self::UNIFIED_NEEDS_ONE_SHIPPING,
+        Self::PERMISSION_NOT_OPEN,
+        Self::PERMISSION_STATE_FORBIDS_OPEN,
+        Self::AGREEMENT_NOT_SIGNED,
+    ];
+
+    /// The errmsg WeChat sends for this code (without the ` rid: …` suffix).
+    pub fn default_message(self) -> &'static str {
+        match self.0 {
+            0 => "ok",
+            -1 => "system error",
+            40001 => "invalid credential, access_token is invalid or not latest",
+            40002 => "invalid grant_type",
+            40013 => "invalid appid",
+            40066 => "invalid url",
+            40125 => "invalid appsecret",
+            41001 => "access_token missing",
+            41002 => "appid missing",
+            41004 => "appsecret missing",
+            42001 => "access_token expired",
+            43002 => "require POST method",
+            44002 => "empty post data",
+            45002 => "content size out of limit",
+            45009 => "reach max api daily quota limit",
+            45011 => "api minute-quota reach limit  mustslower  retry next minute",
+            47001 => "data format error",
+            48001 => "api unauthorized",
+            61006 => "component ticket is invalid",
+            61007 => "api is unauthorized to component",
+            61011 => "invalid component",
+            76001 => "rid not found",
+            268_435_461 => "invalid parameter",
+            268_457_013 => "failed to decode openid",
+            268_457_014 => "openid decoded to 0",
+            268_485_192 => "payer openid is empty",
+            268_485_194 => "order_number_type is illegal",
+            268_485_195 => {
+                "transaction_id must be set when order_number_type is WXPAY_TRADE_NUMBER"
+            }
+            268_485_196 => "mchid must be set when order_number_type is MERCHANT_TRADE_NUMBER",
+            268_485_197 => {
+                "out_trade_no must be set when order_number_type is MERCHANT_TRADE_NUMBER"
+            }
+            268_485_201 => "merchant_order_no is empty",
+            268_485_202 => "link type is illegal, must be MINI_PROGRAM or URL",
+            268_485_204 => "appid is empty for a MINI_PROGRAM link",
+            268_485_205 => "path is empty for a MINI_PROGRAM link",
+            268_485_206 => "url is empty for a URL link",
+            268_485_207 => "item name is empty",
+            268_485_208 => "item unit_price is empty",
+            268_485_209 => "item quantity is empty",
+            268_485_210 => "item image_url is empty",
+            268_485_211 => "item_list is empty",
+            268_485_213 => "merchant_item_id must be set on all items or on none",
+            268_485_214 => "upload_time is not set",
+            268_485_215 => "appid is not in the open scope of shopping orders",
+            268_485_216 => {
+                "upload_time is illegal, use RFC 3339 such as 2021-05-20T13:29:35.120+08:00"
+            }
+            268_485_217 => "mchid is not valid",
+            268_485_218 => "order_number_type of a sub-order differs from the combined order",
+            268_485_224 => "delivery_mode is illegal",
+            268_485_226 => "tracking_no is empty",
+            268_485_227 => "express_company is empty",
+            268_485_228 => "UNIFIED_DELIVERY needs exactly one shipping",
+            268_485_272 => "item_detail_jump_link is empty",
+            268_486_570 => "product permission is not open",
+            268_486_612 => "product permission state does not allow opening",
+            268_486_640 => "agreement is not signed",
+            _ => "unknown error",
+        }
+    }
+
+    pub fn is_ok(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for ErrCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a request is refused: a code and the errmsg to send (the envelope appends ` rid: …`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: ErrCode,
+    pub message: Cow<'static, str>,
+}
+
+impl Rejection {
+    /// The code with its registry message.
+    pub fn new(code: ErrCode) -> Self {
+        Self {
+            code,
+            message: Cow::Borrowed(code.default_message()),
+        }
+    }
+
+    /// 268435461 `invalid parameter: <path> <rule>`; the path names the JSON field.
+    pub fn invalid(path: impl fmt::Display, rule: impl fmt::Display) -> Self {
+        Self {
+            code: ErrCode::INVALID_PARAMETER,
+            message: Cow::Owned(format!("invalid parameter: {path} {rule}")),
+        }
+    }
+
+    /// 268435461 with a free sentence after `invalid parameter: `.
+    pub fn invalid_because(reason: impl fmt::Display) -> Self {
+        Self {
+            code: ErrCode::INVALID_PARAMETER,
+            message: Cow::Owned(format!("invalid parameter: {reason}")),
+        }
+    }
+
+    /// A registry code whose message also names the JSON path, e.g.
+    /// `item name is empty (order_list[0].item_list[1].name)`.
+    pub fn at(code: ErrCode, path: impl fmt::Display) -> Self {
+        Self {
+            code,
+            message: Cow::Owned(format!("{} ({path})", code.default_message())),
+        }
+    }
+}
+
+impl From<ErrCode> for Rejection {
+    fn from(code: ErrCode) -> Self {
+        Self::new(code)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Rejection {}

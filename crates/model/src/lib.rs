@@ -1,0 +1,12 @@
+//! Wire and domain types of WeChat's Shopping Order API as userorder implements it
+//! (`../shared/SPEC.md`), the errcode registry, body parsing and validation. No IO.
+
+pub mod association;
+pub mod body;
+pub mod errcode;
+pub mod openid;
+pub mod shopping;
+pub mod validate;
+pub mod wire;
+
+pub use errcode::{ErrCode, Rejection};

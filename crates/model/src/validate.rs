@@ -1,0 +1,502 @@
+//! The rules of SPEC §4–§5.3, in the spec's order: a wire struct (`*In`) becomes a domain
+//! value or the first `Rejection`. Everything a rule needs from outside (who calls, how to
+//! decode an openid) comes in through `Caller`; the merchant and state checks that need the
+//! store happen afterwards, in the server.
+
+use std::collections::HashSet;
+use std::fmt::Display;
+
+use crate::errcode::{ErrCode, Rejection};
+use crate::shopping::{
+    Details, Item, JumpLink, LogisticsType, Order, OrderKey, OrderNumberType, Payer, ShoppingInfo,
+    SubOrder, UploadTime,
+};
+use crate::wire::{
+    EnumIn, ItemIn, JumpLinkIn, OrderKeyIn, PayerIn, SubOrderIn, UploadCombinedShoppingInfoIn,
+    UploadShoppingInfoIn,
+};
+
+/// Orders in `order_list`, sub-orders in `sub_orders`, items in `item_list`.
+pub const MAX_ORDERS: usize = 50;
+pub const MAX_ITEMS: usize = 50;
+pub const MAX_IMAGES: usize = 3;
+
+/// Why an openid does not decode under the calling app (SPEC §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undecodable;
+
+/// Turns an openid into the user id it encodes, for one app. The server's codec checks the
+/// authentication tag; a client-side pre-validator may only check the shape.
+pub trait OpenIdDecoder: Send + Sync {
+    fn decode(&self, appid: &str, openid: &str) -> Result<u64, Undecodable>;
+}
+
+/// Who is uploading: the acting appid (the authorizer's for a third-party call) and how to
+/// decode its openids.
+pub struct Caller<'a> {
+    pub appid: &'a str,
+    pub openids: &'a dyn OpenIdDecoder,
+}
+
+/// `POST /user-order/orders`.
+pub fn upload_shopping_info(
+    raw: UploadShoppingInfoIn,
+    caller: &Caller<'_>,
+) -> Result<ShoppingInfo, Rejection> {
+    let order_key = order_key(raw.order_key, "order_key")?;
+    let payer = payer(raw.payer, caller)?;
+    let upload_time = upload_time(raw.upload_time)?;
+    let logistics_type = logistics_type(raw.logistics_type.as_ref(), "logistics_type")?;
+    let raw_orders = list_within(raw.order_list, "order_list", MAX_ORDERS)?;
+    let mut order_list = Vec::with_capacity(raw_orders.len());
+    for (i, raw) in raw_orders.into_iter().enumerate() {
+        let path = format!("order_list[{i}]");
+        let merchant_order_no = merchant_order_no(raw.merchant_order_no, &path)?;
+        let link = order_detail_jump_link(raw.order_detail_jump_link, &path, caller)?;
+        let item_list = item_list(raw.item_list, &path)?;
+        order_list.push(Order {
+            merchant_order_no,
+            order_detail_jump_link: link,
+            item_list,
+        });
+    }
+    Ok(ShoppingInfo {
+        order_key,
+        payer,
+        upload_time,
+        details: Details::Single {
+            order_list,
+            logistics_type,
+        },
+    })
+}
+
+/// `POST /user-order/combine-orders`.
+pub fn upload_combined_shopping_info(
+    raw: UploadCombinedShoppingInfoIn,
+    caller: &Caller<'_>,
+) -> Result<ShoppingInfo, Rejection> {
+    let master = order_key(raw.order_key, "order_key")?;
+    let payer = payer(raw.payer, caller)?;
+    let upload_time = upload_time(raw.upload_time)?;
+    let raw_subs = list_within(raw.sub_orders, "sub_orders", MAX_ORDERS)?;
+    let mut seen: HashSet<OrderKey> = HashSet::from([master.clone()]);
+    let mut sub_orders = Vec::with_capacity(raw_subs.len());
+    for (i, mut raw) in raw_subs.into_iter().enumerate() {
+        let path = format!("sub_orders[{i}]");
+        let key = sub_order_key(raw.order_key.take(), master.number_type(), &path)?;
+        if !seen.insert(key.clone()) {
+            return Err(Rejection::invalid(
+                format!("{path}.order_key"),
+                format!("({key}) appears twice in this combined order"),
+            ));
+        }
+        let sub = sub_order(raw, key, &path, caller)?;
+        sub_orders.push(sub);
+    }
+    Ok(ShoppingInfo {
+        order_key: master,
+        payer,
+        upload_time,
+        details: Details::Combined { sub_orders },
+    })
+}
+
+/// A sub-order whose key has been checked already.
+fn sub_order(
+    raw: SubOrderIn,
+    order_key: OrderKey,
+    path: &str,
+    caller: &Caller<'_>,
+) -> Result<SubOrder, Rejection> {
+    let merchant_order_no = merchant_order_no(raw.merchant_order_no, path)?;
+    let link = order_detail_jump_link(raw.order_detail_jump_link, path, caller)?;
+    let item_list = item_list(raw.item_list, path)?;
+    let logistics_type = logistics_type(
+        raw.logistics_type.as_ref(),
+        &format!("{path}.logistics_type"),
+    )?;
+    Ok(SubOrder {
+        order_key,
+        merchant_order_no,
+        order_detail_jump_link: link,
+        item_list,
+        logistics_type,
+    })
+}
+
+// ---- keys -------------------------------------------------------------------------------
+
+fn number_type(raw: Option<&EnumIn>, path: &str) -> Result<OrderNumberType, Rejection> {
+    match enum_index(raw, &["MERCHANT_TRADE_NUMBER", "WXPAY_TRADE_NUMBER"]) {
+        Some(Ok(1)) => Ok(OrderNumberType::Merchant),
+        Some(Ok(2)) => Ok(OrderNumberType::WxPay),
+        _ => Err(Rejection::at(
+            ErrCode::ILLEGAL_ORDER_NUMBER_TYPE,
+            format!("{path}.order_number_type"),
+        )),
+    }
+}
+
+/// A master `order_key`: type, the fields that type needs, then their limits.
+pub fn order_key(raw: Option<OrderKeyIn>, path: &str) -> Result<OrderKey, Rejection> {
+    let raw = raw.unwrap_or_default();
+    let kind = number_type(raw.order_number_type.as_ref(), path)?;
+    key_of_type(raw, kind, path)
+}
+
+fn sub_order_key(
+    raw: Option<OrderKeyIn>,
+    master: OrderNumberType,
+    path: &str,
+) -> Result<OrderKey, Rejection> {
+    let raw = raw.unwrap_or_default();
+    let path = format!("{path}.order_key");
+    let kind = number_type(raw.order_number_type.as_ref(), &path)?;
+    if kind != master {
+        return Err(Rejection::at(ErrCode::SUB_ORDER_TYPE_DIFFERS, &path));
+    }
+    key_of_type(raw, kind, &path)
+}
+
+fn key_of_type(raw: OrderKeyIn, kind: OrderNumberType, path: &str) -> Result<OrderKey, Rejection> {
+    match kind {
+        OrderNumberType::WxPay => {
+            let transaction_id = required(
+                raw.transaction_id,
+                ErrCode::TRANSACTION_ID_REQUIRED,
+                &format!("{path}.transaction_id"),
+            )?;
+            bytes_within(&transaction_id, 1, 32, &format!("{path}.transaction_id"))?;
+            Ok(OrderKey::WxPay { transaction_id })
+        }
+        OrderNumberType::Merchant => {
+            let mchid = required(raw.mchid, ErrCode::MCHID_REQUIRED, &format!("{path}.mchid"))?;
+            let out_trade_no = required(
+                raw.out_trade_no,
+                ErrCode::OUT_TRADE_NO_REQUIRED,
+                &format!("{path}.out_trade_no"),
+            )?;
+            bytes_within(&mchid, 1, 32, &format!("{path}.mchid"))?;
+            out_trade_no_rule(&out_trade_no, &format!("{path}.out_trade_no"))?;
+            Ok(OrderKey::Merchant {
+                mchid,
+                out_trade_no,
+            })
+        }
+    }
+}
+
+/// 1–32 bytes of `[0-9A-Za-z_\-*]` (WeChat Pay's out_trade_no alphabet).
+pub fn out_trade_no_rule(value: &str, path: &str) -> Result<(), Rejection> {
+    bytes_within(value, 1, 32, path)?;
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*')))
+    {
+        return Err(Rejection::invalid(
+            path,
+            format!("contains {bad:?}; only 0-9 A-Z a-z _ - * are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+// ---- payer and time ---------------------------------------------------------------------
+
+fn payer(raw: Option<PayerIn>, caller: &Caller<'_>) -> Result<Payer, Rejection> {
+    let openid = raw.and_then(|p| p.openid).unwrap_or_default();
+    if openid.is_empty() {
+        return Err(Rejection::at(ErrCode::PAYER_OPENID_EMPTY, "payer.openid"));
+    }
+    match caller.openids.decode(caller.appid, &openid) {
+        Err(Undecodable) => Err(Rejection::at(ErrCode::OPENID_UNDECODABLE, "payer.openid")),
+        Ok(0) => Err(Rejection::at(ErrCode::OPENID_ZERO, "payer.openid")),
+        Ok(_) => Ok(Payer { openid }),
+    }
+}
+
+/// Absent → 268485214; anything but a full RFC 3339 timestamp with offset → 268485216.
+pub fn upload_time(raw: Option<String>) -> Result<UploadTime, Rejection> {
+    let text = raw.ok_or_else(|| Rejection::new(ErrCode::UPLOAD_TIME_NOT_SET))?;
+    UploadTime::parse(&text).ok_or_else(|| Rejection::new(ErrCode::UPLOAD_TIME_ILLEGAL))
+}
+
+// ---- orders, links and items ------------------------------------------------------------
+
+fn merchant_order_no(raw: Option<String>, path: &str) -> Result<String, Rejection> {
+    let path = format!("{path}.merchant_order_no");
+    let value = required(raw, ErrCode::MERCHANT_ORDER_NO_EMPTY, &path)?;
+    bytes_within(&value, 1, 64, &path)?;
+    Ok(value)
+}
+
+/// Presence, limits, then the rule that a Mini Program link names the calling app.
+fn order_detail_jump_link(
+    raw: Option<JumpLinkIn>,
+    path: &str,
+    caller: &Caller<'_>,
+) -> Result<JumpLink, Rejection> {
+    let path = format!("{path}.order_detail_jump_link");
+    let raw = raw.ok_or_else(|| Rejection::at(ErrCode::ILLEGAL_LINK_TYPE, &path))?;
+    let link = jump_link(raw, &path)?;
+    jump_link_limits(&link, &path)?;
+    if let JumpLink::MiniProgram { appid, .. } = &link {
+        if appid != caller.appid {
+            return Err(Rejection::invalid(
+                format!("{path}.appid"),
+                format!(
+                    "is {appid}; an order's Mini Program link must name the calling appid {}",
+                    caller.appid
+                ),
+            ));
+        }
+    }
+    Ok(link)
+}
+
+/// The presence rules of a link: type, then the fields that type needs.
+fn jump_link(raw: JumpLinkIn, path: &str) -> Result<JumpLink, Rejection> {
+    match enum_index(raw.link_type.as_ref(), &["MINI_PROGRAM", "URL"]) {
+        Some(Ok(1)) => Ok(JumpLink::MiniProgram {
+            appid: required(
+                raw.appid,
+                ErrCode::LINK_APPID_EMPTY,
+                &format!("{path}.appid"),
+            )?,
+            path: required(raw.path, ErrCode::LINK_PATH_EMPTY, &format!("{path}.path"))?,
+        }),
+        Some(Ok(2)) => Ok(JumpLink::Url {
+            url: required(raw.url, ErrCode::LINK_URL_EMPTY, &format!("{path}.url"))?,
+        }),
+        _ => Err(Rejection::at(
+            ErrCode::ILLEGAL_LINK_TYPE,
+            format!("{path}.type"),
+        )),
+    }
+}
+
+fn jump_link_limits(link: &JumpLink, path: &str) -> Result<(), Rejection> {
+    match link {
+        JumpLink::MiniProgram { appid, path: p } => {
+            bytes_within(appid, 1, 32, &format!("{path}.appid"))?;
+            bytes_within(p, 1, 512, &format!("{path}.path"))
+        }
+        JumpLink::Url { url } => http_url(url, 1024, &format!("{path}.url")),
+    }
+}
+
+fn item_list(raw: Option<Vec<ItemIn>>, path: &str) -> Result<Vec<Item>, Rejection> {
+    let path = format!("{path}.item_list");
+    let raw = raw.unwrap_or_default();
+    if raw.is_empty() {
+        return Err(Rejection::at(ErrCode::ITEM_LIST_EMPTY, &path));
+    }
+    if raw.len() > MAX_ITEMS {
+        return Err(Rejection::invalid(
+            &path,
+            format!("has {} entries, at most {MAX_ITEMS}", raw.len()),
+        ));
+    }
+    let with_id = raw.iter().filter(|i| i.merchant_item_id.is_some()).count();
+    if with_id != 0 && with_id != raw.len() {
+        return Err(Rejection::at(ErrCode::MERCHANT_ITEM_ID_ALL_OR_NONE, &path));
+    }
+    let mut ids = HashSet::new();
+    for (i, item) in raw.iter().enumerate() {
+        if let Some(id) = &item.merchant_item_id {
+            if !ids.insert(id.as_str()) {
+                return Err(Rejection::invalid(
+                    format!("{path}[{i}].merchant_item_id"),
+                    format!("{id:?} is used by another item of this order"),
+                ));
+            }
+        }
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, raw)| item(raw, &format!("{path}[{i}]")))
+        .collect()
+}
+
+/// Presence rules in the spec's order first, then every limit.
+fn item(raw: ItemIn, path: &str) -> Result<Item, Rejection> {
+    let name = required(raw.name, ErrCode::ITEM_NAME_EMPTY, &format!("{path}.name"))?;
+    let unit_price = raw.unit_price.ok_or_else(|| {
+        Rejection::at(ErrCode::ITEM_UNIT_PRICE_EMPTY, format!("{path}.unit_price"))
+    })?;
+    let quantity = match raw.quantity {
+        None | Some(0) => {
+            return Err(Rejection::at(
+                ErrCode::ITEM_QUANTITY_EMPTY,
+                format!("{path}.quantity"),
+            ));
+        }
+        Some(q) => q,
+    };
+    let image_url = match raw.image_url {
+        Some(urls) if !urls.is_empty() => urls,
+        _ => {
+            return Err(Rejection::at(
+                ErrCode::ITEM_IMAGE_URL_EMPTY,
+                format!("{path}.image_url"),
+            ));
+        }
+    };
+    let link_path = format!("{path}.item_detail_jump_link");
+    let raw_link = raw
+        .item_detail_jump_link
+        .ok_or_else(|| Rejection::at(ErrCode::ITEM_DETAIL_JUMP_LINK_EMPTY, &link_path))?;
+    let link = jump_link(raw_link, &link_path)?;
+
+    chars_within(&name, 1, 256, &format!("{path}.name"))?;
+    if let Some(description) = &raw.description {
+        chars_within(description, 0, 512, &format!("{path}.description"))?;
+    }
+    if unit_price < 0 {
+        return Err(Rejection::invalid(
+            format!("{path}.unit_price"),
+            format!("is {unit_price}; must not be negative"),
+        ));
+    }
+    if quantity < 0 {
+        return Err(Rejection::invalid(
+            format!("{path}.quantity"),
+            format!("is {quantity}; must be positive"),
+        ));
+    }
+    if image_url.len() > MAX_IMAGES {
+        return Err(Rejection::invalid(
+            format!("{path}.image_url"),
+            format!("has {} entries, at most {MAX_IMAGES}", image_url.len()),
+        ));
+    }
+    for (i, url) in image_url.iter().enumerate() {
+        http_url(url, 1024, &format!("{path}.image_url[{i}]"))?;
+    }
+    if let Some(id) = &raw.merchant_item_id {
+        bytes_within(id, 1, 64, &format!("{path}.merchant_item_id"))?;
+    }
+    jump_link_limits(&link, &link_path)?;
+    Ok(Item {
+        merchant_item_id: raw.merchant_item_id,
+        name,
+        description: raw.description,
+        unit_price,
+        quantity,
+        image_url,
+        item_detail_jump_link: link,
+    })
+}
+
+fn logistics_type(raw: Option<&EnumIn>, path: &str) -> Result<LogisticsType, Rejection> {
+    const NAMES: [&str; 3] = [
+        "PHYSICAL_LOGISTICS",
+        "LOCATION_BASED_LOGISTICS",
+        "VIRTUAL_GOODS",
+    ];
+    match enum_index(raw, &NAMES) {
+        None => Ok(LogisticsType::default()),
+        Some(Ok(1)) => Ok(LogisticsType::PhysicalLogistics),
+        Some(Ok(2)) => Ok(LogisticsType::LocationBasedLogistics),
+        Some(Ok(3)) => Ok(LogisticsType::VirtualGoods),
+        Some(_) => Err(Rejection::invalid(
+            path,
+            "is illegal, must be 1..3 or PHYSICAL_LOGISTICS, LOCATION_BASED_LOGISTICS, VIRTUAL_GOODS",
+        )),
+    }
+}
+
+// ---- small rules, each coded once -------------------------------------------------------
+
+/// An enum field: `None` when absent, `Some(Ok(n))` with n = 1.. for a known integer or
+/// name, `Some(Err(()))` for anything else.
+pub fn enum_index(raw: Option<&EnumIn>, names: &[&str]) -> Option<Result<usize, ()>> {
+    let value = &raw?.0;
+    if value.is_null() {
+        return None;
+    }
+    let index = if let Some(n) = value.as_i64() {
+        usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=names.len()).contains(n))
+    } else if let Some(name) = value.as_str() {
+        names.iter().position(|known| *known == name).map(|i| i + 1)
+    } else {
+        None
+    };
+    Some(index.ok_or(()))
+}
+
+/// A required string: absent or empty answers `code`, naming the field.
+fn required(raw: Option<String>, code: ErrCode, path: &str) -> Result<String, Rejection> {
+    match raw {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(Rejection::at(code, path)),
+    }
+}
+
+fn list_within<T>(raw: Option<Vec<T>>, path: &str, max: usize) -> Result<Vec<T>, Rejection> {
+    let list = raw.unwrap_or_default();
+    if list.is_empty() || list.len() > max {
+        return Err(Rejection::invalid(
+            path,
+            format!("has {} entries, must have 1 to {max}", list.len()),
+        ));
+    }
+    Ok(list)
+}
+
+pub fn bytes_within(
+    value: &str,
+    min: usize,
+    max: usize,
+    path: impl Display,
+) -> Result<(), Rejection> {
+    let n = value.len();
+    if n < min || n > max {
+        return Err(Rejection::invalid(
+            path,
+            format!("is {n} bytes, must be {min} to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn chars_within(value: &str, min: usize, max: usize, path: &str) -> Result<(), Rejection> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(Rejection::invalid(
+            path,
+            format!("is {n} characters, must be {min} to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `http(s)://host…`, at most `max` bytes, no whitespace or control characters.
+fn http_url(value: &str, max: usize, path: &str) -> Result<(), Rejection> {
+    bytes_within(value, 1, max, path)?;
+    let lower = value
+        .get(..8)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let rest = if lower.starts_with("https://") {
+        &value[8..]
+    } else if lower.starts_with("http://") {
+        &value[7..]
+    } else {
+        return Err(Rejection::invalid(
+            path,
+            "must start with http:// or https://",
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(Rejection::invalid(path, "has no host"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Rejection::invalid(path, "must not contain whitespace"));
+    }
+    Ok(())
+}

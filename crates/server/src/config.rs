@@ -1,0 +1,38 @@
+//! What `userorder serve` is told.
+
+use std::net::SocketAddr;
+
+/// Limits every app gets unless the sandbox sets its own (SPEC §1, §3.1).
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaDefaults {
+    /// `/cgi-bin/token` and `/cgi-bin/stable_token` calls per app per day (45009).
+    pub token_daily: i64,
+    /// Calls per app and API per day (45009), high enough for bulk tests and benchmarks.
+    pub daily: i64,
+    /// Calls per app and API per minute (45011).
+    pub per_minute: i64,
+    /// Forced stable-token refreshes per app per day, and the least seconds between two.
+    pub force_refresh_daily: i64,
+    pub force_refresh_interval: i64,
+}
+
+impl Default for QuotaDefaults {
+    fn default() -> Self {
+        Self {
+            token_daily: 2000,
+            daily: 100_000_000,
+            per_minute: 10_000_000,
+            force_refresh_daily: 20,
+            force_refresh_interval: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` (created if missing).
+    pub database_url: String,
+    pub admin_token: String,
+    pub quotas: QuotaDefaults,
+}

@@ -1,0 +1,98 @@
+//! The userorder HTTP server: WeChat's `/cgi-bin/` and `/user-order/` APIs with WeChat's
+//! transport conventions, and the `/sandbox/` API that mints the identities, payments and
+//! clock those APIs read.
+//!
+//! `Server::build` connects the store, migrates and binds; `Server::run_until` serves until
+//! the shutdown future resolves, then drains in-flight requests.
+
+mod clock;
+mod config;
+mod envelope;
+mod error;
+mod extract;
+mod rid;
+mod routes;
+pub mod sandbox;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use userorder_model::openid::OpenIdCodec;
+
+pub use config::{Config, QuotaDefaults};
+pub use state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] userorder_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Server {
+    /// Connects and migrates the store and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> Result<Self, ServerError> {
+        let store = userorder_store::connect(&config.database_url).await?;
+        let openid_key = store.server_key("openid").await?;
+        let state = AppState {
+            store,
+            openids: Arc::new(OpenIdCodec::new(openid_key)),
+            admin_token: Arc::from(config.admin_token.as_str()),
+            quotas: config.quotas,
+            rids: Arc::new(rid::RidSource::new()),
+        };
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let router = routes::router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The state handlers share, for seeding demo data through the sandbox functions.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and drains open requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        Ok(())
+    }
+}

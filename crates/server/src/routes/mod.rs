@@ -1,0 +1,61 @@
+//! The route table. WeChat paths answer unknown paths with 40066 and a wrong method on a
+//! POST API with 43002, both in WeChat's envelope.
+
+mod shopping;
+mod token;
+
+pub use token::secret_hash;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use userorder_model::ErrCode;
+
+use crate::envelope::{self, is_wechat_path};
+use crate::error::ApiError;
+use crate::sandbox;
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let wechat = Router::new()
+        .route("/cgi-bin/token", get(token::token).post(token::token))
+        .route(
+            "/cgi-bin/stable_token",
+            post_only(post(token::stable_token)),
+        )
+        .route(
+            "/user-order/orders",
+            post_only(post(shopping::upload_shopping_info)),
+        )
+        .route(
+            "/user-order/combine-orders",
+            post_only(post(shopping::upload_combined_shopping_info)),
+        );
+    Router::new()
+        .merge(wechat)
+        .nest("/sandbox", sandbox::router(state.clone()))
+        .fallback(unknown_path)
+        .layer(CatchPanicLayer::custom(envelope::panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            envelope::envelope,
+        ))
+        .with_state(state)
+}
+
+/// A POST API answers any other method with 43002.
+fn post_only(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.fallback(|| async { ApiError::from(ErrCode::REQUIRE_POST_METHOD) })
+}
+
+async fn unknown_path(request: Request) -> Response {
+    if is_wechat_path(request.uri().path()) {
+        ApiError::from(ErrCode::INVALID_URL).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "not found\n").into_response()
+    }
+}

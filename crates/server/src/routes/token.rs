@@ -1,0 +1,145 @@
+//! `GET /cgi-bin/token` and `POST /cgi-bin/stable_token` (SPEC §3.1, §3.2).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::Uri;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use userorder_model::ErrCode;
+use userorder_model::wire::{AccessTokenOut, StableTokenIn, TokenQuery};
+use userorder_store::{App, NewToken, TokenKind, TokenRecord};
+
+use crate::clock;
+use crate::error::ApiError;
+use crate::extract::{WeChatBody, count_quota};
+use crate::state::AppState;
+
+/// Lifetime of every access token, in seconds.
+pub const TOKEN_LIFETIME: i64 = 7200;
+
+/// A secret is stored as its SHA-256, in hex.
+pub fn secret_hash(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 40 random bytes in hex: opaque, URL-safe, 80 characters.
+fn mint_token() -> String {
+    let mut bytes = [0u8; 40];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+/// The checks both token endpoints share: grant_type, appid, secret, in WeChat's order.
+async fn authenticate(
+    state: &AppState,
+    grant_type: Option<&str>,
+    appid: Option<&str>,
+    secret: Option<&str>,
+) -> Result<App, ApiError> {
+    if grant_type != Some("client_credential") {
+        return Err(ErrCode::INVALID_GRANT_TYPE.into());
+    }
+    let appid = appid
+        .filter(|a| !a.is_empty())
+        .ok_or(ErrCode::APPID_MISSING)?;
+    let secret = secret
+        .filter(|s| !s.is_empty())
+        .ok_or(ErrCode::APPSECRET_MISSING)?;
+    let app = state
+        .store
+        .app(appid)
+        .await?
+        .ok_or(ErrCode::INVALID_APPID)?;
+    let matches: bool = secret_hash(secret)
+        .as_bytes()
+        .ct_eq(app.secret_hash.as_bytes())
+        .into();
+    if !matches {
+        return Err(ErrCode::INVALID_APPSECRET.into());
+    }
+    Ok(app)
+}
+
+fn answer(record: &TokenRecord, now: i64) -> Json<AccessTokenOut> {
+    Json(AccessTokenOut {
+        access_token: record.token.clone(),
+        expires_in: (record.expires_at - now).max(0),
+    })
+}
+
+fn new_token(app: &App, kind: TokenKind, now: i64, forced: bool) -> NewToken {
+    NewToken {
+        token: mint_token(),
+        appid: app.appid.clone(),
+        kind,
+        issued_at: now,
+        expires_at: now + TOKEN_LIFETIME,
+        forced,
+    }
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Json<AccessTokenOut>, ApiError> {
+    // A query that does not parse is a query without the fields: WeChat's errcodes follow.
+    let query: TokenQuery = Query::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    let app = authenticate(
+        &state,
+        query.grant_type.as_deref(),
+        query.appid.as_deref(),
+        query.secret.as_deref(),
+    )
+    .await?;
+    let now = clock::now(state.store.as_ref()).await?;
+    let daily = app.quota.token_daily.unwrap_or(state.quotas.token_daily);
+    count_quota(&state, &app, "/cgi-bin/token", daily, now).await?;
+    let record = state
+        .store
+        .issue_token(&new_token(&app, TokenKind::Basic, now, false))
+        .await?;
+    Ok(answer(&record, now))
+}
+
+pub async fn stable_token(
+    State(state): State<AppState>,
+    WeChatBody(body): WeChatBody<StableTokenIn>,
+) -> Result<Json<AccessTokenOut>, ApiError> {
+    let app = authenticate(
+        &state,
+        body.grant_type.as_deref(),
+        body.appid.as_deref(),
+        body.secret.as_deref(),
+    )
+    .await?;
+    let now = clock::now(state.store.as_ref()).await?;
+    let daily = app.quota.token_daily.unwrap_or(state.quotas.token_daily);
+    count_quota(&state, &app, "/cgi-bin/stable_token", daily, now).await?;
+    let record = if body.force_refresh == Some(true) {
+        let (today, latest) = state
+            .store
+            .forced_refreshes_since(&app.appid, clock::day_start(now))
+            .await?;
+        let too_soon = latest.is_some_and(|at| now - at < state.quotas.force_refresh_interval);
+        if today >= state.quotas.force_refresh_daily || too_soon {
+            return Err(ErrCode::DAILY_QUOTA.into());
+        }
+        state
+            .store
+            .issue_token(&new_token(&app, TokenKind::Stable, now, true))
+            .await?
+    } else {
+        state
+            .store
+            .stable_token(&new_token(&app, TokenKind::Stable, now, false))
+            .await?
+    };
+    Ok(answer(&record, now))
+}

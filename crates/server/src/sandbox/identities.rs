@@ -1,0 +1,233 @@
+//! Apps (with secrets and quotas), merchants bound to apps, and openids (SPEC §2).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use userorder_store::{App, Created, Merchant, NewApp, ProductState, Quota};
+
+use super::{DIGITS, HEX, SandboxJson, random_string};
+use crate::clock;
+use crate::error::SandboxError;
+use crate::routes::secret_hash;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewAppIn {
+    pub appid: Option<String>,
+    pub secret: Option<String>,
+    pub name: Option<String>,
+    pub product_state: Option<String>,
+    pub in_open_scope: Option<bool>,
+    pub quota: Option<QuotaIn>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct QuotaIn {
+    pub daily: Option<i64>,
+    pub per_minute: Option<i64>,
+    pub token_daily: Option<i64>,
+}
+
+impl QuotaIn {
+    fn check(self) -> Result<Quota, SandboxError> {
+        for (name, value) in [
+            ("daily", self.daily),
+            ("per_minute", self.per_minute),
+            ("token_daily", self.token_daily),
+        ] {
+            if value.is_some_and(|v| v < 0) {
+                return Err(SandboxError::BadRequest(format!(
+                    "quota.{name} must not be negative"
+                )));
+            }
+        }
+        Ok(Quota {
+            daily: self.daily,
+            per_minute: self.per_minute,
+            token_daily: self.token_daily,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewAppOut {
+    pub appid: String,
+    pub secret: String,
+    pub name: String,
+    pub product_state: ProductState,
+}
+
+fn is_appid(s: &str) -> bool {
+    s.len() == 18 && s.starts_with("wx") && s[2..].bytes().all(|b| HEX.contains(&b))
+}
+
+pub async fn create_app(state: &AppState, raw: NewAppIn) -> Result<NewAppOut, SandboxError> {
+    let appid = raw
+        .appid
+        .unwrap_or_else(|| format!("wx{}", random_string(HEX, 16)));
+    if !is_appid(&appid) {
+        return Err(SandboxError::BadRequest(
+            "appid must be wx followed by 16 lowercase hex digits".into(),
+        ));
+    }
+    let secret = raw.secret.unwrap_or_else(|| random_string(HEX, 32));
+    if secret.len() != 32 || !secret.bytes().all(|b| HEX.contains(&b)) {
+        return Err(SandboxError::BadRequest(
+            "secret must be 32 lowercase hex digits".into(),
+        ));
+    }
+    let product_state = match raw.product_state.as_deref() {
+        None => ProductState::Approved,
+        Some(s) => ProductState::parse(s).ok_or_else(|| {
+            SandboxError::BadRequest(
+                "product_state must be NOT_OPEN, OPEN, IN_REVIEW or APPROVED".into(),
+            )
+        })?,
+    };
+    let name = raw.name.unwrap_or_else(|| format!("Sandbox app {appid}"));
+    let created = state
+        .store
+        .create_app(&NewApp {
+            appid: appid.clone(),
+            secret_hash: secret_hash(&secret),
+            name: name.clone(),
+            product_state,
+            in_open_scope: raw.in_open_scope.unwrap_or(true),
+            quota: raw.quota.unwrap_or_default().check()?,
+            created_at: clock::now(state.store.as_ref()).await?,
+        })
+        .await?;
+    if created == Created::Conflict {
+        return Err(SandboxError::Conflict(format!("app {appid} exists")));
+    }
+    Ok(NewAppOut {
+        appid,
+        secret,
+        name,
+        product_state,
+    })
+}
+
+pub async fn post_app(
+    State(state): State<AppState>,
+    SandboxJson(raw): SandboxJson<NewAppIn>,
+) -> Result<(StatusCode, Json<NewAppOut>), SandboxError> {
+    Ok((StatusCode::CREATED, Json(create_app(&state, raw).await?)))
+}
+
+pub async fn get_apps(State(state): State<AppState>) -> Result<Json<Value>, SandboxError> {
+    let apps: Vec<App> = state.store.apps().await?;
+    Ok(Json(json!({ "apps": apps })))
+}
+
+pub async fn put_quota(
+    State(state): State<AppState>,
+    Path(appid): Path<String>,
+    SandboxJson(raw): SandboxJson<QuotaIn>,
+) -> Result<Json<Value>, SandboxError> {
+    let quota = raw.check()?;
+    if !state.store.set_app_quota(&appid, &quota).await? {
+        return Err(SandboxError::NotFound(format!("no app {appid}")));
+    }
+    Ok(Json(json!({ "appid": appid, "quota": quota })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewMerchantIn {
+    pub mchid: Option<String>,
+    #[serde(default)]
+    pub appids: Vec<String>,
+}
+
+pub async fn create_merchant(
+    state: &AppState,
+    raw: NewMerchantIn,
+) -> Result<Merchant, SandboxError> {
+    let mchid = raw
+        .mchid
+        .unwrap_or_else(|| format!("1{}", random_string(DIGITS, 9)));
+    if mchid.len() != 10 || !mchid.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SandboxError::BadRequest("mchid must be 10 digits".into()));
+    }
+    if raw.appids.is_empty() {
+        return Err(SandboxError::BadRequest(
+            "appids must name at least one app".into(),
+        ));
+    }
+    for appid in &raw.appids {
+        if state.store.app(appid).await?.is_none() {
+            return Err(SandboxError::BadRequest(format!("no app {appid}")));
+        }
+    }
+    let now = clock::now(state.store.as_ref()).await?;
+    if state
+        .store
+        .create_merchant(&mchid, &raw.appids, now)
+        .await?
+        == Created::Conflict
+    {
+        return Err(SandboxError::Conflict(format!("merchant {mchid} exists")));
+    }
+    Ok(Merchant {
+        mchid,
+        appids: raw.appids,
+    })
+}
+
+pub async fn post_merchant(
+    State(state): State<AppState>,
+    SandboxJson(raw): SandboxJson<NewMerchantIn>,
+) -> Result<(StatusCode, Json<Merchant>), SandboxError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create_merchant(&state, raw).await?),
+    ))
+}
+
+pub async fn get_merchants(State(state): State<AppState>) -> Result<Json<Value>, SandboxError> {
+    Ok(Json(json!({ "merchants": state.store.merchants().await? })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewOpenIdIn {
+    pub user_id: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewOpenIdOut {
+    pub openid: String,
+    pub user_id: u64,
+}
+
+/// Mints the openid of a user under an app. user_id 0 is allowed on purpose: it is the
+/// openid that answers 268457014.
+pub async fn create_openid(
+    state: &AppState,
+    appid: &str,
+    raw: NewOpenIdIn,
+) -> Result<NewOpenIdOut, SandboxError> {
+    if state.store.app(appid).await?.is_none() {
+        return Err(SandboxError::NotFound(format!("no app {appid}")));
+    }
+    // Below 2^53 so that every JSON client reads the id back exactly.
+    let user_id = raw
+        .user_id
+        .unwrap_or_else(|| rand::Rng::gen_range(&mut rand::thread_rng(), 1..(1u64 << 53)));
+    Ok(NewOpenIdOut {
+        openid: state.openids.encode(appid, user_id),
+        user_id,
+    })
+}
+
+pub async fn post_openid(
+    State(state): State<AppState>,
+    Path(appid): Path<String>,
+    SandboxJson(raw): SandboxJson<NewOpenIdIn>,
+) -> Result<(StatusCode, Json<NewOpenIdOut>), SandboxError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create_openid(&state, &appid, raw).await?),
+    ))
+}

@@ -1,0 +1,97 @@
+//! The sandbox API (SPEC §8): what WeChat would otherwise own — apps, merchants, openids,
+//! payments and the clock — as REST under `/sandbox/`, behind the admin token. The
+//! operations are plain functions over `AppState` so `serve --demo` seeds through the same
+//! code the endpoints run.
+
+mod identities;
+mod payments;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::error::SandboxError;
+use crate::state::AppState;
+
+pub use identities::{
+    NewAppIn, NewMerchantIn, NewOpenIdIn, create_app, create_merchant, create_openid,
+};
+pub use payments::{NewPaymentIn, SubPaymentIn, create_payment, pay};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/apps",
+            post(identities::post_app).get(identities::get_apps),
+        )
+        .route("/apps/{appid}/quota", put(identities::put_quota))
+        .route("/apps/{appid}/openids", post(identities::post_openid))
+        .route(
+            "/merchants",
+            post(identities::post_merchant).get(identities::get_merchants),
+        )
+        .route("/payments", post(payments::post_payment))
+        .route("/payments/{transaction_id}", get(payments::get_payment))
+        .route("/payments/{transaction_id}/pay", post(payments::post_pay))
+        .route("/orders", get(payments::get_orders))
+        .route("/clock", get(payments::get_clock))
+        .route("/clock/advance", post(payments::post_clock_advance))
+        .layer(middleware::from_fn_with_state(state, require_admin))
+}
+
+async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, SandboxError> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(presented.as_bytes().ct_eq(state.admin_token.as_bytes())) {
+        Ok(next.run(request).await)
+    } else {
+        Err(SandboxError::Unauthorized)
+    }
+}
+
+/// A JSON body whatever the Content-Type; an empty body is `{}`.
+pub struct SandboxJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for SandboxJson<T> {
+    type Rejection = SandboxError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, SandboxError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| SandboxError::BadRequest(e.body_text()))?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(bytes)
+            .map(Self)
+            .map_err(|e| SandboxError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// `n` random characters from `alphabet`.
+fn random_string(alphabet: &[u8], n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
+        .collect()
+}
+
+const HEX: &[u8] = b"0123456789abcdef";
+const DIGITS: &[u8] = b"0123456789";

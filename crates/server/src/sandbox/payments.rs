@@ -1,0 +1,222 @@
+//! Sandbox WeChat Pay: payments (single or combined), paying them (which associates the
+//! matching uploads), the stored uploads as the payer's order view reads them, and the
+//! sandbox clock.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use userorder_model::association::PaymentKeys;
+use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
+use userorder_store::{Created, NewPayment, Payment, UploadFilter};
+
+use super::{DIGITS, HEX, SandboxJson, random_string};
+use crate::clock;
+use crate::error::SandboxError;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewPaymentIn {
+    pub appid: String,
+    pub openid: String,
+    pub mchid: String,
+    pub out_trade_no: Option<String>,
+    pub amount: i64,
+    pub sub_orders: Option<Vec<SubPaymentIn>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SubPaymentIn {
+    pub mchid: String,
+    pub out_trade_no: Option<String>,
+    pub amount: i64,
+}
+
+/// 28 digits: `4200`, the sandbox date, 16 random digits.
+fn transaction_id(now: i64) -> String {
+    let date = clock::rfc3339(now)
+        .get(..10)
+        .unwrap_or("19700101")
+        .replace('-', "");
+    format!("4200{date}{}", random_string(DIGITS, 16))
+}
+
+fn keys(
+    mchid: String,
+    out_trade_no: Option<String>,
+    now: i64,
+    field: &str,
+) -> Result<PaymentKeys, SandboxError> {
+    let out_trade_no = out_trade_no.unwrap_or_else(|| format!("uo{}", random_string(HEX, 20)));
+    out_trade_no_rule(&out_trade_no, field)
+        .map_err(|r| SandboxError::BadRequest(r.message.into_owned()))?;
+    Ok(PaymentKeys {
+        transaction_id: transaction_id(now),
+        mchid,
+        out_trade_no,
+    })
+}
+
+pub async fn create_payment(state: &AppState, raw: NewPaymentIn) -> Result<Payment, SandboxError> {
+    let bad = |m: String| SandboxError::BadRequest(m);
+    if state.store.app(&raw.appid).await?.is_none() {
+        return Err(bad(format!("no app {}", raw.appid)));
+    }
+    if state.openids.decode(&raw.appid, &raw.openid).is_err() {
+        return Err(bad(format!(
+            "openid {} is not an openid of {}",
+            raw.openid, raw.appid
+        )));
+    }
+    if raw.amount <= 0 {
+        return Err(bad("amount must be a positive number of fen".into()));
+    }
+    let subs = raw.sub_orders.unwrap_or_default();
+    let mut mchids: Vec<&str> = vec![raw.mchid.as_str()];
+    mchids.extend(subs.iter().map(|s| s.mchid.as_str()));
+    if let Some(mchid) = state.store.first_unbound_mchid(&raw.appid, &mchids).await? {
+        return Err(bad(format!(
+            "merchant {mchid} is not bound to {}",
+            raw.appid
+        )));
+    }
+    if !subs.is_empty() {
+        let sum: i64 = subs.iter().map(|s| s.amount).sum();
+        if subs.iter().any(|s| s.amount <= 0) || sum != raw.amount {
+            return Err(bad(format!(
+                "sub_orders amounts must be positive and add up to amount ({sum} != {})",
+                raw.amount
+            )));
+        }
+    }
+    let now = clock::now(state.store.as_ref()).await?;
+    let keys_ = keys(raw.mchid, raw.out_trade_no, now, "out_trade_no")?;
+    let mut sub_payments = Vec::with_capacity(subs.len());
+    let mut seen = HashSet::from([(keys_.mchid.clone(), keys_.out_trade_no.clone())]);
+    for (i, sub) in subs.into_iter().enumerate() {
+        let sub_keys = keys(
+            sub.mchid,
+            sub.out_trade_no,
+            now,
+            &format!("sub_orders[{i}].out_trade_no"),
+        )?;
+        if !seen.insert((sub_keys.mchid.clone(), sub_keys.out_trade_no.clone())) {
+            return Err(bad(format!(
+                "sub_orders[{i}] repeats a mchid + out_trade_no of this payment"
+            )));
+        }
+        sub_payments.push((sub_keys, sub.amount));
+    }
+    let new = NewPayment {
+        appid: raw.appid,
+        openid: raw.openid,
+        keys: keys_,
+        amount: raw.amount,
+        sub_payments,
+        created_at: now,
+    };
+    if state.store.create_payment(&new).await? == Created::Conflict {
+        return Err(SandboxError::Conflict(
+            "a payment with this mchid + out_trade_no exists".into(),
+        ));
+    }
+    state
+        .store
+        .payment(&new.keys.transaction_id)
+        .await?
+        .ok_or_else(|| SandboxError::NotFound("the payment vanished".into()))
+}
+
+pub async fn pay(state: &AppState, transaction_id: &str) -> Result<Payment, SandboxError> {
+    let now = clock::now(state.store.as_ref()).await?;
+    state
+        .store
+        .pay(transaction_id, now)
+        .await?
+        .ok_or_else(|| SandboxError::NotFound(format!("no payment {transaction_id}")))
+}
+
+pub async fn post_payment(
+    State(state): State<AppState>,
+    SandboxJson(raw): SandboxJson<NewPaymentIn>,
+) -> Result<(StatusCode, Json<Payment>), SandboxError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create_payment(&state, raw).await?),
+    ))
+}
+
+pub async fn get_payment(
+    State(state): State<AppState>,
+    Path(transaction_id): Path<String>,
+) -> Result<Json<Payment>, SandboxError> {
+    state
+        .store
+        .payment(&transaction_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| SandboxError::NotFound(format!("no payment {transaction_id}")))
+}
+
+pub async fn post_pay(
+    State(state): State<AppState>,
+    Path(transaction_id): Path<String>,
+) -> Result<Json<Payment>, SandboxError> {
+    Ok(Json(pay(&state, &transaction_id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrdersQuery {
+    pub appid: Option<String>,
+    pub openid: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub async fn get_orders(
+    State(state): State<AppState>,
+    Query(q): Query<OrdersQuery>,
+) -> Result<Json<Value>, SandboxError> {
+    let filter = UploadFilter {
+        appid: q.appid,
+        openid: q.openid,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        offset: q.offset.unwrap_or(0).max(0),
+    };
+    let orders = state.store.shopping_infos(&filter).await?;
+    Ok(Json(json!({ "orders": orders })))
+}
+
+async fn clock_body(state: &AppState) -> Result<Json<Value>, SandboxError> {
+    let offset = state.store.clock_offset().await?;
+    let now = clock::real_now() + offset;
+    Ok(Json(
+        json!({ "now": clock::rfc3339(now), "unix": now, "offset_seconds": offset }),
+    ))
+}
+
+pub async fn get_clock(State(state): State<AppState>) -> Result<Json<Value>, SandboxError> {
+    clock_body(&state).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AdvanceIn {
+    pub seconds: i64,
+}
+
+/// The clock only moves forward: time-based rules (expiry, grace, quotas) assume it.
+pub async fn post_clock_advance(
+    State(state): State<AppState>,
+    SandboxJson(raw): SandboxJson<AdvanceIn>,
+) -> Result<Json<Value>, SandboxError> {
+    if !(1..=10 * 365 * 86_400).contains(&raw.seconds) {
+        return Err(SandboxError::BadRequest(
+            "seconds must be 1 to 315360000".into(),
+        ));
+    }
+    state.store.advance_clock(raw.seconds).await?;
+    clock_body(&state).await
+}

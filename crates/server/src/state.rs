@@ -1,0 +1,18 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use userorder_model::openid::OpenIdCodec;
+use userorder_store::Store;
+
+use crate::config::QuotaDefaults;
+use crate::rid::RidSource;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub openids: Arc<OpenIdCodec>,
+    pub admin_token: Arc<str>,
+    pub quotas: QuotaDefaults,
+    pub rids: Arc<RidSource>,
+}

@@ -1,0 +1,93 @@
+//! Durable state behind one backend-neutral trait. The store keeps *facts* and enforces
+//! the ordering rules inside the database (conditional upserts, one transaction per
+//! decision), so several server processes can share one database; the server decides what
+//! errcode a fact deserves.
+
+mod records;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use userorder_model::shopping::{OrderKey, ShoppingInfo};
+
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url {0:?}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A 32-byte secret by name, created at random on first use and stable afterwards
+    /// (the openid key lives here so openids survive restarts).
+    async fn server_key(&self, name: &str) -> Result<[u8; 32]>;
+
+    /// Seconds the sandbox clock runs ahead of real time.
+    async fn clock_offset(&self) -> Result<i64>;
+    /// Moves the sandbox clock forward; answers the new offset.
+    async fn advance_clock(&self, seconds: i64) -> Result<i64>;
+
+    async fn create_app(&self, app: &NewApp) -> Result<Created>;
+    async fn app(&self, appid: &str) -> Result<Option<App>>;
+    async fn apps(&self) -> Result<Vec<App>>;
+    async fn set_app_quota(&self, appid: &str, quota: &Quota) -> Result<bool>;
+
+    /// `Created::Conflict` when the mchid exists; unknown appids are the server's to check.
+    async fn create_merchant(&self, mchid: &str, appids: &[String], now: i64) -> Result<Created>;
+    /// The first of `mchids` that is not bound to `appid`, if any.
+    async fn first_unbound_mchid(&self, appid: &str, mchids: &[&str]) -> Result<Option<String>>;
+    async fn merchants(&self) -> Result<Vec<Merchant>>;
+
+    /// Stores a new token. `Basic` tokens supersede the app's previous generation
+    /// (superseded_at = issued_at); a forced `Stable` token revokes the previous one.
+    async fn issue_token(&self, token: &NewToken) -> Result<TokenRecord>;
+    async fn token(&self, token: &str) -> Result<Option<TokenRecord>>;
+    /// The stable token still valid at `now`, or a fresh one minted from `mint` in the same
+    /// transaction, so two callers never get two different non-forced stable tokens.
+    async fn stable_token(&self, mint: &NewToken) -> Result<TokenRecord>;
+    /// Forced stable refreshes of `appid` issued at or after `since`: (count, latest issue).
+    async fn forced_refreshes_since(&self, appid: &str, since: i64) -> Result<(i64, Option<i64>)>;
+
+    /// Counts one call and answers the counts of its day and minute windows, this call
+    /// included.
+    async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts>;
+
+    async fn create_payment(&self, payment: &NewPayment) -> Result<Created>;
+    async fn payment(&self, transaction_id: &str) -> Result<Option<Payment>>;
+    /// Marks a payment (and its sub-payments) paid and associates every matching upload in
+    /// the same transaction. `None` when there is no such payment.
+    async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>>;
+
+    /// Saves an upload if the ordering rules allow it and associates it with its payment
+    /// when that is already paid — all in one transaction.
+    async fn save_shopping_info(&self, appid: &str, info: &ShoppingInfo, now: i64)
+    -> Result<Saved>;
+    async fn shopping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredInfo>>;
+    async fn shopping_infos(&self, filter: &UploadFilter) -> Result<Vec<StoredInfo>>;
+    async fn shopping_info_versions(
+        &self,
+        appid: &str,
+        key: &OrderKey,
+    ) -> Result<Vec<StoredVersion>>;
+}
+
+/// Opens (creating if missing) and migrates the database a URL names.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}

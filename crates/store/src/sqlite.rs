@@ -1,0 +1,875 @@
+//! The SQLite backend: one file in WAL mode, `synchronous=FULL` so that a committed upload
+//! survives power loss. SQLite admits one writer at a time, so writes go through a
+//! one-connection pool (its queue is where group commit will batch) and begin with
+//! `BEGIN IMMEDIATE`, which takes the write lock up front and waits on `busy_timeout` when
+//! another process holds it; reads use their own pool and never wait for writers.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::RngCore;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
+use userorder_model::shopping::{OrderKey, ShoppingInfo};
+
+use crate::records::*;
+use crate::{Result, Store, StoreError};
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// (key_type, key_a, key_b) columns of an order key.
+fn key_cols(key: &OrderKey) -> (i64, &str, &str) {
+    match key {
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => (1, mchid, out_trade_no),
+        OrderKey::WxPay { transaction_id } => (2, transaction_id, ""),
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+type PaymentRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+);
+const PAYMENT_COLUMNS: &str =
+    "transaction_id, appid, openid, mchid, out_trade_no, amount, state, created_at, paid_at";
+
+async fn payment_where(
+    conn: &mut SqliteConnection,
+    condition: &str,
+    a: &str,
+    b: &str,
+) -> Result<Option<Payment>> {
+    let sql = format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE parent_transaction_id IS NULL AND {condition}"
+    );
+    let row: Option<PaymentRow> = sqlx::query_as(&sql)
+        .bind(a)
+        .bind(b)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((
+        transaction_id,
+        appid,
+        openid,
+        mchid,
+        out_trade_no,
+        amount,
+        state,
+        created_at,
+        paid_at,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let children: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT transaction_id, mchid, out_trade_no, amount FROM payments
+         WHERE parent_transaction_id = ? ORDER BY rowid",
+    )
+    .bind(&transaction_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(Payment {
+        keys: PaymentKeys {
+            transaction_id,
+            mchid,
+            out_trade_no,
+        },
+        appid,
+        openid,
+        amount,
+        state,
+        created_at,
+        paid_at,
+        sub_orders: children
+            .into_iter()
+            .map(|(transaction_id, mchid, out_trade_no, amount)| SubPayment {
+                keys: PaymentKeys {
+                    transaction_id,
+                    mchid,
+                    out_trade_no,
+                },
+                amount,
+            })
+            .collect(),
+    }))
+}
+
+async fn payment_by_id(
+    conn: &mut SqliteConnection,
+    transaction_id: &str,
+) -> Result<Option<Payment>> {
+    payment_where(conn, "transaction_id = ? AND ? = ''", transaction_id, "").await
+}
+
+/// The payment an upload with this master key refers to.
+async fn payment_for_key(conn: &mut SqliteConnection, key: &OrderKey) -> Result<Option<Payment>> {
+    match key {
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => payment_where(conn, "mchid = ? AND out_trade_no = ?", mchid, out_trade_no).await,
+        OrderKey::WxPay { transaction_id } => payment_by_id(conn, transaction_id).await,
+    }
+}
+
+fn verify(appid: &str, info: &ShoppingInfo, payment: Option<&Payment>) -> VerifyResult {
+    let sub_keys: Vec<OrderKey> = info.sub_order_keys().into_iter().cloned().collect();
+    let subs: Vec<PaymentKeys> = payment
+        .map(|p| p.sub_orders.iter().map(|s| s.keys.clone()).collect())
+        .unwrap_or_default();
+    let facts = payment.map(|p| PaymentFacts {
+        appid: &p.appid,
+        openid: &p.openid,
+        paid: p.is_paid(),
+        keys: &p.keys,
+        sub_payments: &subs,
+    });
+    verdict(
+        &UploadFacts {
+            appid,
+            openid: &info.payer.openid,
+            key: &info.order_key,
+            combined: info.is_combined(),
+            sub_order_keys: &sub_keys,
+        },
+        facts.as_ref(),
+    )
+}
+
+type InfoRow = (String, String, i64, i64, i64, Option<i64>, Option<String>);
+const INFO_COLUMNS: &str =
+    "appid, body, version, created_at, updated_at, associated_at, transaction_id";
+
+async fn stored_info(conn: &mut SqliteConnection, row: InfoRow) -> Result<StoredInfo> {
+    let (appid, body, version, created_at, updated_at, associated_at, transaction_id) = row;
+    let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
+    let payment = payment_for_key(conn, &info.order_key).await?;
+    let verify_result = verify(&appid, &info, payment.as_ref());
+    Ok(StoredInfo {
+        appid,
+        info,
+        version,
+        created_at,
+        updated_at,
+        associated_at,
+        transaction_id,
+        verify_result,
+    })
+}
+
+fn token_record(row: (String, String, String, i64, i64, i64, Option<i64>, bool)) -> TokenRecord {
+    let (token, appid, kind, generation, issued_at, expires_at, superseded_at, revoked) = row;
+    TokenRecord {
+        token,
+        appid,
+        kind: if kind == "stable" {
+            TokenKind::Stable
+        } else {
+            TokenKind::Basic
+        },
+        generation,
+        issued_at,
+        expires_at,
+        superseded_at,
+        revoked,
+    }
+}
+
+const TOKEN_COLUMNS: &str =
+    "token, appid, kind, generation, issued_at, expires_at, superseded_at, revoked";
+
+/// Inserts a token as the next generation of its app and kind.
+async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> Result<TokenRecord> {
+    let generation: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(generation), 0) + 1 FROM access_tokens WHERE appid = ? AND kind = ?",
+    )
+    .bind(&new.appid)
+    .bind(new.kind.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    // Tokens long past their lifetime answer 40001 like unknown ones; keep a day of them
+    // so a recently expired token still answers 42001.
+    sqlx::query("DELETE FROM access_tokens WHERE appid = ? AND expires_at < ?")
+        .bind(&new.appid)
+        .bind(new.issued_at - 86_400)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO access_tokens (token, appid, kind, generation, issued_at, expires_at, forced)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&new.token)
+    .bind(&new.appid)
+    .bind(new.kind.as_str())
+    .bind(generation)
+    .bind(new.issued_at)
+    .bind(new.expires_at)
+    .bind(new.forced)
+    .execute(&mut *conn)
+    .await?;
+    Ok(TokenRecord {
+        token: new.token.clone(),
+        appid: new.appid.clone(),
+        kind: new.kind,
+        generation,
+        issued_at: new.issued_at,
+        expires_at: new.expires_at,
+        superseded_at: None,
+        revoked: false,
+    })
+}
+
+fn app_from_row(
+    row: (
+        String,
+        String,
+        String,
+        String,
+        bool,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        i64,
+    ),
+) -> Result<App> {
+    let (
+        appid,
+        secret_hash,
+        name,
+        state,
+        in_open_scope,
+        daily,
+        per_minute,
+        token_daily,
+        created_at,
+    ) = row;
+    Ok(App {
+        appid,
+        secret_hash,
+        name,
+        product_state: ProductState::parse(&state).ok_or_else(|| corrupt(state))?,
+        in_open_scope,
+        quota: Quota {
+            daily,
+            per_minute,
+            token_daily,
+        },
+        created_at,
+    })
+}
+
+const APP_COLUMNS: &str = "appid, secret_hash, name, product_state, in_open_scope, quota_daily, \
+                           quota_per_minute, token_quota_daily, created_at";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn server_key(&self, name: &str) -> Result<[u8; 32]> {
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        sqlx::query("INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(&fresh[..])
+            .execute(&self.writer)
+            .await?;
+        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_keys WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await?;
+        value
+            .try_into()
+            .map_err(|_| corrupt(format!("server key {name} is not 32 bytes")))
+    }
+
+    async fn clock_offset(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT offset_seconds FROM clock WHERE id = 1")
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn advance_clock(&self, seconds: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "UPDATE clock SET offset_seconds = offset_seconds + ? WHERE id = 1 RETURNING offset_seconds",
+        )
+        .bind(seconds)
+        .fetch_one(&self.writer)
+        .await?)
+    }
+
+    async fn create_app(&self, app: &NewApp) -> Result<Created> {
+        let done = sqlx::query(
+            "INSERT INTO apps (appid, secret_hash, name, product_state, in_open_scope, quota_daily,
+                               quota_per_minute, token_quota_daily, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&app.appid)
+        .bind(&app.secret_hash)
+        .bind(&app.name)
+        .bind(app.product_state.as_str())
+        .bind(app.in_open_scope)
+        .bind(app.quota.daily)
+        .bind(app.quota.per_minute)
+        .bind(app.quota.token_daily)
+        .bind(app.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(if done.rows_affected() == 1 {
+            Created::Created
+        } else {
+            Created::Conflict
+        })
+    }
+
+    async fn app(&self, appid: &str) -> Result<Option<App>> {
+        let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE appid = ?");
+        sqlx::query_as(&sql)
+            .bind(appid)
+            .fetch_optional(&self.reader)
+            .await?
+            .map(app_from_row)
+            .transpose()
+    }
+
+    async fn apps(&self) -> Result<Vec<App>> {
+        let sql = format!("SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, appid");
+        sqlx::query_as(&sql)
+            .fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(app_from_row)
+            .collect()
+    }
+
+    async fn set_app_quota(&self, appid: &str, quota: &Quota) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE apps SET quota_daily = ?, quota_per_minute = ?, token_quota_daily = ?
+             WHERE appid = ?",
+        )
+        .bind(quota.daily)
+        .bind(quota.per_minute)
+        .bind(quota.token_daily)
+        .bind(appid)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_merchant(&self, mchid: &str, appids: &[String], now: i64) -> Result<Created> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "INSERT INTO merchants (mchid, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(mchid)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(Created::Conflict);
+        }
+        for appid in appids {
+            sqlx::query(
+                "INSERT INTO merchant_apps (mchid, appid) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(mchid)
+            .bind(appid)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Created::Created)
+    }
+
+    async fn first_unbound_mchid(&self, appid: &str, mchids: &[&str]) -> Result<Option<String>> {
+        let mut conn = self.reader.acquire().await?;
+        for mchid in mchids {
+            let bound: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM merchant_apps WHERE mchid = ? AND appid = ?")
+                    .bind(mchid)
+                    .bind(appid)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if bound.is_none() {
+                return Ok(Some((*mchid).to_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn merchants(&self) -> Result<Vec<Merchant>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT m.mchid, a.appid FROM merchants m
+             LEFT JOIN merchant_apps a ON a.mchid = m.mchid ORDER BY m.created_at, m.mchid, a.appid",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut merchants: Vec<Merchant> = Vec::new();
+        for (mchid, appid) in rows {
+            match merchants.last_mut() {
+                Some(last) if last.mchid == mchid => last.appids.extend(appid),
+                _ => merchants.push(Merchant {
+                    mchid,
+                    appids: appid.into_iter().collect(),
+                }),
+            }
+        }
+        Ok(merchants)
+    }
+
+    async fn issue_token(&self, token: &NewToken) -> Result<TokenRecord> {
+        let mut tx = self.begin_write().await?;
+        match token.kind {
+            TokenKind::Basic => {
+                sqlx::query(
+                    "UPDATE access_tokens SET superseded_at = ?
+                     WHERE appid = ? AND kind = 'basic' AND superseded_at IS NULL",
+                )
+                .bind(token.issued_at)
+                .bind(&token.appid)
+                .execute(&mut *tx)
+                .await?;
+            }
+            TokenKind::Stable => {
+                sqlx::query(
+                    "UPDATE access_tokens SET revoked = 1
+                     WHERE appid = ? AND kind = 'stable' AND revoked = 0",
+                )
+                .bind(&token.appid)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let record = insert_token(&mut tx, token).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn token(&self, token: &str) -> Result<Option<TokenRecord>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token = ?");
+        Ok(sqlx::query_as(&sql)
+            .bind(token)
+            .fetch_optional(&self.reader)
+            .await?
+            .map(token_record))
+    }
+
+    async fn stable_token(&self, mint: &NewToken) -> Result<TokenRecord> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM access_tokens
+             WHERE appid = ? AND kind = 'stable' AND revoked = 0 AND expires_at > ?
+             ORDER BY generation DESC LIMIT 1"
+        );
+        let current = sqlx::query_as(&sql)
+            .bind(&mint.appid)
+            .bind(mint.issued_at)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(token_record);
+        let record = match current {
+            Some(record) => record,
+            None => insert_token(&mut tx, mint).await?,
+        };
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn forced_refreshes_since(&self, appid: &str, since: i64) -> Result<(i64, Option<i64>)> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM access_tokens
+                     WHERE appid = ?1 AND kind = 'stable' AND forced = 1 AND issued_at >= ?2),
+                    (SELECT MAX(issued_at) FROM access_tokens
+                     WHERE appid = ?1 AND kind = 'stable' AND forced = 1)",
+        )
+        .bind(appid)
+        .bind(since)
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
+    async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts> {
+        let mut tx = self.begin_write().await?;
+        let mut counts = [0i64; 2];
+        for (slot, (window, start)) in [("d", call.day_start), ("m", call.minute_start)]
+            .into_iter()
+            .enumerate()
+        {
+            let count: i64 = sqlx::query_scalar(
+                "INSERT INTO quota_counters (appid, api, window, window_start, count)
+                 VALUES (?, ?, ?, ?, 1)
+                 ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count",
+            )
+            .bind(call.appid)
+            .bind(call.api)
+            .bind(window)
+            .bind(start)
+            .fetch_one(&mut *tx)
+            .await?;
+            if count == 1 {
+                // A new window began: the old ones will never be read again.
+                sqlx::query(
+                    "DELETE FROM quota_counters
+                     WHERE appid = ? AND api = ? AND window = ? AND window_start < ?",
+                )
+                .bind(call.appid)
+                .bind(call.api)
+                .bind(window)
+                .bind(start)
+                .execute(&mut *tx)
+                .await?;
+            }
+            counts[slot] = count;
+        }
+        tx.commit().await?;
+        Ok(QuotaCounts {
+            day: counts[0],
+            minute: counts[1],
+        })
+    }
+
+    async fn create_payment(&self, payment: &NewPayment) -> Result<Created> {
+        let mut tx = self.begin_write().await?;
+        let rows = std::iter::once((&payment.keys, payment.amount, None)).chain(
+            payment
+                .sub_payments
+                .iter()
+                .map(|(keys, amount)| (keys, *amount, Some(&payment.keys.transaction_id))),
+        );
+        for (keys, amount, parent) in rows {
+            let done = sqlx::query(
+                "INSERT INTO payments (transaction_id, parent_transaction_id, appid, openid, mchid,
+                                       out_trade_no, amount, state, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 'NOTPAY', ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&keys.transaction_id)
+            .bind(parent)
+            .bind(&payment.appid)
+            .bind(&payment.openid)
+            .bind(&keys.mchid)
+            .bind(&keys.out_trade_no)
+            .bind(amount)
+            .bind(payment.created_at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(Created::Conflict);
+            }
+        }
+        tx.commit().await?;
+        Ok(Created::Created)
+    }
+
+    async fn payment(&self, transaction_id: &str) -> Result<Option<Payment>> {
+        let mut conn = self.reader.acquire().await?;
+        payment_by_id(&mut conn, transaction_id).await
+    }
+
+    async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE payments SET state = 'SUCCESS', paid_at = ?
+             WHERE (transaction_id = ?2 OR parent_transaction_id = ?2) AND state = 'NOTPAY'",
+        )
+        .bind(now)
+        .bind(transaction_id)
+        .execute(&mut *tx)
+        .await?;
+        let Some(payment) = payment_by_id(&mut tx, transaction_id).await? else {
+            return Ok(None);
+        };
+        let candidates: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT key_type, key_a, key_b, appid, body FROM shopping_infos
+             WHERE appid = ? AND associated_at IS NULL
+               AND ((key_type = 1 AND key_a = ? AND key_b = ?) OR (key_type = 2 AND key_a = ? AND key_b = ''))",
+        )
+        .bind(&payment.appid)
+        .bind(&payment.keys.mchid)
+        .bind(&payment.keys.out_trade_no)
+        .bind(&payment.keys.transaction_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (key_type, key_a, key_b, appid, body) in candidates {
+            let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
+            if verify(&appid, &info, Some(&payment)) == VerifyResult::Associated {
+                sqlx::query(
+                    "UPDATE shopping_infos SET associated_at = ?, transaction_id = ?
+                     WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+                )
+                .bind(now)
+                .bind(&payment.keys.transaction_id)
+                .bind(&appid)
+                .bind(key_type)
+                .bind(&key_a)
+                .bind(&key_b)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(payment))
+    }
+
+    async fn save_shopping_info(
+        &self,
+        appid: &str,
+        info: &ShoppingInfo,
+        now: i64,
+    ) -> Result<Saved> {
+        let body = serde_json::to_string(info).map_err(corrupt)?;
+        let (key_type, key_a, key_b) = key_cols(&info.order_key);
+        let upload_ns = info.upload_time.unix_nanos();
+        let mut tx = self.begin_write().await?;
+
+        let stored: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT upload_time_ns, upload_time, body, associated_at FROM shopping_infos
+             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((stored_ns, stored_time, stored_body, associated_at)) = stored {
+            if stored_ns == upload_ns && stored_body == body {
+                return Ok(Saved::Identical);
+            }
+            if associated_at.is_some() {
+                return Ok(Saved::Locked);
+            }
+            if upload_ns <= stored_ns {
+                return Ok(Saved::Stale {
+                    stored_upload_time: stored_time,
+                });
+            }
+        }
+
+        for sub in info.sub_order_keys() {
+            let (_, sub_a, sub_b) = key_cols(sub);
+            let owner: Option<(String, String)> = sqlx::query_as(
+                "SELECT master_key_a, master_key_b FROM sub_order_keys
+                 WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+            )
+            .bind(appid)
+            .bind(key_type)
+            .bind(sub_a)
+            .bind(sub_b)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if owner.is_some_and(|(a, b)| a != key_a || b != key_b) {
+                return Ok(Saved::SubOrderTaken { key: sub.clone() });
+            }
+        }
+
+        // The ordering rule itself: only a strictly later, unassociated upload replaces.
+        let version: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid, upload_time,
+                                         upload_time_ns, body, version, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+             ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
+                 combined = excluded.combined, openid = excluded.openid,
+                 upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
+                 body = excluded.body, version = shopping_infos.version + 1,
+                 updated_at = excluded.updated_at
+             WHERE excluded.upload_time_ns > shopping_infos.upload_time_ns
+               AND shopping_infos.associated_at IS NULL
+             RETURNING version",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .bind(info.is_combined())
+        .bind(&info.payer.openid)
+        .bind(info.upload_time.as_str())
+        .bind(upload_ns)
+        .bind(&body)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(version) = version else {
+            // Only reachable if another writer slipped in between; report what is stored.
+            return Ok(Saved::Stale {
+                stored_upload_time: String::new(),
+            });
+        };
+
+        sqlx::query(
+            "DELETE FROM sub_order_keys
+             WHERE appid = ? AND key_type = ? AND master_key_a = ? AND master_key_b = ?",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .execute(&mut *tx)
+        .await?;
+        for sub in info.sub_order_keys() {
+            let (_, sub_a, sub_b) = key_cols(sub);
+            sqlx::query(
+                "INSERT INTO sub_order_keys (appid, key_type, key_a, key_b, master_key_a, master_key_b)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(appid)
+            .bind(key_type)
+            .bind(sub_a)
+            .bind(sub_b)
+            .bind(key_a)
+            .bind(key_b)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
+                                                 body, accepted_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .bind(version)
+        .bind(info.upload_time.as_str())
+        .bind(&body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        let payment = payment_for_key(&mut tx, &info.order_key).await?;
+        let associated = verify(appid, info, payment.as_ref()) == VerifyResult::Associated;
+        if let (true, Some(payment)) = (associated, &payment) {
+            sqlx::query(
+                "UPDATE shopping_infos SET associated_at = ?, transaction_id = ?
+                 WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+            )
+            .bind(now)
+            .bind(&payment.keys.transaction_id)
+            .bind(appid)
+            .bind(key_type)
+            .bind(key_a)
+            .bind(key_b)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Saved::Accepted {
+            version,
+            associated,
+        })
+    }
+
+    async fn shopping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredInfo>> {
+        let (key_type, key_a, key_b) = key_cols(key);
+        let mut conn = self.reader.acquire().await?;
+        let sql = format!(
+            "SELECT {INFO_COLUMNS} FROM shopping_infos
+             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?"
+        );
+        let row: Option<InfoRow> = sqlx::query_as(&sql)
+            .bind(appid)
+            .bind(key_type)
+            .bind(key_a)
+            .bind(key_b)
+            .fetch_optional(&mut *conn)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(stored_info(&mut conn, row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn shopping_infos(&self, filter: &UploadFilter) -> Result<Vec<StoredInfo>> {
+        let mut conn = self.reader.acquire().await?;
+        let sql = format!(
+            "SELECT {INFO_COLUMNS} FROM shopping_infos
+             WHERE (?1 IS NULL OR appid = ?1) AND (?2 IS NULL OR openid = ?2)
+             ORDER BY updated_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
+        );
+        let rows: Vec<InfoRow> = sqlx::query_as(&sql)
+            .bind(&filter.appid)
+            .bind(&filter.openid)
+            .bind(filter.limit)
+            .bind(filter.offset)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut infos = Vec::with_capacity(rows.len());
+        for row in rows {
+            infos.push(stored_info(&mut conn, row).await?);
+        }
+        Ok(infos)
+    }
+
+    async fn shopping_info_versions(
+        &self,
+        appid: &str,
+        key: &OrderKey,
+    ) -> Result<Vec<StoredVersion>> {
+        let (key_type, key_a, key_b) = key_cols(key);
+        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+            "SELECT version, upload_time, accepted_at, body FROM shopping_info_versions
+             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ? ORDER BY version",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(version, upload_time, accepted_at, body)| {
+                Ok(StoredVersion {
+                    version,
+                    upload_time,
+                    accepted_at,
+                    info: serde_json::from_str(&body).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+}
