@@ -1,1 +1,168 @@
-//! placeholder
+//! A minimal Rust SDK for WeChat's Shopping Order API and userorder's sandbox. It speaks to
+//! any base URL — userorder in tests, `https://api.weixin.qq.com` in production — and turns
+//! WeChat's HTTP-200 error envelopes into `Error::WeChat` with the errcode and rid.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), userorder_client::Error> {
+//! let client = userorder_client::Client::new("http://127.0.0.1:8080");
+//! let token = client.token("wx0123456789abcdef", "0123456789abcdef0123456789abcdef").await?;
+//! let body = serde_json::json!({ /* an uploadCombinedShoppingInfo body */ });
+//! client.upload_combined_shopping_info(&token.access_token, &body).await?;
+//! # Ok(()) }
+//! ```
+
+mod sandbox;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use userorder_model::ErrCode;
+use userorder_model::wire::AccessTokenOut;
+
+pub use sandbox::Sandbox;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// WeChat (or userorder) refused the call.
+    #[error("errcode {code}: {message}")]
+    WeChat {
+        code: ErrCode,
+        message: String,
+        rid: Option<String>,
+    },
+    /// The sandbox API refused the call.
+    #[error("sandbox answered {status}: {message}")]
+    Sandbox { status: u16, message: String },
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("unexpected answer: {0}")]
+    Decode(String),
+}
+
+impl Error {
+    /// The errcode of a WeChat refusal.
+    pub fn code(&self) -> Option<ErrCode> {
+        match self {
+            Self::WeChat { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Calls WeChat's APIs on one base URL.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base_url.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /cgi-bin/token`.
+    pub async fn token(&self, appid: &str, secret: &str) -> Result<AccessTokenOut, Error> {
+        let response = self
+            .http
+            .get(format!("{}/cgi-bin/token", self.base))
+            .query(&[
+                ("grant_type", "client_credential"),
+                ("appid", appid),
+                ("secret", secret),
+            ])
+            .send()
+            .await?;
+        decode(response).await
+    }
+
+    /// `POST /cgi-bin/stable_token`.
+    pub async fn stable_token(
+        &self,
+        appid: &str,
+        secret: &str,
+        force_refresh: bool,
+    ) -> Result<AccessTokenOut, Error> {
+        let body = serde_json::json!({
+            "grant_type": "client_credential",
+            "appid": appid,
+            "secret": secret,
+            "force_refresh": force_refresh,
+        });
+        let response = self
+            .http
+            .post(format!("{}/cgi-bin/stable_token", self.base))
+            .json(&body)
+            .send()
+            .await?;
+        decode(response).await
+    }
+
+    /// `POST /user-order/orders` (uploadShoppingInfo).
+    pub async fn upload_shopping_info(
+        &self,
+        access_token: &str,
+        body: &impl Serialize,
+    ) -> Result<(), Error> {
+        self.post::<Value>("/user-order/orders", access_token, body)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /user-order/combine-orders` (uploadCombinedShoppingInfo).
+    pub async fn upload_combined_shopping_info(
+        &self,
+        access_token: &str,
+        body: &impl Serialize,
+    ) -> Result<(), Error> {
+        self.post::<Value>("/user-order/combine-orders", access_token, body)
+            .await
+            .map(drop)
+    }
+
+    /// Any WeChat POST API with an access_token.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        access_token: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .query(&[("access_token", access_token)])
+            .json(body)
+            .send()
+            .await?;
+        decode(response).await
+    }
+}
+
+/// WeChat answers HTTP 200 with `{"errcode": N, ...}` on failure; errcode 0 or none is
+/// success.
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Error> {
+    let value: Value = response.json().await?;
+    if let Some(code) = value.get("errcode").and_then(Value::as_i64) {
+        if code != 0 {
+            let message = value
+                .get("errmsg")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let rid = message.rsplit_once(" rid: ").map(|(_, rid)| rid.to_owned());
+            return Err(Error::WeChat {
+                code: ErrCode(code),
+                message,
+                rid,
+            });
+        }
+    }
+    serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+}

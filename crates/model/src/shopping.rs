@@ -131,6 +131,11 @@ pub struct UploadTime {
 impl UploadTime {
     /// `None` when the text is not a full RFC 3339 timestamp inside i64 nanoseconds.
     pub fn parse(text: &str) -> Option<Self> {
+        // RFC 3339 lets applications agree on a space instead of `T`; WeChat's format
+        // does not, and neither does this project.
+        if !matches!(text.as_bytes().get(10), Some(b'T' | b't')) {
+            return None;
+        }
         let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
         let unix_nanos = i64::try_from(at.unix_timestamp_nanos()).ok()?;
         Some(Self {

@@ -1,0 +1,8 @@
+//! HTTP tests: each test starts a real server on port 0 with a fresh SQLite file and talks
+//! to it through the project's client (raw reqwest only for malformed input).
+
+mod association;
+mod common;
+mod errcodes;
+mod robustness;
+mod tokens;
