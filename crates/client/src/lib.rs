@@ -149,20 +149,20 @@ impl Client {
 /// success.
 async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Error> {
     let value: Value = response.json().await?;
-    if let Some(code) = value.get("errcode").and_then(Value::as_i64) {
-        if code != 0 {
-            let message = value
-                .get("errmsg")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let rid = message.rsplit_once(" rid: ").map(|(_, rid)| rid.to_owned());
-            return Err(Error::WeChat {
-                code: ErrCode(code),
-                message,
-                rid,
-            });
-        }
+    if let Some(code) = value.get("errcode").and_then(Value::as_i64)
+        && code != 0
+    {
+        let message = value
+            .get("errmsg")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let rid = message.rsplit_once(" rid: ").map(|(_, rid)| rid.to_owned());
+        return Err(Error::WeChat {
+            code: ErrCode(code),
+            message,
+            rid,
+        });
     }
     serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
 }

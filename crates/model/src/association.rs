@@ -69,7 +69,7 @@ pub fn verdict(upload: &UploadFacts<'_>, payment: Option<&PaymentFacts<'_>>) -> 
     let kind = upload.key.number_type();
     let same_order = payment.appid == upload.appid
         && payment.keys.key(kind) == *upload.key
-        && upload.combined == !payment.sub_payments.is_empty()
+        && upload.combined != payment.sub_payments.is_empty()
         && same_keys(upload.sub_order_keys, payment.sub_payments, kind);
     if !same_order {
         VerifyResult::OrderMismatch

@@ -23,7 +23,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
     if first != Some(&b'{') {
         return Err(format_error("the body must be a JSON object"));
     }
-    serde_json::from_slice(bytes).map_err(|e| format_error(e))
+    serde_json::from_slice(bytes).map_err(format_error)
 }
 
 fn format_error(detail: impl std::fmt::Display) -> Rejection {

@@ -167,7 +167,7 @@ fn key_of_type(raw: OrderKeyIn, kind: OrderNumberType, path: &str) -> Result<Ord
                 ErrCode::TRANSACTION_ID_REQUIRED,
                 &format!("{path}.transaction_id"),
             )?;
-            bytes_within(&transaction_id, 1, 32, &format!("{path}.transaction_id"))?;
+            bytes_within(&transaction_id, 1, 32, format!("{path}.transaction_id"))?;
             Ok(OrderKey::WxPay { transaction_id })
         }
         OrderNumberType::Merchant => {
@@ -177,7 +177,7 @@ fn key_of_type(raw: OrderKeyIn, kind: OrderNumberType, path: &str) -> Result<Ord
                 ErrCode::OUT_TRADE_NO_REQUIRED,
                 &format!("{path}.out_trade_no"),
             )?;
-            bytes_within(&mchid, 1, 32, &format!("{path}.mchid"))?;
+            bytes_within(&mchid, 1, 32, format!("{path}.mchid"))?;
             out_trade_no_rule(&out_trade_no, &format!("{path}.out_trade_no"))?;
             Ok(OrderKey::Merchant {
                 mchid,
@@ -241,16 +241,16 @@ fn order_detail_jump_link(
     let raw = raw.ok_or_else(|| Rejection::at(ErrCode::ILLEGAL_LINK_TYPE, &path))?;
     let link = jump_link(raw, &path)?;
     jump_link_limits(&link, &path)?;
-    if let JumpLink::MiniProgram { appid, .. } = &link {
-        if appid != caller.appid {
-            return Err(Rejection::invalid(
-                format!("{path}.appid"),
-                format!(
-                    "is {appid}; an order's Mini Program link must name the calling appid {}",
-                    caller.appid
-                ),
-            ));
-        }
+    if let JumpLink::MiniProgram { appid, .. } = &link
+        && appid != caller.appid
+    {
+        return Err(Rejection::invalid(
+            format!("{path}.appid"),
+            format!(
+                "is {appid}; an order's Mini Program link must name the calling appid {}",
+                caller.appid
+            ),
+        ));
     }
     Ok(link)
 }
@@ -279,8 +279,8 @@ fn jump_link(raw: JumpLinkIn, path: &str) -> Result<JumpLink, Rejection> {
 fn jump_link_limits(link: &JumpLink, path: &str) -> Result<(), Rejection> {
     match link {
         JumpLink::MiniProgram { appid, path: p } => {
-            bytes_within(appid, 1, 32, &format!("{path}.appid"))?;
-            bytes_within(p, 1, 512, &format!("{path}.path"))
+            bytes_within(appid, 1, 32, format!("{path}.appid"))?;
+            bytes_within(p, 1, 512, format!("{path}.path"))
         }
         JumpLink::Url { url } => http_url(url, 1024, &format!("{path}.url")),
     }
@@ -304,13 +304,13 @@ fn item_list(raw: Option<Vec<ItemIn>>, path: &str) -> Result<Vec<Item>, Rejectio
     }
     let mut ids = HashSet::new();
     for (i, item) in raw.iter().enumerate() {
-        if let Some(id) = &item.merchant_item_id {
-            if !ids.insert(id.as_str()) {
-                return Err(Rejection::invalid(
-                    format!("{path}[{i}].merchant_item_id"),
-                    format!("{id:?} is used by another item of this order"),
-                ));
-            }
+        if let Some(id) = &item.merchant_item_id
+            && !ids.insert(id.as_str())
+        {
+            return Err(Rejection::invalid(
+                format!("{path}[{i}].merchant_item_id"),
+                format!("{id:?} is used by another item of this order"),
+            ));
         }
     }
     raw.into_iter()
@@ -375,7 +375,7 @@ fn item(raw: ItemIn, path: &str) -> Result<Item, Rejection> {
         http_url(url, 1024, &format!("{path}.image_url[{i}]"))?;
     }
     if let Some(id) = &raw.merchant_item_id {
-        bytes_within(id, 1, 64, &format!("{path}.merchant_item_id"))?;
+        bytes_within(id, 1, 64, format!("{path}.merchant_item_id"))?;
     }
     jump_link_limits(&link, &link_path)?;
     Ok(Item {

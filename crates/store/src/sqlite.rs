@@ -264,19 +264,19 @@ async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> Result<Tok
     })
 }
 
-fn app_from_row(
-    row: (
-        String,
-        String,
-        String,
-        String,
-        bool,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        i64,
-    ),
-) -> Result<App> {
+type AppRow = (
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
+
+fn app_from_row(row: AppRow) -> Result<App> {
     let (
         appid,
         secret_hash,
