@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -22,12 +23,16 @@ const ROUNDS: u8 = 4;
 /// Encodes and decodes openids under one 32-byte key, which the store keeps.
 #[derive(Clone)]
 pub struct OpenIdCodec {
-    key: [u8; 32],
+    /// The 32-byte key zero-padded to SHA-256's 64-byte block, which is what HMAC does to
+    /// a short key anyway; a full block lets `KeyInit::new` take it without a fallible path.
+    key: [u8; 64],
 }
 
 impl OpenIdCodec {
     pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&key);
+        Self { key: block }
     }
 
     pub fn encode(&self, appid: &str, user_id: u64) -> String {
@@ -39,11 +44,7 @@ impl OpenIdCodec {
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        // A key of any length is valid for HMAC, so this cannot fail.
-        let mut mac = match HmacSha256::new_from_slice(&self.key) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC accepts keys of every length"),
-        };
+        let mut mac = <HmacSha256 as KeyInit>::new(&self.key.into());
         for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);
