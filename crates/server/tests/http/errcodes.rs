@@ -798,3 +798,49 @@ async fn a_store_failure_answers_system_error_with_a_rid() {
             .is_empty()
     );
 }
+
+/// The exact bytes a WeChat client sees, rid redacted.
+#[tokio::test]
+async fn error_bodies_are_exactly_wechats() {
+    let server = TestServer::start().await;
+    let shop = server.shop().await;
+    let redact = |v: Value| {
+        let text = v.to_string();
+        match text.rsplit_once(" rid: ") {
+            Some((head, _)) => format!("{head} rid: [rid]\"}}"),
+            None => text,
+        }
+    };
+    let missing = server
+        .raw_post("/user-order/combine-orders", "", "{}")
+        .await;
+    insta::assert_snapshot!(redact(missing), @r#"{"errcode":41001,"errmsg":"access_token missing rid: [rid]"}"#);
+    let empty = server
+        .raw_post("/user-order/combine-orders", &shop.token, "")
+        .await;
+    insta::assert_snapshot!(redact(empty), @r#"{"errcode":44002,"errmsg":"empty post data rid: [rid]"}"#);
+    let mut body = combined_body(&shop, "M1", &["S1"], T0);
+    body["sub_orders"][0]["item_list"][0]["image_url"] = json!([
+        "http://a.cn/1",
+        "http://a.cn/2",
+        "http://a.cn/3",
+        "http://a.cn/4"
+    ]);
+    let images = server
+        .raw_post("/user-order/combine-orders", &shop.token, body.to_string())
+        .await;
+    insta::assert_snapshot!(redact(images), @r#"{"errcode":268435461,"errmsg":"invalid parameter: sub_orders[0].item_list[0].image_url has 4 entries, at most 3 rid: [rid]"}"#);
+    body["sub_orders"][0]["item_list"][0]["name"] = json!("");
+    let name = server
+        .raw_post("/user-order/combine-orders", &shop.token, body.to_string())
+        .await;
+    insta::assert_snapshot!(redact(name), @r#"{"errcode":268485207,"errmsg":"item name is empty (sub_orders[0].item_list[0].name) rid: [rid]"}"#);
+    let ok = server
+        .raw_post(
+            "/user-order/combine-orders",
+            &shop.token,
+            combined_body(&shop, "M1", &["S1"], T0).to_string(),
+        )
+        .await;
+    insta::assert_snapshot!(ok.to_string(), @r#"{"errcode":0,"errmsg":"ok"}"#);
+}
