@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use userorder_server::{Config, QuotaDefaults, Server};
+use userorder_server::{Config, JournalRetention, QuotaDefaults, Server};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +44,12 @@ struct ServeArgs {
     /// Seed a demo app, merchant, payer and unpaid payment, and print curl lines that use them.
     #[arg(long)]
     demo: bool,
+    /// Request journal: how many of the newest requests to keep.
+    #[arg(long, env = "USERORDER_JOURNAL_MAX_ENTRIES", default_value_t = JournalRetention::default().max_entries)]
+    journal_max_entries: i64,
+    /// Request journal: how many seconds to keep a request.
+    #[arg(long, env = "USERORDER_JOURNAL_MAX_AGE", default_value_t = JournalRetention::default().max_age_seconds)]
+    journal_max_age: i64,
 }
 
 #[tokio::main]
@@ -74,6 +80,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database.clone(),
         admin_token: admin_token.clone(),
         quotas: QuotaDefaults::default(),
+        journal: JournalRetention {
+            max_entries: args.journal_max_entries.max(1),
+            max_age_seconds: args.journal_max_age.max(1),
+        },
     })
     .await
     .with_context(|| format!("starting on {}", args.database))?;

@@ -32,7 +32,11 @@ impl ErrCode {
     pub const API_UNAUTHORIZED: Self = Self(48001);
     pub const COMPONENT_TICKET_INVALID: Self = Self(61006);
     pub const API_UNAUTHORIZED_TO_COMPONENT: Self = Self(61007);
+    /// Not in SPEC §9: WeChat's open-platform code for a spent or unknown authorization code.
+    pub const AUTHORIZATION_CODE_INVALID: Self = Self(61010);
     pub const INVALID_COMPONENT: Self = Self(61011);
+    /// Not in SPEC §9: WeChat's open-platform code for a refresh token that is not current.
+    pub const REFRESH_TOKEN_INVALID: Self = Self(61023);
     pub const RID_NOT_FOUND: Self = Self(76001);
     pub const INVALID_PARAMETER: Self = Self(268_435_461);
     pub const OPENID_UNDECODABLE: Self = Self(268_457_013);
@@ -89,7 +93,9 @@ impl ErrCode {
         Self::API_UNAUTHORIZED,
         Self::COMPONENT_TICKET_INVALID,
         Self::API_UNAUTHORIZED_TO_COMPONENT,
+        Self::AUTHORIZATION_CODE_INVALID,
         Self::INVALID_COMPONENT,
+        Self::REFRESH_TOKEN_INVALID,
         Self::RID_NOT_FOUND,
         Self::INVALID_PARAMETER,
         Self::OPENID_UNDECODABLE,
@@ -148,7 +154,9 @@ impl ErrCode {
             48001 => "api unauthorized",
             61006 => "component ticket is invalid",
             61007 => "api is unauthorized to component",
+            61010 => "authorization code is invalid or expired",
             61011 => "invalid component",
+            61023 => "refresh_token is invalid",
             76001 => "rid not found",
             268_435_461 => "invalid parameter",
             268_457_013 => "failed to decode openid",

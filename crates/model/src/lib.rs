@@ -5,6 +5,7 @@ pub mod association;
 pub mod body;
 pub mod errcode;
 pub mod openid;
+pub mod shipping;
 pub mod shopping;
 pub mod validate;
 pub mod wire;

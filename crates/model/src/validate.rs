@@ -1,4 +1,4 @@
-//! The rules of SPEC §4–§5.3, in the spec's order: a wire struct (`*In`) becomes a domain
+//! The rules of SPEC §4–§6, in the spec's order: a wire struct (`*In`) becomes a domain
 //! value or the first `Rejection`. Everything a rule needs from outside (who calls, how to
 //! decode an openid) comes in through `Caller`; the merchant and state checks that need the
 //! store happen afterwards, in the server.
@@ -7,13 +7,15 @@ use std::collections::HashSet;
 use std::fmt::Display;
 
 use crate::errcode::{ErrCode, Rejection};
+use crate::shipping::{Contact, DeliveryMode, OrderShipping, Shipping, ShippingInfo};
 use crate::shopping::{
     Details, Item, JumpLink, LogisticsType, Order, OrderKey, OrderNumberType, Payer, ShoppingInfo,
     SubOrder, UploadTime,
 };
 use crate::wire::{
-    EnumIn, ItemIn, JumpLinkIn, OrderKeyIn, PayerIn, SubOrderIn, UploadCombinedShoppingInfoIn,
-    UploadShoppingInfoIn,
+    ContactIn, EnumIn, ItemIn, JumpLinkIn, OrderKeyIn, PayerIn, ShippingIn, SubOrderIn,
+    UploadCombinedShippingInfoIn, UploadCombinedShoppingInfoIn, UploadShippingInfoIn,
+    UploadShoppingInfoIn, VerifyIn,
 };
 
 /// Orders in `order_list`, sub-orders in `sub_orders`, items in `item_list`.
@@ -123,6 +125,191 @@ fn sub_order(
         item_list,
         logistics_type,
     })
+}
+
+/// Parcels per shipping upload, and items per parcel (SPEC §6.1).
+pub const MAX_SHIPPINGS: usize = 10;
+pub const MAX_PARCEL_ITEMS: usize = 50;
+
+/// `POST /user-order/orders/shippings`.
+pub fn upload_shipping_info(
+    raw: UploadShippingInfoIn,
+    caller: &Caller<'_>,
+) -> Result<ShippingInfo, Rejection> {
+    let order_key = order_key(raw.order_key, "order_key")?;
+    let payer = optional_payer(raw.payer, caller)?;
+    let upload_time = upload_time(raw.upload_time)?;
+    let order = order_shipping(None, raw.delivery_mode.as_ref(), raw.shipping_list, "")?;
+    Ok(ShippingInfo {
+        order_key,
+        payer,
+        upload_time,
+        combined: false,
+        orders: vec![order],
+    })
+}
+
+/// `POST /user-order/combine-orders/shippings`.
+pub fn upload_combined_shipping_info(
+    raw: UploadCombinedShippingInfoIn,
+    caller: &Caller<'_>,
+) -> Result<ShippingInfo, Rejection> {
+    let master = order_key(raw.order_key, "order_key")?;
+    let payer = optional_payer(raw.payer, caller)?;
+    let upload_time = upload_time(raw.upload_time)?;
+    let raw_subs = list_within(raw.sub_orders, "sub_orders", MAX_ORDERS)?;
+    let mut seen: HashSet<OrderKey> = HashSet::from([master.clone()]);
+    let mut orders = Vec::with_capacity(raw_subs.len());
+    for (i, raw) in raw_subs.into_iter().enumerate() {
+        let path = format!("sub_orders[{i}]");
+        let key = sub_order_key(raw.order_key, master.number_type(), &path)?;
+        if !seen.insert(key.clone()) {
+            return Err(Rejection::invalid(
+                format!("{path}.order_key"),
+                format!("({key}) appears twice in this combined order"),
+            ));
+        }
+        let prefix = format!("{path}.");
+        orders.push(order_shipping(
+            Some(key),
+            raw.delivery_mode.as_ref(),
+            raw.shipping_list,
+            &prefix,
+        )?);
+    }
+    Ok(ShippingInfo {
+        order_key: master,
+        payer,
+        upload_time,
+        combined: true,
+        orders,
+    })
+}
+
+/// `POST /user-order/shoppinginfo/verify`: the key and payer to look up.
+pub fn verify(raw: VerifyIn, caller: &Caller<'_>) -> Result<(OrderKey, Payer), Rejection> {
+    let key = order_key(raw.order_key, "order_key")?;
+    let payer = payer(raw.payer, caller)?;
+    Ok((key, payer))
+}
+
+/// `prefix` is `""` or `"sub_orders[i]."`, so paths read like the request.
+fn order_shipping(
+    order_key: Option<OrderKey>,
+    mode: Option<&EnumIn>,
+    shipping_list: Option<Vec<ShippingIn>>,
+    prefix: &str,
+) -> Result<OrderShipping, Rejection> {
+    let delivery_mode = match enum_index(mode, &["UNIFIED_DELIVERY", "SPLIT_DELIVERY"]) {
+        Some(Ok(1)) => DeliveryMode::UnifiedDelivery,
+        Some(Ok(2)) => DeliveryMode::SplitDelivery,
+        _ => {
+            return Err(Rejection::at(
+                ErrCode::ILLEGAL_DELIVERY_MODE,
+                format!("{prefix}delivery_mode"),
+            ));
+        }
+    };
+    let raw_list = shipping_list.unwrap_or_default();
+    let list_path = format!("{prefix}shipping_list");
+    if delivery_mode == DeliveryMode::UnifiedDelivery && raw_list.len() != 1 {
+        return Err(Rejection::at(
+            ErrCode::UNIFIED_NEEDS_ONE_SHIPPING,
+            &list_path,
+        ));
+    }
+    if raw_list.is_empty() || raw_list.len() > MAX_SHIPPINGS {
+        return Err(Rejection::invalid(
+            &list_path,
+            format!(
+                "has {} entries, must have 1 to {MAX_SHIPPINGS}",
+                raw_list.len()
+            ),
+        ));
+    }
+    let mut shipping_list = Vec::with_capacity(raw_list.len());
+    for (i, raw) in raw_list.into_iter().enumerate() {
+        let path = format!("{list_path}[{i}]");
+        let parcel = shipping(raw, &path)?;
+        if delivery_mode == DeliveryMode::SplitDelivery && parcel.item_list.is_empty() {
+            return Err(Rejection::invalid(
+                format!("{path}.item_list"),
+                "is empty; in SPLIT_DELIVERY every parcel lists its merchant_item_id",
+            ));
+        }
+        shipping_list.push(parcel);
+    }
+    Ok(OrderShipping {
+        order_key,
+        delivery_mode,
+        shipping_list,
+    })
+}
+
+fn shipping(raw: ShippingIn, path: &str) -> Result<Shipping, Rejection> {
+    let tracking_path = format!("{path}.tracking_no");
+    let tracking_no = required(raw.tracking_no, ErrCode::TRACKING_NO_EMPTY, &tracking_path)?;
+    if tracking_no.len() > 128 {
+        return Err(Rejection::at(
+            ErrCode::TRACKING_NO_EMPTY,
+            format!("{tracking_path} is over 128 bytes"),
+        ));
+    }
+    let company_path = format!("{path}.express_company");
+    let express_company = required(
+        raw.express_company,
+        ErrCode::EXPRESS_COMPANY_EMPTY,
+        &company_path,
+    )?;
+    if express_company.len() > 128 {
+        return Err(Rejection::at(
+            ErrCode::EXPRESS_COMPANY_EMPTY,
+            format!("{company_path} is over 128 bytes"),
+        ));
+    }
+    let raw_items = raw.item_list.unwrap_or_default();
+    if raw_items.len() > MAX_PARCEL_ITEMS {
+        return Err(Rejection::invalid(
+            format!("{path}.item_list"),
+            format!(
+                "has {} entries, at most {MAX_PARCEL_ITEMS}",
+                raw_items.len()
+            ),
+        ));
+    }
+    let mut item_list = Vec::with_capacity(raw_items.len());
+    for (i, item) in raw_items.into_iter().enumerate() {
+        let id_path = format!("{path}.item_list[{i}].merchant_item_id");
+        let id = item.merchant_item_id.unwrap_or_default();
+        bytes_within(&id, 1, 64, &id_path)?;
+        item_list.push(id);
+    }
+    let contact = raw.contact.map(|c| contact(c, path)).transpose()?;
+    Ok(Shipping {
+        tracking_no,
+        express_company,
+        item_list,
+        contact,
+    })
+}
+
+fn contact(raw: ContactIn, path: &str) -> Result<Contact, Rejection> {
+    for (name, value) in [
+        ("consignor_contact", &raw.consignor_contact),
+        ("receiver_contact", &raw.receiver_contact),
+    ] {
+        if let Some(value) = value {
+            bytes_within(value, 1, 1024, format!("{path}.contact.{name}"))?;
+        }
+    }
+    Ok(Contact {
+        consignor_contact: raw.consignor_contact,
+        receiver_contact: raw.receiver_contact,
+    })
+}
+
+fn optional_payer(raw: Option<PayerIn>, caller: &Caller<'_>) -> Result<Option<Payer>, Rejection> {
+    raw.map(|p| payer(Some(p), caller)).transpose()
 }
 
 // ---- keys -------------------------------------------------------------------------------

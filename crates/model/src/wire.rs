@@ -111,3 +111,84 @@ pub struct EnvelopeOut {
     pub errcode: crate::ErrCode,
     pub errmsg: String,
 }
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ShippingItemIn {
+    pub merchant_item_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ContactIn {
+    pub consignor_contact: Option<String>,
+    pub receiver_contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ShippingIn {
+    pub tracking_no: Option<String>,
+    pub express_company: Option<String>,
+    pub item_list: Option<Vec<ShippingItemIn>>,
+    pub contact: Option<ContactIn>,
+}
+
+/// `POST /user-order/orders/shippings`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct UploadShippingInfoIn {
+    pub order_key: Option<OrderKeyIn>,
+    pub delivery_mode: Option<EnumIn>,
+    pub shipping_list: Option<Vec<ShippingIn>>,
+    pub payer: Option<PayerIn>,
+    pub upload_time: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct SubOrderShippingIn {
+    pub order_key: Option<OrderKeyIn>,
+    pub delivery_mode: Option<EnumIn>,
+    pub shipping_list: Option<Vec<ShippingIn>>,
+}
+
+/// `POST /user-order/combine-orders/shippings`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct UploadCombinedShippingInfoIn {
+    pub order_key: Option<OrderKeyIn>,
+    pub sub_orders: Option<Vec<SubOrderShippingIn>>,
+    pub payer: Option<PayerIn>,
+    pub upload_time: Option<String>,
+}
+
+/// `POST /user-order/shoppinginfo/verify`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct VerifyIn {
+    pub order_key: Option<OrderKeyIn>,
+    pub payer: Option<PayerIn>,
+}
+
+/// `POST /cgi-bin/openapi/rid/get`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct RidGetIn {
+    pub rid: Option<String>,
+}
+
+/// `POST /cgi-bin/component/api_component_token`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ComponentTokenIn {
+    pub component_appid: Option<String>,
+    pub component_appsecret: Option<String>,
+    pub component_verify_ticket: Option<String>,
+}
+
+/// `POST /cgi-bin/component/api_query_auth`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct QueryAuthIn {
+    pub component_appid: Option<String>,
+    pub authorization_code: Option<String>,
+}
+
+/// `POST /cgi-bin/component/api_authorizer_token`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AuthorizerTokenIn {
+    pub component_appid: Option<String>,
+    pub authorizer_appid: Option<String>,
+    pub authorizer_refresh_token: Option<String>,
+}

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+pub use crate::journal::JournalRetention;
+
 /// Limits every app gets unless the sandbox sets its own (SPEC §1, §3.1).
 #[derive(Debug, Clone, Copy)]
 pub struct QuotaDefaults {
@@ -35,4 +37,5 @@ pub struct Config {
     pub database_url: String,
     pub admin_token: String,
     pub quotas: QuotaDefaults,
+    pub journal: JournalRetention,
 }

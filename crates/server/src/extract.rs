@@ -1,28 +1,61 @@
 //! Extractors for the WeChat APIs. Their order in a handler's arguments is the spec's
-//! precedence (SPEC §3.4, §1): first `Caller` (41001 → 40001 → 42001 → 48001, then the
-//! quotas 45009/45011), then `WeChatBody` (44002 → 45002 → 47001).
+//! precedence (SPEC §3.4, §1): first `Caller` (41001 → 40001 → 42001 → 48001 → 61007,
+//! then the quotas 45009/45011), then `WeChatBody` (44002 → 45002 → 47001).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use userorder_model::ErrCode;
 use userorder_model::body::{self, MAX_BODY_BYTES};
-use userorder_store::{App, ProductState, QuotaCall, TokenRecord};
+use userorder_model::{ErrCode, Rejection};
+use userorder_store::{App, ProductState, QuotaCall, TokenKind, TokenRecord};
 
 use crate::clock;
+use crate::envelope::Scope;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Seconds a superseded token keeps working (SPEC §3.1).
 pub const SUPERSEDED_GRACE: i64 = 300;
 
+/// What an endpoint demands of its caller beyond a valid token.
+pub struct Endpoint {
+    /// Permission sets an authorizer must hold one of (SPEC §3.3); empty: none needed.
+    pub permission_sets: &'static [i64],
+    /// Callable before the app has opened the product (the opening calls themselves).
+    pub while_not_open: bool,
+}
+
+pub fn endpoint(path: &str) -> Endpoint {
+    const SHOPPING: &[i64] = &[120, 121];
+    const SHIPPING: &[i64] = &[120, 121, 142];
+    match path {
+        "/user-order/orders/shippings" | "/user-order/combine-orders/shippings" => Endpoint {
+            permission_sets: SHIPPING,
+            while_not_open: false,
+        },
+        "/user-order/orders-permission/open"
+        | "/user-order/orders-permission/confirm"
+        | "/cgi-bin/openapi/rid/get" => Endpoint {
+            permission_sets: &[],
+            while_not_open: true,
+        },
+        _ => Endpoint {
+            permission_sets: SHOPPING,
+            while_not_open: false,
+        },
+    }
+}
+
 /// The app an access_token acts for, after every token check and the quota count.
 pub struct Caller {
     pub app: App,
     /// The sandbox clock when the request was checked.
     pub now: i64,
+    /// Set when a third-party platform calls with an authorizer_access_token.
+    pub component_appid: Option<String>,
 }
 
 /// Why a token does not authorize a call, or `None` when it does.
@@ -40,6 +73,50 @@ pub fn token_problem(record: Option<&TokenRecord>, now: i64) -> Option<ErrCode> 
     } else {
         None
     }
+}
+
+/// The value of a query parameter; absent and empty are the same.
+pub fn query_param(parts: &Parts, name: &str) -> Option<String> {
+    let query: HashMap<String, String> = Query::try_from_uri(&parts.uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    query.get(name).filter(|v| !v.is_empty()).cloned()
+}
+
+/// Notes the acting appid for the journal.
+pub fn note_appid(parts: &Parts, appid: &str) {
+    Journaled(Scope::of(&parts.extensions).cloned()).note_appid(appid);
+}
+
+/// For handlers that learn the acting appid themselves (the token endpoints): lets them
+/// tell the journal whose request this was.
+pub struct Journaled(Option<std::sync::Arc<Scope>>);
+
+impl Journaled {
+    pub fn note_appid(&self, appid: &str) {
+        if let Some(scope) = &self.0 {
+            let _ = scope.appid.set(appid.to_owned());
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Journaled {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(Scope::of(&parts.extensions).cloned()))
+    }
+}
+
+/// A scripted fault for this call (SPEC §8), answered after its delay.
+pub async fn scripted_fault(state: &AppState, appid: &str, path: &str) -> Result<(), ApiError> {
+    let Some(fault) = state.store.take_fault(appid, path).await? else {
+        return Ok(());
+    };
+    if fault.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(fault.delay_ms as u64)).await;
+    }
+    Err(Rejection::new(ErrCode(fault.errcode)).into())
 }
 
 /// Counts the call against the app's quotas: 45009 past the daily limit, 45011 past the
@@ -74,30 +151,57 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let query: HashMap<String, String> = Query::try_from_uri(&parts.uri)
-            .map(|Query(q)| q)
-            .unwrap_or_default();
-        let token = query
-            .get("access_token")
-            .filter(|t| !t.is_empty())
-            .ok_or(ErrCode::ACCESS_TOKEN_MISSING)?;
+        let path = parts.uri.path().to_owned();
+        let rules = endpoint(&path);
+        let token = query_param(parts, "access_token").ok_or(ErrCode::ACCESS_TOKEN_MISSING)?;
         let now = clock::now(state.store.as_ref()).await?;
-        let record = state.store.token(token).await?;
+        // A component_access_token is not an access_token.
+        let record = state
+            .store
+            .token(&token)
+            .await?
+            .filter(|r| r.kind != TokenKind::Component);
+        if let Some(record) = &record {
+            note_appid(parts, &record.appid);
+            scripted_fault(state, &record.appid, &path).await?;
+        }
         if let Some(code) = token_problem(record.as_ref(), now) {
             return Err(code.into());
         }
-        let appid = record.map(|r| r.appid).unwrap_or_default();
+        let Some(record) = record else {
+            return Err(ErrCode::INVALID_CREDENTIAL.into());
+        };
         let app = state
             .store
-            .app(&appid)
+            .app(&record.appid)
             .await?
             .ok_or(ErrCode::INVALID_CREDENTIAL)?;
-        if app.product_state == ProductState::NotOpen {
+        if app.state_at(now) == ProductState::NotOpen && !rules.while_not_open {
             return Err(ErrCode::API_UNAUTHORIZED.into());
         }
+        if let Some(component) = &record.component_appid {
+            // The authorization as it stands now: re-authorization can narrow it.
+            let authorization = state
+                .store
+                .authorization(component, &app.appid)
+                .await?
+                .ok_or(ErrCode::INVALID_CREDENTIAL)?;
+            let granted = rules.permission_sets.is_empty()
+                || rules
+                    .permission_sets
+                    .iter()
+                    .any(|set| authorization.funcscope.contains(set));
+            if !granted {
+                return Err(ErrCode::API_UNAUTHORIZED_TO_COMPONENT.into());
+            }
+        }
         let daily = app.quota.daily.unwrap_or(state.quotas.daily);
-        count_quota(state, &app, parts.uri.path(), daily, now).await?;
-        Ok(Caller { app, now })
+        count_quota(state, &app, &path, daily, now).await?;
+        Ok(Caller {
+            app,
+            now,
+            component_appid: record.component_appid,
+        })
     }
 }
 
@@ -108,10 +212,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for WeChatBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &AppState) -> Result<Self, ApiError> {
+        let scope = Scope::of(request.extensions()).cloned();
         // One byte past the limit is enough to know the body is too large.
         let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES + 1)
             .await
             .map_err(|_| ErrCode::CONTENT_SIZE_OUT_OF_LIMIT)?;
+        if let Some(scope) = scope {
+            let _ = scope.body.set(bytes.clone());
+        }
         Ok(Self(body::parse(&bytes)?))
     }
 }

@@ -10,6 +10,7 @@ mod config;
 mod envelope;
 mod error;
 mod extract;
+mod journal;
 mod rid;
 mod routes;
 pub mod sandbox;
@@ -23,7 +24,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use userorder_model::openid::OpenIdCodec;
 
-pub use config::{Config, QuotaDefaults};
+pub use config::{Config, JournalRetention, QuotaDefaults};
 pub use state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    journal_writer: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -50,7 +52,9 @@ impl Server {
     pub async fn build(config: Config) -> Result<Self, ServerError> {
         let store = userorder_store::connect(&config.database_url).await?;
         let openid_key = store.server_key("openid").await?;
+        let (journal, journal_writer) = journal::Journal::start(store.clone(), config.journal);
         let state = AppState {
+            journal,
             store,
             openids: Arc::new(OpenIdCodec::new(openid_key)),
             admin_token: Arc::from(config.admin_token.as_str()),
@@ -69,6 +73,7 @@ impl Server {
             listener,
             router,
             state,
+            journal_writer,
         })
     }
 
@@ -93,6 +98,9 @@ impl Server {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        // Every sender is gone with the router and the state: the writer drains and ends.
+        drop(self.state);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.journal_writer).await;
         Ok(())
     }
 }

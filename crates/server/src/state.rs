@@ -6,6 +6,7 @@ use userorder_model::openid::OpenIdCodec;
 use userorder_store::Store;
 
 use crate::config::QuotaDefaults;
+use crate::journal::Journal;
 use crate::rid::RidSource;
 
 #[derive(Clone)]
@@ -15,4 +16,5 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     pub quotas: QuotaDefaults,
     pub rids: Arc<RidSource>,
+    pub journal: Journal,
 }

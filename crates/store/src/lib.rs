@@ -9,6 +9,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use userorder_model::shipping::ShippingInfo;
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
 pub use records::*;
@@ -81,6 +82,71 @@ pub trait Store: Send + Sync + 'static {
         appid: &str,
         key: &OrderKey,
     ) -> Result<Vec<StoredVersion>>;
+
+    /// The payment an upload with this master key refers to (by mchid + out_trade_no or by
+    /// transaction_id).
+    async fn payment_for_key(&self, key: &OrderKey) -> Result<Option<Payment>>;
+
+    /// Saves shipping details under the same ordering rule as shopping details (strictly
+    /// later replaces, identical retry is a no-op), tracked separately from them.
+    async fn save_shipping_info(&self, appid: &str, info: &ShippingInfo, now: i64)
+    -> Result<Saved>;
+    async fn shipping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredShipping>>;
+    async fn shipping_info_versions(
+        &self,
+        appid: &str,
+        key: &OrderKey,
+    ) -> Result<Vec<StoredVersion<ShippingInfo>>>;
+
+    /// Moves an app's product state if it is still `from` (SPEC §7); false otherwise.
+    async fn transition_product_state(
+        &self,
+        appid: &str,
+        from: ProductState,
+        to: ProductState,
+        review_due_at: Option<i64>,
+        last_review_result: Option<&str>,
+    ) -> Result<bool>;
+
+    async fn create_component(&self, component: &Component) -> Result<Created>;
+    async fn component(&self, component_appid: &str) -> Result<Option<Component>>;
+    /// Creates or replaces the authorization (and with it the refresh token) and stores a
+    /// fresh single-use code for it.
+    async fn authorize(
+        &self,
+        authorization: &Authorization,
+        code: &str,
+        code_expires_at: i64,
+    ) -> Result<()>;
+    /// Spends an unused, unexpired code of this component; answers its authorization.
+    async fn redeem_authorization_code(
+        &self,
+        component_appid: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<Option<Authorization>>;
+    async fn authorization(
+        &self,
+        component_appid: &str,
+        authorizer_appid: &str,
+    ) -> Result<Option<Authorization>>;
+
+    /// Appends journal entries and prunes to the retention bound, in one transaction.
+    async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()>;
+    async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>>;
+
+    /// Queues errcodes that the next calls of `appid` (on `path`, or any path) answer.
+    async fn add_faults(
+        &self,
+        appid: &str,
+        path: Option<&str>,
+        errcodes: &[i64],
+        delay_ms: i64,
+    ) -> Result<()>;
+    /// Removes queued faults of `appid` (of one path, or all); answers how many.
+    async fn clear_faults(&self, appid: &str, path: Option<&str>) -> Result<u64>;
+    /// Takes the next fault for a call of `appid` on `path`, if one is queued.
+    async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>>;
 }
 
 /// Opens (creating if missing) and migrates the database a URL names.

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use userorder_model::association::{PaymentKeys, VerifyResult};
+use userorder_model::shipping::ShippingInfo;
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
 /// The outcome of an insert that may collide with an existing row.
@@ -67,6 +68,19 @@ pub struct App {
     pub in_open_scope: bool,
     pub quota: Quota,
     pub created_at: i64,
+    /// While IN_REVIEW: when the review completes (SPEC §7: six sandbox hours).
+    pub review_due_at: Option<i64>,
+    pub last_review_result: Option<String>,
+}
+
+impl App {
+    /// The product state at `now`: a review that is due has completed.
+    pub fn state_at(&self, now: i64) -> ProductState {
+        match (self.product_state, self.review_due_at) {
+            (ProductState::InReview, Some(due)) if now >= due => ProductState::Approved,
+            (state, _) => state,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,8 +92,14 @@ pub struct Merchant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
+    /// `/cgi-bin/token`.
     Basic,
+    /// `/cgi-bin/stable_token`.
     Stable,
+    /// `component_access_token` of a third-party platform (appid = component_appid).
+    Component,
+    /// `authorizer_access_token`: acts for appid on behalf of component_appid.
+    Authorizer,
 }
 
 impl TokenKind {
@@ -87,7 +107,15 @@ impl TokenKind {
         match self {
             Self::Basic => "basic",
             Self::Stable => "stable",
+            Self::Component => "component",
+            Self::Authorizer => "authorizer",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Basic, Self::Stable, Self::Component, Self::Authorizer]
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
     }
 }
 
@@ -100,6 +128,8 @@ pub struct NewToken {
     pub expires_at: i64,
     /// A forced stable refresh: revokes the previous stable token at once.
     pub forced: bool,
+    /// For an authorizer token, the component acting for `appid`.
+    pub component_appid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +142,7 @@ pub struct TokenRecord {
     pub expires_at: i64,
     pub superseded_at: Option<i64>,
     pub revoked: bool,
+    pub component_appid: Option<String>,
 }
 
 /// One counted call: the windows are keyed by their start time.
@@ -196,12 +227,80 @@ pub struct StoredInfo {
     pub verify_result: VerifyResult,
 }
 
+/// One accepted version of an upload (shopping or shipping details).
 #[derive(Debug, Clone, Serialize)]
-pub struct StoredVersion {
+pub struct StoredVersion<T = ShoppingInfo> {
     pub version: i64,
     pub upload_time: String,
     pub accepted_at: i64,
-    pub info: ShoppingInfo,
+    pub info: T,
+}
+
+/// The latest accepted shipping details of an order.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredShipping {
+    pub appid: String,
+    #[serde(flatten)]
+    pub info: ShippingInfo,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Component {
+    pub component_appid: String,
+    #[serde(skip)]
+    pub secret_hash: String,
+    pub verify_ticket: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Authorization {
+    pub component_appid: String,
+    pub authorizer_appid: String,
+    /// Permission set ids (`funcscope_category.id`), e.g. 120, 121, 142.
+    pub funcscope: Vec<i64>,
+    pub agreement_signed: bool,
+    #[serde(skip)]
+    pub refresh_token: String,
+    pub authorized_at: i64,
+}
+
+/// A request as the journal keeps it (SPEC §8.1).
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalEntry {
+    pub rid: String,
+    pub appid: Option<String>,
+    pub invoke_time: i64,
+    pub cost_in_ms: i64,
+    pub request_url: String,
+    pub request_body: String,
+    pub response_body: String,
+    pub client_ip: String,
+    pub errcode: i64,
+}
+
+/// How much journal to keep: the newest `max_entries`, none older than `oldest`.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub max_entries: i64,
+    pub oldest: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JournalFilter {
+    pub appid: Option<String>,
+    pub rid: Option<String>,
+    pub limit: i64,
+}
+
+/// The answer a scripted fault gives instead of the real one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Fault {
+    pub errcode: i64,
+    pub delay_ms: i64,
 }
 
 #[derive(Debug, Clone, Default)]

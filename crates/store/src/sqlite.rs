@@ -14,6 +14,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
+use userorder_model::shipping::ShippingInfo;
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
 use crate::records::*;
@@ -202,34 +203,55 @@ async fn stored_info(conn: &mut SqliteConnection, row: InfoRow) -> Result<Stored
     })
 }
 
-fn token_record(row: (String, String, String, i64, i64, i64, Option<i64>, bool)) -> TokenRecord {
-    let (token, appid, kind, generation, issued_at, expires_at, superseded_at, revoked) = row;
-    TokenRecord {
+type TokenRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    bool,
+    Option<String>,
+);
+
+fn token_record(row: TokenRow) -> Result<TokenRecord> {
+    let (
         token,
         appid,
-        kind: if kind == "stable" {
-            TokenKind::Stable
-        } else {
-            TokenKind::Basic
-        },
+        kind,
         generation,
         issued_at,
         expires_at,
         superseded_at,
         revoked,
-    }
+        component_appid,
+    ) = row;
+    Ok(TokenRecord {
+        token,
+        appid,
+        kind: TokenKind::parse(&kind).ok_or_else(|| corrupt(format!("token kind {kind}")))?,
+        generation,
+        issued_at,
+        expires_at,
+        superseded_at,
+        revoked,
+        component_appid,
+    })
 }
 
-const TOKEN_COLUMNS: &str =
-    "token, appid, kind, generation, issued_at, expires_at, superseded_at, revoked";
+const TOKEN_COLUMNS: &str = "token, appid, kind, generation, issued_at, expires_at, superseded_at, \
+                             revoked, component_appid";
 
 /// Inserts a token as the next generation of its app and kind.
 async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> Result<TokenRecord> {
     let generation: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(generation), 0) + 1 FROM access_tokens WHERE appid = ? AND kind = ?",
+        "SELECT COALESCE(MAX(generation), 0) + 1 FROM access_tokens
+         WHERE appid = ? AND kind = ? AND component_appid IS ?",
     )
     .bind(&new.appid)
     .bind(new.kind.as_str())
+    .bind(&new.component_appid)
     .fetch_one(&mut *conn)
     .await?;
     // Tokens long past their lifetime answer 40001 like unknown ones; keep a day of them
@@ -240,8 +262,9 @@ async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> Result<Tok
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO access_tokens (token, appid, kind, generation, issued_at, expires_at, forced)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO access_tokens (token, appid, kind, generation, issued_at, expires_at, forced,
+                                    component_appid)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.token)
     .bind(&new.appid)
@@ -250,6 +273,7 @@ async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> Result<Tok
     .bind(new.issued_at)
     .bind(new.expires_at)
     .bind(new.forced)
+    .bind(&new.component_appid)
     .execute(&mut *conn)
     .await?;
     Ok(TokenRecord {
@@ -261,6 +285,7 @@ async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> Result<Tok
         expires_at: new.expires_at,
         superseded_at: None,
         revoked: false,
+        component_appid: new.component_appid.clone(),
     })
 }
 
@@ -274,6 +299,8 @@ type AppRow = (
     Option<i64>,
     Option<i64>,
     i64,
+    Option<i64>,
+    Option<String>,
 );
 
 fn app_from_row(row: AppRow) -> Result<App> {
@@ -287,6 +314,8 @@ fn app_from_row(row: AppRow) -> Result<App> {
         per_minute,
         token_daily,
         created_at,
+        review_due_at,
+        last_review_result,
     ) = row;
     Ok(App {
         appid,
@@ -300,11 +329,14 @@ fn app_from_row(row: AppRow) -> Result<App> {
             token_daily,
         },
         created_at,
+        review_due_at,
+        last_review_result,
     })
 }
 
 const APP_COLUMNS: &str = "appid, secret_hash, name, product_state, in_open_scope, quota_daily, \
-                           quota_per_minute, token_quota_daily, created_at";
+                           quota_per_minute, token_quota_daily, created_at, review_due_at, \
+                           last_review_result";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -464,13 +496,16 @@ impl Store for SqliteStore {
     async fn issue_token(&self, token: &NewToken) -> Result<TokenRecord> {
         let mut tx = self.begin_write().await?;
         match token.kind {
-            TokenKind::Basic => {
+            // A new generation: the previous one keeps working through its grace period.
+            TokenKind::Basic | TokenKind::Component | TokenKind::Authorizer => {
                 sqlx::query(
                     "UPDATE access_tokens SET superseded_at = ?
-                     WHERE appid = ? AND kind = 'basic' AND superseded_at IS NULL",
+                     WHERE appid = ? AND kind = ? AND component_appid IS ? AND superseded_at IS NULL",
                 )
                 .bind(token.issued_at)
                 .bind(&token.appid)
+                .bind(token.kind.as_str())
+                .bind(&token.component_appid)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -491,11 +526,12 @@ impl Store for SqliteStore {
 
     async fn token(&self, token: &str) -> Result<Option<TokenRecord>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token = ?");
-        Ok(sqlx::query_as(&sql)
+        sqlx::query_as(&sql)
             .bind(token)
             .fetch_optional(&self.reader)
             .await?
-            .map(token_record))
+            .map(token_record)
+            .transpose()
     }
 
     async fn stable_token(&self, mint: &NewToken) -> Result<TokenRecord> {
@@ -510,7 +546,8 @@ impl Store for SqliteStore {
             .bind(mint.issued_at)
             .fetch_optional(&mut *tx)
             .await?
-            .map(token_record);
+            .map(token_record)
+            .transpose()?;
         let record = match current {
             Some(record) => record,
             None => insert_token(&mut tx, mint).await?,
@@ -872,4 +909,442 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+
+    async fn payment_for_key(&self, key: &OrderKey) -> Result<Option<Payment>> {
+        let mut conn = self.reader.acquire().await?;
+        payment_for_key(&mut conn, key).await
+    }
+
+    async fn save_shipping_info(
+        &self,
+        appid: &str,
+        info: &ShippingInfo,
+        now: i64,
+    ) -> Result<Saved> {
+        let body = serde_json::to_string(info).map_err(corrupt)?;
+        let (key_type, key_a, key_b) = key_cols(&info.order_key);
+        let upload_ns = info.upload_time.unix_nanos();
+        let mut tx = self.begin_write().await?;
+        let stored: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT upload_time_ns, upload_time, body FROM shipping_infos
+             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((stored_ns, stored_time, stored_body)) = stored {
+            if stored_ns == upload_ns && stored_body == body {
+                return Ok(Saved::Identical);
+            }
+            if upload_ns <= stored_ns {
+                return Ok(Saved::Stale {
+                    stored_upload_time: stored_time,
+                });
+            }
+        }
+        let version: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time, upload_time_ns,
+                                         body, version, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+             ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
+                 upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
+                 body = excluded.body, version = shipping_infos.version + 1,
+                 updated_at = excluded.updated_at
+             WHERE excluded.upload_time_ns > shipping_infos.upload_time_ns
+             RETURNING version",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .bind(info.upload_time.as_str())
+        .bind(upload_ns)
+        .bind(&body)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(version) = version else {
+            return Ok(Saved::Stale {
+                stored_upload_time: String::new(),
+            });
+        };
+        sqlx::query(
+            "INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
+                                                 body, accepted_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .bind(version)
+        .bind(info.upload_time.as_str())
+        .bind(&body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Saved::Accepted {
+            version,
+            associated: false,
+        })
+    }
+
+    async fn shipping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredShipping>> {
+        let (key_type, key_a, key_b) = key_cols(key);
+        let row: Option<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT body, version, created_at, updated_at FROM shipping_infos
+             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|(body, version, created_at, updated_at)| {
+            Ok(StoredShipping {
+                appid: appid.to_owned(),
+                info: serde_json::from_str(&body).map_err(corrupt)?,
+                version,
+                created_at,
+                updated_at,
+            })
+        })
+        .transpose()
+    }
+
+    async fn shipping_info_versions(
+        &self,
+        appid: &str,
+        key: &OrderKey,
+    ) -> Result<Vec<StoredVersion<ShippingInfo>>> {
+        let (key_type, key_a, key_b) = key_cols(key);
+        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+            "SELECT version, upload_time, accepted_at, body FROM shipping_info_versions
+             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ? ORDER BY version",
+        )
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(version, upload_time, accepted_at, body)| {
+                Ok(StoredVersion {
+                    version,
+                    upload_time,
+                    accepted_at,
+                    info: serde_json::from_str(&body).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn transition_product_state(
+        &self,
+        appid: &str,
+        from: ProductState,
+        to: ProductState,
+        review_due_at: Option<i64>,
+        last_review_result: Option<&str>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE apps SET product_state = ?, review_due_at = ?,
+                             last_review_result = COALESCE(?, last_review_result)
+             WHERE appid = ? AND product_state = ?",
+        )
+        .bind(to.as_str())
+        .bind(review_due_at)
+        .bind(last_review_result)
+        .bind(appid)
+        .bind(from.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_component(&self, component: &Component) -> Result<Created> {
+        let done = sqlx::query(
+            "INSERT INTO components (component_appid, secret_hash, verify_ticket, created_at)
+             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&component.component_appid)
+        .bind(&component.secret_hash)
+        .bind(&component.verify_ticket)
+        .bind(component.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(if done.rows_affected() == 1 {
+            Created::Created
+        } else {
+            Created::Conflict
+        })
+    }
+
+    async fn component(&self, component_appid: &str) -> Result<Option<Component>> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT component_appid, secret_hash, verify_ticket, created_at FROM components
+             WHERE component_appid = ?",
+        )
+        .bind(component_appid)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(
+            |(component_appid, secret_hash, verify_ticket, created_at)| Component {
+                component_appid,
+                secret_hash,
+                verify_ticket,
+                created_at,
+            },
+        ))
+    }
+
+    async fn authorize(
+        &self,
+        authorization: &Authorization,
+        code: &str,
+        code_expires_at: i64,
+    ) -> Result<()> {
+        let funcscope = serde_json::to_string(&authorization.funcscope).map_err(corrupt)?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO authorizations (component_appid, authorizer_appid, funcscope,
+                                         agreement_signed, refresh_token, authorized_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (component_appid, authorizer_appid) DO UPDATE SET
+                 funcscope = excluded.funcscope, agreement_signed = excluded.agreement_signed,
+                 refresh_token = excluded.refresh_token, authorized_at = excluded.authorized_at",
+        )
+        .bind(&authorization.component_appid)
+        .bind(&authorization.authorizer_appid)
+        .bind(&funcscope)
+        .bind(authorization.agreement_signed)
+        .bind(&authorization.refresh_token)
+        .bind(authorization.authorized_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO authorization_codes (code, component_appid, authorizer_appid, expires_at)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(code)
+        .bind(&authorization.component_appid)
+        .bind(&authorization.authorizer_appid)
+        .bind(code_expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn redeem_authorization_code(
+        &self,
+        component_appid: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<Option<Authorization>> {
+        let mut tx = self.begin_write().await?;
+        let authorizer: Option<String> = sqlx::query_scalar(
+            "UPDATE authorization_codes SET used = 1
+             WHERE code = ? AND component_appid = ? AND used = 0 AND expires_at > ?
+             RETURNING authorizer_appid",
+        )
+        .bind(code)
+        .bind(component_appid)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(authorizer) = authorizer else {
+            return Ok(None);
+        };
+        let authorization = authorization_in(&mut tx, component_appid, &authorizer).await?;
+        tx.commit().await?;
+        Ok(authorization)
+    }
+
+    async fn authorization(
+        &self,
+        component_appid: &str,
+        authorizer_appid: &str,
+    ) -> Result<Option<Authorization>> {
+        let mut conn = self.reader.acquire().await?;
+        authorization_in(&mut conn, component_appid, authorizer_appid).await
+    }
+
+    async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO journal (rid, appid, invoke_time, cost_in_ms, request_url, request_body,
+                                      response_body, client_ip, errcode)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rid) DO NOTHING",
+            )
+            .bind(&e.rid)
+            .bind(&e.appid)
+            .bind(e.invoke_time)
+            .bind(e.cost_in_ms)
+            .bind(&e.request_url)
+            .bind(&e.request_body)
+            .bind(&e.response_body)
+            .bind(&e.client_ip)
+            .bind(e.errcode)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "DELETE FROM journal
+             WHERE invoke_time < ? OR id <= (SELECT MAX(id) FROM journal) - ?",
+        )
+        .bind(retention.oldest)
+        .bind(retention.max_entries)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>> {
+        let rows: Vec<JournalRow> = sqlx::query_as(
+            "SELECT rid, appid, invoke_time, cost_in_ms, request_url, request_body, response_body,
+                    client_ip, errcode
+             FROM journal
+             WHERE (?1 IS NULL OR appid = ?1) AND (?2 IS NULL OR rid = ?2)
+             ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(&filter.appid)
+        .bind(&filter.rid)
+        .bind(filter.limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    rid,
+                    appid,
+                    invoke_time,
+                    cost_in_ms,
+                    request_url,
+                    request_body,
+                    response_body,
+                    client_ip,
+                    errcode,
+                )| {
+                    JournalEntry {
+                        rid,
+                        appid,
+                        invoke_time,
+                        cost_in_ms,
+                        request_url,
+                        request_body,
+                        response_body,
+                        client_ip,
+                        errcode,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    async fn add_faults(
+        &self,
+        appid: &str,
+        path: Option<&str>,
+        errcodes: &[i64],
+        delay_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for errcode in errcodes {
+            sqlx::query("INSERT INTO faults (appid, path, errcode, delay_ms) VALUES (?, ?, ?, ?)")
+                .bind(appid)
+                .bind(path)
+                .bind(errcode)
+                .bind(delay_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clear_faults(&self, appid: &str, path: Option<&str>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM faults WHERE appid = ? AND (? IS NULL OR path = ?2)")
+            .bind(appid)
+            .bind(path)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>> {
+        // Most calls have no fault queued: answer those from the read pool without
+        // touching the write lock.
+        let queued: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM faults WHERE appid = ? AND (path IS NULL OR path = ?) LIMIT 1",
+        )
+        .bind(appid)
+        .bind(path)
+        .fetch_optional(&self.reader)
+        .await?;
+        if queued.is_none() {
+            return Ok(None);
+        }
+        let fault: Option<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM faults WHERE id = (
+                 SELECT id FROM faults WHERE appid = ? AND (path IS NULL OR path = ?)
+                 ORDER BY id LIMIT 1)
+             RETURNING errcode, delay_ms",
+        )
+        .bind(appid)
+        .bind(path)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(fault.map(|(errcode, delay_ms)| Fault { errcode, delay_ms }))
+    }
+}
+
+type JournalRow = (
+    String,
+    Option<String>,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+);
+
+async fn authorization_in(
+    conn: &mut SqliteConnection,
+    component_appid: &str,
+    authorizer_appid: &str,
+) -> Result<Option<Authorization>> {
+    let row: Option<(String, bool, String, i64)> = sqlx::query_as(
+        "SELECT funcscope, agreement_signed, refresh_token, authorized_at FROM authorizations
+         WHERE component_appid = ? AND authorizer_appid = ?",
+    )
+    .bind(component_appid)
+    .bind(authorizer_appid)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(
+        |(funcscope, agreement_signed, refresh_token, authorized_at)| {
+            Ok(Authorization {
+                component_appid: component_appid.to_owned(),
+                authorizer_appid: authorizer_appid.to_owned(),
+                funcscope: serde_json::from_str(&funcscope).map_err(corrupt)?,
+                agreement_signed,
+                refresh_token,
+                authorized_at,
+            })
+        },
+    )
+    .transpose()
 }

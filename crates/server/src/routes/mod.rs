@@ -1,10 +1,14 @@
 //! The route table. WeChat paths answer unknown paths with 40066 and a wrong method on a
 //! POST API with 43002, both in WeChat's envelope.
 
+mod component;
+mod journal;
+mod permission;
+mod shipping;
 mod shopping;
 mod token;
 
-pub use token::secret_hash;
+pub use token::{mint_token, secret_hash};
 
 use axum::Router;
 use axum::extract::Request;
@@ -34,6 +38,42 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/user-order/combine-orders",
             post_only(post(shopping::upload_combined_shopping_info)),
+        )
+        .route(
+            "/user-order/orders/shippings",
+            post_only(post(shipping::upload_shipping_info)),
+        )
+        .route(
+            "/user-order/combine-orders/shippings",
+            post_only(post(shipping::upload_combined_shipping_info)),
+        )
+        .route(
+            "/user-order/shoppinginfo/verify",
+            post_only(post(shipping::verify)),
+        )
+        .route(
+            "/user-order/orders-permission/open",
+            post_only(post(permission::open)),
+        )
+        .route(
+            "/user-order/orders-permission/confirm",
+            post_only(post(permission::confirm)),
+        )
+        .route(
+            "/cgi-bin/component/api_component_token",
+            post_only(post(component::component_token)),
+        )
+        .route(
+            "/cgi-bin/component/api_query_auth",
+            post_only(post(component::query_auth)),
+        )
+        .route(
+            "/cgi-bin/component/api_authorizer_token",
+            post_only(post(component::authorizer_token)),
+        )
+        .route(
+            "/cgi-bin/openapi/rid/get",
+            post_only(post(journal::rid_get)),
         );
     Router::new()
         .merge(wechat)

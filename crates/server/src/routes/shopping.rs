@@ -33,7 +33,7 @@ pub async fn upload_combined_shopping_info(
     save(&state, &caller, &info).await
 }
 
-fn acting<'a>(state: &'a AppState, caller: &'a Caller) -> Acting<'a> {
+pub fn acting<'a>(state: &'a AppState, caller: &'a Caller) -> Acting<'a> {
     Acting {
         appid: &caller.app.appid,
         openids: state.openids.as_ref(),
@@ -56,11 +56,17 @@ async fn save(
         )
         .into());
     }
-    match state
-        .store
-        .save_shopping_info(appid, info, caller.now)
-        .await?
-    {
+    saved_answer(
+        state
+            .store
+            .save_shopping_info(appid, info, caller.now)
+            .await?,
+    )
+}
+
+/// What a fact of the store means to the caller (SPEC §5.4, §6.1).
+pub fn saved_answer(saved: Saved) -> Result<Json<Value>, ApiError> {
+    match saved {
         Saved::Accepted { .. } | Saved::Identical => {
             Ok(Json(json!({"errcode": 0, "errmsg": "ok"})))
         }

@@ -12,7 +12,7 @@ use userorder_store::{App, NewToken, TokenKind, TokenRecord};
 
 use crate::clock;
 use crate::error::ApiError;
-use crate::extract::{WeChatBody, count_quota};
+use crate::extract::{Journaled, WeChatBody, count_quota, scripted_fault};
 use crate::state::AppState;
 
 /// Lifetime of every access token, in seconds.
@@ -28,15 +28,18 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// 40 random bytes in hex: opaque, URL-safe, 80 characters.
-fn mint_token() -> String {
+pub fn mint_token() -> String {
     let mut bytes = [0u8; 40];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     hex(&bytes)
 }
 
-/// The checks both token endpoints share: grant_type, appid, secret, in WeChat's order.
+/// The checks both token endpoints share: grant_type, appid, secret, in WeChat's order;
+/// then a scripted fault for the app, if one is queued.
 async fn authenticate(
     state: &AppState,
+    journaled: &Journaled,
+    path: &str,
     grant_type: Option<&str>,
     appid: Option<&str>,
     secret: Option<&str>,
@@ -62,10 +65,12 @@ async fn authenticate(
     if !matches {
         return Err(ErrCode::INVALID_APPSECRET.into());
     }
+    journaled.note_appid(&app.appid);
+    scripted_fault(state, &app.appid, path).await?;
     Ok(app)
 }
 
-fn answer(record: &TokenRecord, now: i64) -> Json<AccessTokenOut> {
+pub fn answer(record: &TokenRecord, now: i64) -> Json<AccessTokenOut> {
     Json(AccessTokenOut {
         access_token: record.token.clone(),
         expires_in: (record.expires_at - now).max(0),
@@ -80,11 +85,13 @@ fn new_token(app: &App, kind: TokenKind, now: i64, forced: bool) -> NewToken {
         issued_at: now,
         expires_at: now + TOKEN_LIFETIME,
         forced,
+        component_appid: None,
     }
 }
 
 pub async fn token(
     State(state): State<AppState>,
+    journaled: Journaled,
     uri: Uri,
 ) -> Result<Json<AccessTokenOut>, ApiError> {
     // A query that does not parse is a query without the fields: WeChat's errcodes follow.
@@ -93,6 +100,8 @@ pub async fn token(
         .unwrap_or_default();
     let app = authenticate(
         &state,
+        &journaled,
+        "/cgi-bin/token",
         query.grant_type.as_deref(),
         query.appid.as_deref(),
         query.secret.as_deref(),
@@ -110,10 +119,13 @@ pub async fn token(
 
 pub async fn stable_token(
     State(state): State<AppState>,
+    journaled: Journaled,
     WeChatBody(body): WeChatBody<StableTokenIn>,
 ) -> Result<Json<AccessTokenOut>, ApiError> {
     let app = authenticate(
         &state,
+        &journaled,
+        "/cgi-bin/stable_token",
         body.grant_type.as_deref(),
         body.appid.as_deref(),
         body.secret.as_deref(),

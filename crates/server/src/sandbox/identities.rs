@@ -59,7 +59,7 @@ pub struct NewAppOut {
     pub product_state: ProductState,
 }
 
-fn is_appid(s: &str) -> bool {
+pub fn is_appid(s: &str) -> bool {
     s.len() == 18 && s.starts_with("wx") && s[2..].bytes().all(|b| HEX.contains(&b))
 }
 
@@ -117,8 +117,19 @@ pub async fn post_app(
     Ok((StatusCode::CREATED, Json(create_app(&state, raw).await?)))
 }
 
+/// Apps with the product state in force now (a due review has completed).
 pub async fn get_apps(State(state): State<AppState>) -> Result<Json<Value>, SandboxError> {
-    let apps: Vec<App> = state.store.apps().await?;
+    let now = clock::now(state.store.as_ref()).await?;
+    let apps: Vec<App> = state
+        .store
+        .apps()
+        .await?
+        .into_iter()
+        .map(|app| App {
+            product_state: app.state_at(now),
+            ..app
+        })
+        .collect();
     Ok(Json(json!({ "apps": apps })))
 }
 

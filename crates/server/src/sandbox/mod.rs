@@ -3,8 +3,10 @@
 //! operations are plain functions over `AppState` so `serve --demo` seeds through the same
 //! code the endpoints run.
 
+mod debugging;
 mod identities;
 mod payments;
+mod platforms;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,6 +25,7 @@ pub use identities::{
     NewAppIn, NewMerchantIn, NewOpenIdIn, create_app, create_merchant, create_openid,
 };
 pub use payments::{NewPaymentIn, SubPaymentIn, create_payment, pay};
+pub use platforms::{NewAuthorizationIn, NewComponentIn, authorize, create_component};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -42,6 +45,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/orders", get(payments::get_orders))
         .route("/clock", get(payments::get_clock))
         .route("/clock/advance", post(payments::post_clock_advance))
+        .route("/components", post(platforms::post_component))
+        .route("/authorizations", post(platforms::post_authorization))
+        .route(
+            "/faults",
+            post(debugging::post_faults).delete(debugging::delete_faults),
+        )
+        .route("/journal", get(debugging::get_journal))
         .layer(middleware::from_fn_with_state(state, require_admin))
 }
 

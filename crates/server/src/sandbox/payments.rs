@@ -186,7 +186,18 @@ pub async fn get_orders(
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
         offset: q.offset.unwrap_or(0).max(0),
     };
-    let orders = state.store.shopping_infos(&filter).await?;
+    let mut orders = Vec::new();
+    for stored in state.store.shopping_infos(&filter).await? {
+        let shipping = state
+            .store
+            .shipping_info(&stored.appid, &stored.info.order_key)
+            .await?;
+        let mut order =
+            serde_json::to_value(&stored).map_err(|e| SandboxError::BadRequest(e.to_string()))?;
+        order["shipping"] =
+            serde_json::to_value(shipping).map_err(|e| SandboxError::BadRequest(e.to_string()))?;
+        orders.push(order);
+    }
     Ok(Json(json!({ "orders": orders })))
 }
 

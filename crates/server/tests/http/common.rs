@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use userorder_client::{Client, Error, Sandbox};
 use userorder_model::ErrCode;
-use userorder_server::{Config, QuotaDefaults, Server};
+use userorder_server::{Config, JournalRetention, QuotaDefaults, Server};
 
 pub const ADMIN: &str = "test-admin-token";
 
@@ -30,12 +30,17 @@ impl TestServer {
 
     /// Starts on the database file inside `dir` (kept or fresh).
     pub async fn start_in(dir: TempDir) -> Self {
+        Self::start_with(dir, JournalRetention::default()).await
+    }
+
+    pub async fn start_with(dir: TempDir, journal: JournalRetention) -> Self {
         let url = format!("sqlite://{}", db_path(dir.path()).display());
         let server = Server::build(Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
             database_url: url,
             admin_token: ADMIN.into(),
             quotas: QuotaDefaults::default(),
+            journal,
         })
         .await
         .expect("server builds");

@@ -1,0 +1,106 @@
+//! What integrators debug with (SPEC §8): scripted faults and the request journal.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use userorder_store::JournalFilter;
+
+use super::SandboxJson;
+use crate::error::SandboxError;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FaultsIn {
+    pub appid: String,
+    pub path: Option<String>,
+    pub errcodes: Vec<i64>,
+    pub delay_ms: Option<i64>,
+}
+
+pub async fn post_faults(
+    State(state): State<AppState>,
+    SandboxJson(raw): SandboxJson<FaultsIn>,
+) -> Result<(StatusCode, Json<Value>), SandboxError> {
+    if state.store.app(&raw.appid).await?.is_none()
+        && state.store.component(&raw.appid).await?.is_none()
+    {
+        return Err(SandboxError::NotFound(format!(
+            "no app or component {}",
+            raw.appid
+        )));
+    }
+    if raw.errcodes.is_empty() || raw.errcodes.len() > 100 || raw.errcodes.contains(&0) {
+        return Err(SandboxError::BadRequest(
+            "errcodes must list 1 to 100 non-zero errcodes".into(),
+        ));
+    }
+    if let Some(path) = &raw.path {
+        if !crate::envelope::is_wechat_path(path) {
+            return Err(SandboxError::BadRequest(
+                "path must be a WeChat API path such as /user-order/combine-orders".into(),
+            ));
+        }
+    }
+    let delay_ms = raw.delay_ms.unwrap_or(0);
+    if !(0..=60_000).contains(&delay_ms) {
+        return Err(SandboxError::BadRequest(
+            "delay_ms must be 0 to 60000".into(),
+        ));
+    }
+    state
+        .store
+        .add_faults(&raw.appid, raw.path.as_deref(), &raw.errcodes, delay_ms)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"appid": raw.appid, "path": raw.path, "queued": raw.errcodes.len(), "delay_ms": delay_ms}),
+        ),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ClearFaultsIn {
+    pub appid: Option<String>,
+    pub path: Option<String>,
+}
+
+/// `DELETE /sandbox/faults` with `{appid, path?}` as body or query.
+pub async fn delete_faults(
+    State(state): State<AppState>,
+    Query(query): Query<ClearFaultsIn>,
+    SandboxJson(body): SandboxJson<ClearFaultsIn>,
+) -> Result<Json<Value>, SandboxError> {
+    let appid = body
+        .appid
+        .or(query.appid)
+        .ok_or_else(|| SandboxError::BadRequest("appid is required".into()))?;
+    let path = body.path.or(query.path);
+    let removed = state.store.clear_faults(&appid, path.as_deref()).await?;
+    Ok(Json(json!({"appid": appid, "removed": removed})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct JournalQuery {
+    pub appid: Option<String>,
+    pub rid: Option<String>,
+    pub limit: Option<i64>,
+}
+
+pub async fn get_journal(
+    State(state): State<AppState>,
+    Query(q): Query<JournalQuery>,
+) -> Result<Json<Value>, SandboxError> {
+    state.journal.flush().await;
+    let entries = state
+        .store
+        .journal(&JournalFilter {
+            appid: q.appid.filter(|a| !a.is_empty()),
+            rid: q.rid.filter(|r| !r.is_empty()),
+            limit: q.limit.unwrap_or(100).clamp(1, 10_000),
+        })
+        .await?;
+    Ok(Json(json!({ "entries": entries })))
+}
