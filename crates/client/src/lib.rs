@@ -11,6 +11,7 @@
 //! # Ok(()) }
 //! ```
 
+mod app_client;
 mod sandbox;
 
 use serde::Serialize;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use userorder_model::ErrCode;
 use userorder_model::wire::AccessTokenOut;
 
+pub use app_client::AppClient;
 pub use sandbox::Sandbox;
 
 #[derive(Debug, thiserror::Error)]

@@ -104,6 +104,35 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Queues errcodes that the next calls of `appid` (on `path`, or any) answer.
+    pub async fn script_faults(
+        &self,
+        appid: &str,
+        path: Option<&str>,
+        errcodes: &[i64],
+        delay_ms: u64,
+    ) -> Result<Value, Error> {
+        self.post(
+            "/faults",
+            &json!({"appid": appid, "path": path, "errcodes": errcodes, "delay_ms": delay_ms}),
+        )
+        .await
+    }
+
+    /// The journal entries of an app, newest first.
+    pub async fn journal(&self, appid: &str) -> Result<Vec<Value>, Error> {
+        let out = self
+            .get(&format!("/journal?appid={appid}&limit=10000"))
+            .await?;
+        Ok(out
+            .get("entries")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
 fn field(value: &Value, name: &str) -> Result<String, Error> {
     value
         .get(name)

@@ -108,12 +108,12 @@ async fn save(
             info.order_key
         )));
     }
-    if let Some(payer) = &info.payer {
-        if payer.openid != stored.info.payer.openid {
-            return Err(invalid(
-                "payer.openid differs from the payer of the shopping details".into(),
-            ));
-        }
+    if let Some(payer) = &info.payer
+        && payer.openid != stored.info.payer.openid
+    {
+        return Err(invalid(
+            "payer.openid differs from the payer of the shopping details".into(),
+        ));
     }
     for (i, order) in info.orders.iter().enumerate() {
         let prefix = if info.combined {

@@ -36,12 +36,12 @@ pub async fn post_faults(
             "errcodes must list 1 to 100 non-zero errcodes".into(),
         ));
     }
-    if let Some(path) = &raw.path {
-        if !crate::envelope::is_wechat_path(path) {
-            return Err(SandboxError::BadRequest(
-                "path must be a WeChat API path such as /user-order/combine-orders".into(),
-            ));
-        }
+    if let Some(path) = &raw.path
+        && !crate::envelope::is_wechat_path(path)
+    {
+        return Err(SandboxError::BadRequest(
+            "path must be a WeChat API path such as /user-order/combine-orders".into(),
+        ));
     }
     let delay_ms = raw.delay_ms.unwrap_or(0);
     if !(0..=60_000).contains(&delay_ms) {

@@ -174,6 +174,8 @@ pub struct OrdersQuery {
     pub openid: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Also list every accepted version of the shopping and shipping details.
+    pub history: Option<bool>,
 }
 
 pub async fn get_orders(
@@ -181,8 +183,8 @@ pub async fn get_orders(
     Query(q): Query<OrdersQuery>,
 ) -> Result<Json<Value>, SandboxError> {
     let filter = UploadFilter {
-        appid: q.appid,
-        openid: q.openid,
+        appid: q.appid.clone(),
+        openid: q.openid.clone(),
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
         offset: q.offset.unwrap_or(0).max(0),
     };
@@ -192,10 +194,22 @@ pub async fn get_orders(
             .store
             .shipping_info(&stored.appid, &stored.info.order_key)
             .await?;
-        let mut order =
-            serde_json::to_value(&stored).map_err(|e| SandboxError::BadRequest(e.to_string()))?;
-        order["shipping"] =
-            serde_json::to_value(shipping).map_err(|e| SandboxError::BadRequest(e.to_string()))?;
+        // Derived Serialize of plain records cannot fail.
+        let mut order = json!(stored);
+        order["shipping"] = json!(shipping);
+        if q.history == Some(true) {
+            let key = &stored.info.order_key;
+            let versions = state
+                .store
+                .shopping_info_versions(&stored.appid, key)
+                .await?;
+            let shipping_versions = state
+                .store
+                .shipping_info_versions(&stored.appid, key)
+                .await?;
+            order["versions"] = json!(versions);
+            order["shipping_versions"] = json!(shipping_versions);
+        }
         orders.push(order);
     }
     Ok(Json(json!({ "orders": orders })))

@@ -6,22 +6,6 @@ use userorder_model::ErrCode;
 
 use crate::common::*;
 
-async fn payment(server: &TestServer, shop: &Shop, out_trade_no: &str, subs: &[&str]) -> String {
-    let mut body = json!({
-        "appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid,
-        "out_trade_no": out_trade_no, "amount": 100 * subs.len().max(1),
-    });
-    if !subs.is_empty() {
-        body["sub_orders"] = subs
-            .iter()
-            .map(|s| json!({"mchid": shop.mchid, "out_trade_no": s, "amount": 100}))
-            .collect();
-    }
-    let created = server.sandbox.create_payment(body).await.expect("payment");
-    assert_eq!(text(&created, "state"), "NOTPAY");
-    text(&created, "transaction_id")
-}
-
 async fn stored(server: &TestServer, shop: &Shop) -> Vec<Value> {
     server.sandbox.orders(&shop.appid).await.expect("orders")
 }
@@ -30,7 +14,7 @@ async fn stored(server: &TestServer, shop: &Shop) -> Vec<Value> {
 async fn upload_then_pay_associates_and_locks() {
     let server = TestServer::start().await;
     let shop = server.shop().await;
-    let txid = payment(&server, &shop, "A1", &[]).await;
+    let txid = create_payment(&server, &shop, "A1", &[]).await;
     let body = single_body(&shop, "A1", T0);
     server
         .client
@@ -71,7 +55,7 @@ async fn upload_then_pay_associates_and_locks() {
 async fn pay_then_upload_associates_a_combined_order() {
     let server = TestServer::start().await;
     let shop = server.shop().await;
-    let txid = payment(&server, &shop, "C1", &["C1a", "C1b"]).await;
+    let txid = create_payment(&server, &shop, "C1", &["C1a", "C1b"]).await;
     server.sandbox.pay(&txid).await.expect("pay");
     // Different sub-order keys: not associated.
     let wrong = combined_body(&shop, "C1", &["C1a", "C1x"], T0);
@@ -136,7 +120,7 @@ async fn a_payment_by_another_payer_does_not_associate() {
 async fn a_wxpay_key_upload_associates_by_transaction_id() {
     let server = TestServer::start().await;
     let shop = server.shop().await;
-    let txid = payment(&server, &shop, "W1", &[]).await;
+    let txid = create_payment(&server, &shop, "W1", &[]).await;
     let mut body = single_body(&shop, "W1", T0);
     body["order_key"] = json!({"order_number_type": "WXPAY_TRADE_NUMBER", "transaction_id": txid});
     server

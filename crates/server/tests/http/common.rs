@@ -287,3 +287,26 @@ pub async fn start_of_a_day(server: &TestServer) {
         .await
         .expect("advance");
 }
+
+/// An unpaid payment of the shop's payer for `out_trade_no` (combined when `subs` is not
+/// empty); answers its transaction_id.
+pub async fn create_payment(
+    server: &TestServer,
+    shop: &Shop,
+    out_trade_no: &str,
+    subs: &[&str],
+) -> String {
+    let mut body = json!({
+        "appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid,
+        "out_trade_no": out_trade_no, "amount": 100 * subs.len().max(1),
+    });
+    if !subs.is_empty() {
+        body["sub_orders"] = subs
+            .iter()
+            .map(|s| json!({"mchid": shop.mchid, "out_trade_no": s, "amount": 100}))
+            .collect();
+    }
+    let created = server.sandbox.create_payment(body).await.expect("payment");
+    assert_eq!(text(&created, "state"), "NOTPAY");
+    text(&created, "transaction_id")
+}

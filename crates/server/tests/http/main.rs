@@ -3,6 +3,9 @@
 
 mod association;
 mod common;
+mod debugging;
 mod errcodes;
+mod platforms;
 mod robustness;
+mod shipping;
 mod tokens;

@@ -35,12 +35,13 @@ CREATE TABLE merchant_apps (
     PRIMARY KEY (mchid, appid)
 );
 
--- kind: 'basic' (/cgi-bin/token) or 'stable' (/cgi-bin/stable_token).
+-- kind: 'basic' (/cgi-bin/token), 'stable' (/cgi-bin/stable_token), 'component' or
+-- 'authorizer' (third-party platforms; appid is then the component's or the authorizer's).
 -- superseded_at: when a newer generation replaced it (a grace period follows).
 -- revoked: a forced stable refresh ended it at once.
 CREATE TABLE access_tokens (
     token         TEXT PRIMARY KEY,
-    appid         TEXT NOT NULL REFERENCES apps (appid),
+    appid         TEXT NOT NULL,
     kind          TEXT NOT NULL,
     generation    INTEGER NOT NULL,
     issued_at     INTEGER NOT NULL,
