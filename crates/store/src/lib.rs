@@ -3,6 +3,7 @@
 //! decision), so several server processes can share one database; the server decides what
 //! errcode a fact deserves.
 
+mod common;
 mod records;
 mod sqlite;
 

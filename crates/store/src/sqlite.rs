@@ -13,12 +13,13 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
+use userorder_model::association::{PaymentKeys, VerifyResult};
 use userorder_model::shipping::ShippingInfo;
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
+use crate::common::*;
 use crate::records::*;
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -48,21 +49,6 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
-}
-
-/// (key_type, key_a, key_b) columns of an order key.
-fn key_cols(key: &OrderKey) -> (i64, &str, &str) {
-    match key {
-        OrderKey::Merchant {
-            mchid,
-            out_trade_no,
-        } => (1, mchid, out_trade_no),
-        OrderKey::WxPay { transaction_id } => (2, transaction_id, ""),
-    }
-}
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
 }
 
 type PaymentRow = (
@@ -109,7 +95,7 @@ async fn payment_where(
     };
     let children: Vec<(String, String, String, i64)> = sqlx::query_as(
         "SELECT transaction_id, mchid, out_trade_no, amount FROM payments
-         WHERE parent_transaction_id = ? ORDER BY rowid",
+         WHERE parent_transaction_id = ? ORDER BY position",
     )
     .bind(&transaction_id)
     .fetch_all(&mut *conn)
@@ -158,30 +144,6 @@ async fn payment_for_key(conn: &mut SqliteConnection, key: &OrderKey) -> Result<
     }
 }
 
-fn verify(appid: &str, info: &ShoppingInfo, payment: Option<&Payment>) -> VerifyResult {
-    let sub_keys: Vec<OrderKey> = info.sub_order_keys().into_iter().cloned().collect();
-    let subs: Vec<PaymentKeys> = payment
-        .map(|p| p.sub_orders.iter().map(|s| s.keys.clone()).collect())
-        .unwrap_or_default();
-    let facts = payment.map(|p| PaymentFacts {
-        appid: &p.appid,
-        openid: &p.openid,
-        paid: p.is_paid(),
-        keys: &p.keys,
-        sub_payments: &subs,
-    });
-    verdict(
-        &UploadFacts {
-            appid,
-            openid: &info.payer.openid,
-            key: &info.order_key,
-            combined: info.is_combined(),
-            sub_order_keys: &sub_keys,
-        },
-        facts.as_ref(),
-    )
-}
-
 type InfoRow = (String, String, i64, i64, i64, Option<i64>, Option<String>);
 const INFO_COLUMNS: &str =
     "appid, body, version, created_at, updated_at, associated_at, transaction_id";
@@ -200,43 +162,6 @@ async fn stored_info(conn: &mut SqliteConnection, row: InfoRow) -> Result<Stored
         associated_at,
         transaction_id,
         verify_result,
-    })
-}
-
-type TokenRow = (
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    Option<i64>,
-    bool,
-    Option<String>,
-);
-
-fn token_record(row: TokenRow) -> Result<TokenRecord> {
-    let (
-        token,
-        appid,
-        kind,
-        generation,
-        issued_at,
-        expires_at,
-        superseded_at,
-        revoked,
-        component_appid,
-    ) = row;
-    Ok(TokenRecord {
-        token,
-        appid,
-        kind: TokenKind::parse(&kind).ok_or_else(|| corrupt(format!("token kind {kind}")))?,
-        generation,
-        issued_at,
-        expires_at,
-        superseded_at,
-        revoked,
-        component_appid,
     })
 }
 
@@ -286,51 +211,6 @@ async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> Result<Tok
         superseded_at: None,
         revoked: false,
         component_appid: new.component_appid.clone(),
-    })
-}
-
-type AppRow = (
-    String,
-    String,
-    String,
-    String,
-    bool,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<String>,
-);
-
-fn app_from_row(row: AppRow) -> Result<App> {
-    let (
-        appid,
-        secret_hash,
-        name,
-        state,
-        in_open_scope,
-        daily,
-        per_minute,
-        token_daily,
-        created_at,
-        review_due_at,
-        last_review_result,
-    ) = row;
-    Ok(App {
-        appid,
-        secret_hash,
-        name,
-        product_state: ProductState::parse(&state).ok_or_else(|| corrupt(state))?,
-        in_open_scope,
-        quota: Quota {
-            daily,
-            per_minute,
-            token_daily,
-        },
-        created_at,
-        review_due_at,
-        last_review_result,
     })
 }
 
@@ -617,11 +497,11 @@ impl Store for SqliteStore {
                 .iter()
                 .map(|(keys, amount)| (keys, *amount, Some(&payment.keys.transaction_id))),
         );
-        for (keys, amount, parent) in rows {
+        for (position, (keys, amount, parent)) in rows.enumerate() {
             let done = sqlx::query(
                 "INSERT INTO payments (transaction_id, parent_transaction_id, appid, openid, mchid,
-                                       out_trade_no, amount, state, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, 'NOTPAY', ?) ON CONFLICT DO NOTHING",
+                                       out_trade_no, amount, state, created_at, position)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 'NOTPAY', ?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(&keys.transaction_id)
             .bind(parent)
@@ -631,6 +511,7 @@ impl Store for SqliteStore {
             .bind(&keys.out_trade_no)
             .bind(amount)
             .bind(payment.created_at)
+            .bind(position as i64)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
@@ -726,23 +607,6 @@ impl Store for SqliteStore {
             }
         }
 
-        for sub in info.sub_order_keys() {
-            let (_, sub_a, sub_b) = key_cols(sub);
-            let owner: Option<(String, String)> = sqlx::query_as(
-                "SELECT master_key_a, master_key_b FROM sub_order_keys
-                 WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
-            )
-            .bind(appid)
-            .bind(key_type)
-            .bind(sub_a)
-            .bind(sub_b)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if owner.is_some_and(|(a, b)| a != key_a || b != key_b) {
-                return Ok(Saved::SubOrderTaken { key: sub.clone() });
-            }
-        }
-
         // The ordering rule itself: only a strictly later, unassociated upload replaces.
         let version: Option<i64> = sqlx::query_scalar(
             "INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid, upload_time,
@@ -787,11 +651,13 @@ impl Store for SqliteStore {
         .bind(key_b)
         .execute(&mut *tx)
         .await?;
+        // A sub-order key belongs to one combined order: claiming one another order holds
+        // fails here and the transaction rolls back.
         for sub in info.sub_order_keys() {
             let (_, sub_a, sub_b) = key_cols(sub);
-            sqlx::query(
+            let claimed = sqlx::query(
                 "INSERT INTO sub_order_keys (appid, key_type, key_a, key_b, master_key_a, master_key_b)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(appid)
             .bind(key_type)
@@ -801,6 +667,9 @@ impl Store for SqliteStore {
             .bind(key_b)
             .execute(&mut *tx)
             .await?;
+            if claimed.rows_affected() == 0 {
+                return Ok(Saved::SubOrderTaken { key: sub.clone() });
+            }
         }
         sqlx::query(
             "INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
@@ -866,7 +735,7 @@ impl Store for SqliteStore {
         let sql = format!(
             "SELECT {INFO_COLUMNS} FROM shopping_infos
              WHERE (?1 IS NULL OR appid = ?1) AND (?2 IS NULL OR openid = ?2)
-             ORDER BY updated_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
+             ORDER BY updated_at DESC, created_at DESC, key_a DESC, key_b DESC LIMIT ?3 OFFSET ?4"
         );
         let rows: Vec<InfoRow> = sqlx::query_as(&sql)
             .bind(&filter.appid)
@@ -1199,7 +1068,8 @@ impl Store for SqliteStore {
         }
         sqlx::query(
             "DELETE FROM journal
-             WHERE invoke_time < ? OR id <= (SELECT MAX(id) FROM journal) - ?",
+             WHERE invoke_time < ?
+                OR id <= (SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?)",
         )
         .bind(retention.oldest)
         .bind(retention.max_entries)
@@ -1222,34 +1092,7 @@ impl Store for SqliteStore {
         .bind(filter.limit)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    rid,
-                    appid,
-                    invoke_time,
-                    cost_in_ms,
-                    request_url,
-                    request_body,
-                    response_body,
-                    client_ip,
-                    errcode,
-                )| {
-                    JournalEntry {
-                        rid,
-                        appid,
-                        invoke_time,
-                        cost_in_ms,
-                        request_url,
-                        request_body,
-                        response_body,
-                        client_ip,
-                        errcode,
-                    }
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(journal_entry).collect())
     }
 
     async fn add_faults(
@@ -1308,18 +1151,6 @@ impl Store for SqliteStore {
         Ok(fault.map(|(errcode, delay_ms)| Fault { errcode, delay_ms }))
     }
 }
-
-type JournalRow = (
-    String,
-    Option<String>,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-);
 
 async fn authorization_in(
     conn: &mut SqliteConnection,

@@ -73,6 +73,8 @@ CREATE TABLE payments (
     state                 TEXT NOT NULL,
     created_at            INTEGER NOT NULL,
     paid_at               INTEGER,
+    -- 0 for a payment, 1.. for its sub-payments in the order they were created.
+    position              INTEGER NOT NULL DEFAULT 0,
     CONSTRAINT payments_out_trade_no_unique UNIQUE (mchid, out_trade_no)
 );
 CREATE INDEX payments_children ON payments (parent_transaction_id);

@@ -1,0 +1,166 @@
+//! What both backends share: how keys map to columns, how rows become records, and the
+//! association verdict over stored facts. No SQL here.
+
+use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
+use userorder_model::shopping::{OrderKey, ShoppingInfo};
+
+use crate::StoreError;
+use crate::records::*;
+
+/// (key_type, key_a, key_b) columns of an order key.
+pub fn key_cols(key: &OrderKey) -> (i64, &str, &str) {
+    match key {
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => (1, mchid, out_trade_no),
+        OrderKey::WxPay { transaction_id } => (2, transaction_id, ""),
+    }
+}
+
+pub fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+pub fn verify(appid: &str, info: &ShoppingInfo, payment: Option<&Payment>) -> VerifyResult {
+    let sub_keys: Vec<OrderKey> = info.sub_order_keys().into_iter().cloned().collect();
+    let subs: Vec<PaymentKeys> = payment
+        .map(|p| p.sub_orders.iter().map(|s| s.keys.clone()).collect())
+        .unwrap_or_default();
+    let facts = payment.map(|p| PaymentFacts {
+        appid: &p.appid,
+        openid: &p.openid,
+        paid: p.is_paid(),
+        keys: &p.keys,
+        sub_payments: &subs,
+    });
+    verdict(
+        &UploadFacts {
+            appid,
+            openid: &info.payer.openid,
+            key: &info.order_key,
+            combined: info.is_combined(),
+            sub_order_keys: &sub_keys,
+        },
+        facts.as_ref(),
+    )
+}
+
+pub type TokenRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    bool,
+    Option<String>,
+);
+
+pub fn token_record(row: TokenRow) -> Result<TokenRecord, StoreError> {
+    let (
+        token,
+        appid,
+        kind,
+        generation,
+        issued_at,
+        expires_at,
+        superseded_at,
+        revoked,
+        component_appid,
+    ) = row;
+    Ok(TokenRecord {
+        token,
+        appid,
+        kind: TokenKind::parse(&kind).ok_or_else(|| corrupt(format!("token kind {kind}")))?,
+        generation,
+        issued_at,
+        expires_at,
+        superseded_at,
+        revoked,
+        component_appid,
+    })
+}
+
+pub type AppRow = (
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+pub fn app_from_row(row: AppRow) -> Result<App, StoreError> {
+    let (
+        appid,
+        secret_hash,
+        name,
+        state,
+        in_open_scope,
+        daily,
+        per_minute,
+        token_daily,
+        created_at,
+        review_due_at,
+        last_review_result,
+    ) = row;
+    Ok(App {
+        appid,
+        secret_hash,
+        name,
+        product_state: ProductState::parse(&state).ok_or_else(|| corrupt(state))?,
+        in_open_scope,
+        quota: Quota {
+            daily,
+            per_minute,
+            token_daily,
+        },
+        created_at,
+        review_due_at,
+        last_review_result,
+    })
+}
+
+pub type JournalRow = (
+    String,
+    Option<String>,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+);
+
+pub fn journal_entry(row: JournalRow) -> JournalEntry {
+    let (
+        rid,
+        appid,
+        invoke_time,
+        cost_in_ms,
+        request_url,
+        request_body,
+        response_body,
+        client_ip,
+        errcode,
+    ) = row;
+    JournalEntry {
+        rid,
+        appid,
+        invoke_time,
+        cost_in_ms,
+        request_url,
+        request_body,
+        response_body,
+        client_ip,
+        errcode,
+    }
+}
