@@ -31,13 +31,16 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "USERORDER_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Database URL: sqlite://PATH (created if missing).
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB.
     #[arg(
         long,
         env = "USERORDER_DATABASE_URL",
         default_value = "sqlite://userorder.db"
     )]
     database: String,
+    /// PostgreSQL connections per process.
+    #[arg(long, env = "USERORDER_POOL_SIZE", default_value_t = 10)]
+    pool_size: u32,
     /// Bearer token for /sandbox/ (minted and printed when absent).
     #[arg(long, env = "USERORDER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -78,6 +81,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = Server::build(Config {
         listen: args.listen,
         database_url: args.database.clone(),
+        pool_size: args.pool_size,
         admin_token: admin_token.clone(),
         quotas: QuotaDefaults::default(),
         journal: JournalRetention {

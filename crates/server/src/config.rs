@@ -33,8 +33,10 @@ impl Default for QuotaDefaults {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    /// `sqlite://PATH` (created if missing).
+    /// `sqlite://PATH` (created if missing) or `postgres://…`.
     pub database_url: String,
+    /// Connections per process to a PostgreSQL database.
+    pub pool_size: u32,
     pub admin_token: String,
     pub quotas: QuotaDefaults,
     pub journal: JournalRetention,

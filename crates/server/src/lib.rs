@@ -50,7 +50,7 @@ pub struct Server {
 impl Server {
     /// Connects and migrates the store and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config) -> Result<Self, ServerError> {
-        let store = userorder_store::connect(&config.database_url).await?;
+        let store = userorder_store::connect(&config.database_url, config.pool_size).await?;
         let openid_key = store.server_key("openid").await?;
         let (journal, journal_writer) = journal::Journal::start(store.clone(), config.journal);
         let state = AppState {

@@ -164,3 +164,27 @@ pub fn journal_entry(row: JournalRow) -> JournalEntry {
         errcode,
     }
 }
+
+/// What is stored for an order, as the ordering rule (SPEC §5.4) compares it.
+pub struct StoredUpload {
+    pub upload_time_ns: i64,
+    pub upload_time: String,
+    pub body: String,
+    pub associated: bool,
+}
+
+/// `None` when an upload of `upload_ns` and `body` may replace what is stored; otherwise
+/// the fact that stops it. Identical comes first: a retry after the lock still answers 0.
+pub fn refusal(stored: &StoredUpload, upload_ns: i64, body: &str) -> Option<Saved> {
+    if stored.upload_time_ns == upload_ns && stored.body == body {
+        Some(Saved::Identical)
+    } else if stored.associated {
+        Some(Saved::Locked)
+    } else if upload_ns <= stored.upload_time_ns {
+        Some(Saved::Stale {
+            stored_upload_time: stored.upload_time.clone(),
+        })
+    } else {
+        None
+    }
+}

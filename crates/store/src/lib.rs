@@ -4,6 +4,7 @@
 //! errcode a fact deserves.
 
 mod common;
+mod postgres;
 mod records;
 mod sqlite;
 
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use userorder_model::shipping::ShippingInfo;
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
+pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
 
@@ -22,7 +24,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database url {0:?}: use sqlite://PATH")]
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -150,10 +152,13 @@ pub trait Store: Send + Sync + 'static {
     async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>>;
 }
 
-/// Opens (creating if missing) and migrates the database a URL names.
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+/// Opens (creating a SQLite file if missing) and migrates the database a URL names;
+/// `pool_size` bounds the connections of a PostgreSQL pool.
+pub async fn connect(url: &str, pool_size: u32) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url, pool_size).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

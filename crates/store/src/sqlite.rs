@@ -583,28 +583,9 @@ impl Store for SqliteStore {
         let upload_ns = info.upload_time.unix_nanos();
         let mut tx = self.begin_write().await?;
 
-        let stored: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT upload_time_ns, upload_time, body, associated_at FROM shopping_infos
-             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
-        )
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((stored_ns, stored_time, stored_body, associated_at)) = stored {
-            if stored_ns == upload_ns && stored_body == body {
-                return Ok(Saved::Identical);
-            }
-            if associated_at.is_some() {
-                return Ok(Saved::Locked);
-            }
-            if upload_ns <= stored_ns {
-                return Ok(Saved::Stale {
-                    stored_upload_time: stored_time,
-                });
-            }
+        let stored = stored_shopping(&mut tx, appid, key_type, key_a, key_b, false).await?;
+        if let Some(fact) = stored.and_then(|stored| refusal(&stored, upload_ns, &body)) {
+            return Ok(fact);
         }
 
         // The ordering rule itself: only a strictly later, unassociated upload replaces.
@@ -635,10 +616,13 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(version) = version else {
-            // Only reachable if another writer slipped in between; report what is stored.
-            return Ok(Saved::Stale {
-                stored_upload_time: String::new(),
-            });
+            // Another transaction stored this order first: judge against what it stored.
+            let stored = stored_shopping(&mut tx, appid, key_type, key_a, key_b, false).await?;
+            return Ok(stored
+                .and_then(|stored| refusal(&stored, upload_ns, &body))
+                .unwrap_or(Saved::Stale {
+                    stored_upload_time: String::new(),
+                }));
         };
 
         sqlx::query(
@@ -794,25 +778,9 @@ impl Store for SqliteStore {
         let (key_type, key_a, key_b) = key_cols(&info.order_key);
         let upload_ns = info.upload_time.unix_nanos();
         let mut tx = self.begin_write().await?;
-        let stored: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT upload_time_ns, upload_time, body FROM shipping_infos
-             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
-        )
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((stored_ns, stored_time, stored_body)) = stored {
-            if stored_ns == upload_ns && stored_body == body {
-                return Ok(Saved::Identical);
-            }
-            if upload_ns <= stored_ns {
-                return Ok(Saved::Stale {
-                    stored_upload_time: stored_time,
-                });
-            }
+        let stored = stored_shipping(&mut tx, appid, key_type, key_a, key_b).await?;
+        if let Some(fact) = stored.and_then(|stored| refusal(&stored, upload_ns, &body)) {
+            return Ok(fact);
         }
         let version: Option<i64> = sqlx::query_scalar(
             "INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time, upload_time_ns,
@@ -837,9 +805,12 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(version) = version else {
-            return Ok(Saved::Stale {
-                stored_upload_time: String::new(),
-            });
+            let stored = stored_shipping(&mut tx, appid, key_type, key_a, key_b).await?;
+            return Ok(stored
+                .and_then(|stored| refusal(&stored, upload_ns, &body))
+                .unwrap_or(Saved::Stale {
+                    stored_upload_time: String::new(),
+                }));
         };
         sqlx::query(
             "INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
@@ -1178,4 +1149,63 @@ async fn authorization_in(
         },
     )
     .transpose()
+}
+
+/// The stored shopping details of an order as the ordering rule reads them; `lock` also
+/// locks the row for the rest of the transaction.
+async fn stored_shopping(
+    conn: &mut SqliteConnection,
+    appid: &str,
+    key_type: i64,
+    key_a: &str,
+    key_b: &str,
+    lock: bool,
+) -> Result<Option<StoredUpload>> {
+    let sql = format!(
+        "SELECT upload_time_ns, upload_time, body, associated_at FROM shopping_infos
+         WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?{}",
+        if lock { "" } else { "" }
+    );
+    let row: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(&sql)
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(
+        |(upload_time_ns, upload_time, body, associated_at)| StoredUpload {
+            upload_time_ns,
+            upload_time,
+            body,
+            associated: associated_at.is_some(),
+        },
+    ))
+}
+
+/// The stored shipping details of an order as the ordering rule reads them (never locked
+/// against change: shipping has no association).
+async fn stored_shipping(
+    conn: &mut SqliteConnection,
+    appid: &str,
+    key_type: i64,
+    key_a: &str,
+    key_b: &str,
+) -> Result<Option<StoredUpload>> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT upload_time_ns, upload_time, body FROM shipping_infos
+         WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+    )
+    .bind(appid)
+    .bind(key_type)
+    .bind(key_a)
+    .bind(key_b)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(upload_time_ns, upload_time, body)| StoredUpload {
+        upload_time_ns,
+        upload_time,
+        body,
+        associated: false,
+    }))
 }

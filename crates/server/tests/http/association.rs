@@ -10,9 +10,8 @@ async fn stored(server: &TestServer, shop: &Shop) -> Vec<Value> {
     server.sandbox.orders(&shop.appid).await.expect("orders")
 }
 
-#[tokio::test]
-async fn upload_then_pay_associates_and_locks() {
-    let server = TestServer::start().await;
+async fn upload_then_pay_associates_and_locks(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let txid = create_payment(&server, &shop, "A1", &[]).await;
     let body = single_body(&shop, "A1", T0);
@@ -51,9 +50,8 @@ async fn upload_then_pay_associates_and_locks() {
     assert_eq!(stored(&server, &shop).await[0]["version"], 1);
 }
 
-#[tokio::test]
-async fn pay_then_upload_associates_a_combined_order() {
-    let server = TestServer::start().await;
+async fn pay_then_upload_associates_a_combined_order(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let txid = create_payment(&server, &shop, "C1", &["C1a", "C1b"]).await;
     server.sandbox.pay(&txid).await.expect("pay");
@@ -81,9 +79,8 @@ async fn pay_then_upload_associates_a_combined_order() {
     assert_eq!(order["sub_orders"].as_array().map(Vec::len), Some(2));
 }
 
-#[tokio::test]
-async fn a_payment_by_another_payer_does_not_associate() {
-    let server = TestServer::start().await;
+async fn a_payment_by_another_payer_does_not_associate(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let stranger = server
         .sandbox
@@ -116,9 +113,8 @@ async fn a_payment_by_another_payer_does_not_associate() {
         .expect("still open");
 }
 
-#[tokio::test]
-async fn a_wxpay_key_upload_associates_by_transaction_id() {
-    let server = TestServer::start().await;
+async fn a_wxpay_key_upload_associates_by_transaction_id(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let txid = create_payment(&server, &shop, "W1", &[]).await;
     let mut body = single_body(&shop, "W1", T0);
@@ -135,9 +131,8 @@ async fn a_wxpay_key_upload_associates_by_transaction_id() {
     );
 }
 
-#[tokio::test]
-async fn only_a_strictly_later_upload_replaces_and_an_identical_retry_answers_0() {
-    let server = TestServer::start().await;
+async fn only_a_strictly_later_upload_replaces_and_an_identical_retry_answers_0(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let first = single_body(&shop, "O1", T1);
     server
@@ -208,3 +203,11 @@ async fn only_a_strictly_later_upload_replaces_and_an_identical_retry_answers_0(
     assert_eq!(order["order_list"][0]["merchant_order_no"], "CHANGED");
     assert_eq!(order["version"], 2);
 }
+
+on_every_backend!(
+    upload_then_pay_associates_and_locks,
+    pay_then_upload_associates_a_combined_order,
+    a_payment_by_another_payer_does_not_associate,
+    a_wxpay_key_upload_associates_by_transaction_id,
+    only_a_strictly_later_upload_replaces_and_an_identical_retry_answers_0,
+);

@@ -1,8 +1,6 @@
 //! The harness: a spawned server, a ready-made shop (app, merchant, payer, token) and
 //! valid request bodies to break one rule at a time.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -13,31 +11,169 @@ use userorder_server::{Config, JournalRetention, QuotaDefaults, Server};
 
 pub const ADMIN: &str = "test-admin-token";
 
+/// Which store a test runs on. PostgreSQL tests run when USERORDER_TEST_POSTGRES_URL names
+/// a server (any database on it: the harness creates and drops one database per test).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn postgres() -> Option<Self> {
+        std::env::var("USERORDER_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(Self::Postgres)
+    }
+}
+
+/// Runs each named `async fn(Backend)` as two tests: `sqlite`, and `postgres` when the
+/// environment provides one (otherwise it says so and passes).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    match $crate::common::Backend::postgres() {
+                        Some(backend) => super::$name(backend).await,
+                        None => eprintln!("USERORDER_TEST_POSTGRES_URL is not set: skipped"),
+                    }
+                }
+            }
+        )+
+    };
+}
+
+/// A database of its own for one test: a SQLite file in a temporary directory, or a
+/// PostgreSQL database created now and dropped with this value.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn create(backend: &Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("userorder.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Backend::Postgres(admin_url) => {
+                let name = format!("userorder_test_{:016x}", rand_u64());
+                let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
+                    .await
+                    .expect("postgres");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create database");
+                let url = match admin_url.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("USERORDER_TEST_POSTGRES_URL needs a /database part"),
+                };
+                Self {
+                    url,
+                    _dir: None,
+                    postgres: Some((admin_url.clone(), name)),
+                }
+            }
+        }
+    }
+
+    /// Runs raw SQL on the test's database, behind the server's back.
+    pub async fn execute(&self, sql: &str) {
+        if self.postgres.is_some() {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect("sql");
+        } else {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect("sql");
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop is not async: a thread with a runtime of its own drops the database.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    if let Ok(mut admin) =
+                        <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
+                    {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut admin)
+                                .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    hasher.finish()
+}
+
 pub struct TestServer {
     pub base: String,
     pub client: Client,
     pub sandbox: Sandbox,
-    pub dir: TempDir,
+    pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl TestServer {
-    pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self::start_in(dir).await
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, JournalRetention::default()).await
     }
 
-    /// Starts on the database file inside `dir` (kept or fresh).
-    pub async fn start_in(dir: TempDir) -> Self {
-        Self::start_with(dir, JournalRetention::default()).await
+    pub async fn start_with(backend: Backend, journal: JournalRetention) -> Self {
+        let db = TestDb::create(&backend).await;
+        Self::start_on(db, journal).await
     }
 
-    pub async fn start_with(dir: TempDir, journal: JournalRetention) -> Self {
-        let url = format!("sqlite://{}", db_path(dir.path()).display());
+    /// Starts on an existing database (a restart).
+    pub async fn start_on(db: TestDb, journal: JournalRetention) -> Self {
         let server = Server::build(Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
-            database_url: url,
+            database_url: db.url.clone(),
+            pool_size: 5,
             admin_token: ADMIN.into(),
             quotas: QuotaDefaults::default(),
             journal,
@@ -58,25 +194,21 @@ impl TestServer {
             client: Client::new(&base),
             sandbox: Sandbox::new(&base, ADMIN),
             base,
-            dir,
+            db,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
-    /// Graceful stop; answers the directory holding the database for a restart.
-    pub async fn stop(mut self) -> TempDir {
+    /// Graceful stop; answers the database for a restart.
+    pub async fn stop(mut self) -> TestDb {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             task.await.expect("server task ends");
         }
-        self.dir
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        db_path(self.dir.path())
+        self.db
     }
 
     /// A fresh app with a bound merchant, a payer and a token.
@@ -131,10 +263,6 @@ impl TestServer {
         );
         response.json().await.expect("json")
     }
-}
-
-fn db_path(dir: &Path) -> PathBuf {
-    dir.join("userorder.db")
 }
 
 pub struct Shop {

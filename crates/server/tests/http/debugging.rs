@@ -20,9 +20,8 @@ async fn rid_get(
         .await
 }
 
-#[tokio::test]
-async fn a_failed_uploads_rid_returns_its_request_and_response_to_its_app_only() {
-    let server = TestServer::start().await;
+async fn a_failed_uploads_rid_returns_its_request_and_response_to_its_app_only(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let other = server.shop().await;
     let mut body = single_body(&shop, "J1", T0);
@@ -75,11 +74,9 @@ async fn a_failed_uploads_rid_returns_its_request_and_response_to_its_app_only()
     );
 }
 
-#[tokio::test]
-async fn the_journal_keeps_its_bound_under_ten_times_its_size() {
-    let dir = tempfile::tempdir().expect("dir");
+async fn the_journal_keeps_its_bound_under_ten_times_its_size(backend: Backend) {
     let server = TestServer::start_with(
-        dir,
+        backend,
         JournalRetention {
             max_entries: 20,
             max_age_seconds: 3600,
@@ -113,9 +110,8 @@ async fn the_journal_keeps_its_bound_under_ten_times_its_size() {
     );
 }
 
-#[tokio::test]
-async fn scripted_faults_answer_in_turn_change_nothing_and_are_journaled() {
-    let server = TestServer::start().await;
+async fn scripted_faults_answer_in_turn_change_nothing_and_are_journaled(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     server
         .sandbox
@@ -203,9 +199,8 @@ async fn scripted_faults_answer_in_turn_change_nothing_and_are_journaled() {
         .expect("faults cleared");
 }
 
-#[tokio::test]
-async fn a_retrying_client_recovers_from_scripted_faults() {
-    let server = TestServer::start().await;
+async fn a_retrying_client_recovers_from_scripted_faults(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     server
         .sandbox
@@ -245,3 +240,10 @@ async fn a_retrying_client_recovers_from_scripted_faults() {
         Some(ErrCode::SYSTEM_ERROR)
     );
 }
+
+on_every_backend!(
+    a_failed_uploads_rid_returns_its_request_and_response_to_its_app_only,
+    the_journal_keeps_its_bound_under_ten_times_its_size,
+    scripted_faults_answer_in_turn_change_nothing_and_are_journaled,
+    a_retrying_client_recovers_from_scripted_faults,
+);

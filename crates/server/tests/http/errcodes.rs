@@ -396,9 +396,10 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
     ]
 }
 
-#[tokio::test]
-async fn every_field_rule_of_a_single_upload_answers_its_errcode_and_stores_nothing() {
-    let server = TestServer::start().await;
+async fn every_field_rule_of_a_single_upload_answers_its_errcode_and_stores_nothing(
+    backend: Backend,
+) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     for (case, breaks, code, prefix) in single_rules() {
         let mut body = single_body(&shop, "T1001", T0);
@@ -420,9 +421,8 @@ async fn every_field_rule_of_a_single_upload_answers_its_errcode_and_stores_noth
         .expect("valid upload");
 }
 
-#[tokio::test]
-async fn zero_openid_and_an_openid_of_another_app_are_refused() {
-    let server = TestServer::start().await;
+async fn zero_openid_and_an_openid_of_another_app_are_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let other = server.shop().await;
     let zero = server
@@ -449,9 +449,8 @@ async fn zero_openid_and_an_openid_of_another_app_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn every_rule_of_a_combined_upload_answers_its_errcode() {
-    let server = TestServer::start().await;
+async fn every_rule_of_a_combined_upload_answers_its_errcode(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let other = server.shop().await;
     let other_mchid = other.mchid.clone();
@@ -560,9 +559,8 @@ async fn every_rule_of_a_combined_upload_answers_its_errcode() {
     );
 }
 
-#[tokio::test]
-async fn a_sub_order_key_serves_one_combined_order_only() {
-    let server = TestServer::start().await;
+async fn a_sub_order_key_serves_one_combined_order_only(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let first = combined_body(&shop, "M1", &["S1", "S2"], T0);
     server
@@ -595,9 +593,8 @@ async fn a_sub_order_key_serves_one_combined_order_only() {
         .expect("freed key reused");
 }
 
-#[tokio::test]
-async fn token_and_transport_errors_answer_in_the_wechat_envelope() {
-    let server = TestServer::start().await;
+async fn token_and_transport_errors_answer_in_the_wechat_envelope(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let body = single_body(&shop, "T1", T0);
 
@@ -677,9 +674,8 @@ async fn token_and_transport_errors_answer_in_the_wechat_envelope() {
     }
 }
 
-#[tokio::test]
-async fn an_app_that_has_not_opened_the_product_gets_48001() {
-    let server = TestServer::start().await;
+async fn an_app_that_has_not_opened_the_product_gets_48001(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop_with(json!({"product_state": "NOT_OPEN"})).await;
     let result = server
         .client
@@ -699,9 +695,8 @@ async fn an_app_that_has_not_opened_the_product_gets_48001() {
         .expect("OPEN uploads");
 }
 
-#[tokio::test]
-async fn quotas_answer_45011_per_minute_and_45009_per_day() {
-    let server = TestServer::start().await;
+async fn quotas_answer_45011_per_minute_and_45009_per_day(backend: Backend) {
+    let server = TestServer::start(backend).await;
     start_of_a_day(&server).await;
     let minute = server.shop_with(json!({"quota": {"per_minute": 2}})).await;
     for i in 0..2 {
@@ -765,19 +760,11 @@ async fn quotas_answer_45011_per_minute_and_45009_per_day() {
         .expect("next day");
 }
 
-#[tokio::test]
-async fn a_store_failure_answers_system_error_with_a_rid() {
-    let server = TestServer::start().await;
+async fn a_store_failure_answers_system_error_with_a_rid(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     // Break the database under the running server, as a failing disk would.
-    let url = format!("sqlite://{}", server.db_path().display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
-        .expect("connect");
-    sqlx::query("DROP TABLE shopping_info_versions")
-        .execute(&mut conn)
-        .await
-        .expect("drop");
+    server.db.execute("DROP TABLE shopping_info_versions").await;
     let result = server
         .client
         .upload_shopping_info(&shop.token, &single_body(&shop, "T1", T0))
@@ -800,9 +787,8 @@ async fn a_store_failure_answers_system_error_with_a_rid() {
 }
 
 /// The exact bytes a WeChat client sees, rid redacted.
-#[tokio::test]
-async fn error_bodies_are_exactly_wechats() {
-    let server = TestServer::start().await;
+async fn error_bodies_are_exactly_wechats(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let redact = |v: Value| {
         let text = v.to_string();
@@ -844,3 +830,15 @@ async fn error_bodies_are_exactly_wechats() {
         .await;
     insta::assert_snapshot!(ok.to_string(), @r#"{"errcode":0,"errmsg":"ok"}"#);
 }
+
+on_every_backend!(
+    every_field_rule_of_a_single_upload_answers_its_errcode_and_stores_nothing,
+    zero_openid_and_an_openid_of_another_app_are_refused,
+    every_rule_of_a_combined_upload_answers_its_errcode,
+    a_sub_order_key_serves_one_combined_order_only,
+    token_and_transport_errors_answer_in_the_wechat_envelope,
+    an_app_that_has_not_opened_the_product_gets_48001,
+    quotas_answer_45011_per_minute_and_45009_per_day,
+    a_store_failure_answers_system_error_with_a_rid,
+    error_bodies_are_exactly_wechats,
+);

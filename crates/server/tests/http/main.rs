@@ -1,8 +1,11 @@
-//! HTTP tests: each test starts a real server on port 0 with a fresh SQLite file and talks
-//! to it through the project's client (raw reqwest only for malformed input).
+//! HTTP tests: each test starts a real server on port 0 on a database of its own (a SQLite
+//! file, and a PostgreSQL database when USERORDER_TEST_POSTGRES_URL is set) and talks to it
+//! through the project's client (raw reqwest only for malformed input).
+
+#[macro_use]
+mod common;
 
 mod association;
-mod common;
 mod debugging;
 mod errcodes;
 mod platforms;

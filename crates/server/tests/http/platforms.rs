@@ -129,9 +129,8 @@ async fn shop_of(server: &TestServer, appid: String, token: String) -> Shop {
     }
 }
 
-#[tokio::test]
-async fn a_service_provider_runs_the_whole_flow_for_a_merchant() {
-    let server = TestServer::start().await;
+async fn a_service_provider_runs_the_whole_flow_for_a_merchant(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let platform = platform(&server).await;
     let (appid, token, refresh) = authorized(
         &server,
@@ -246,9 +245,8 @@ async fn a_service_provider_runs_the_whole_flow_for_a_merchant() {
     assert_eq!(orders[0]["appid"], json!(appid));
 }
 
-#[tokio::test]
-async fn permission_sets_agreement_and_scope_are_enforced() {
-    let server = TestServer::start().await;
+async fn permission_sets_agreement_and_scope_are_enforced(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let platform = platform(&server).await;
     // Only shipping (142): shopping uploads and verify answer 61007.
     let (appid, token, _) = authorized(&server, &platform, json!({"funcscope": [142]})).await;
@@ -306,9 +304,8 @@ async fn permission_sets_agreement_and_scope_are_enforced() {
     assert_eq!(code_of(open), Some(268485215));
 }
 
-#[tokio::test]
-async fn component_token_codes_and_refresh_tokens_fail_with_their_errcodes() {
-    let server = TestServer::start().await;
+async fn component_token_codes_and_refresh_tokens_fail_with_their_errcodes(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let platform = platform(&server).await;
     assert_eq!(
         code_of(
@@ -391,3 +388,9 @@ async fn component_token_codes_and_refresh_tokens_fail_with_their_errcodes() {
         Some(ErrCode::INVALID_CREDENTIAL)
     );
 }
+
+on_every_backend!(
+    a_service_provider_runs_the_whole_flow_for_a_merchant,
+    permission_sets_agreement_and_scope_are_enforced,
+    component_token_codes_and_refresh_tokens_fail_with_their_errcodes,
+);

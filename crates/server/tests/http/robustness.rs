@@ -7,9 +7,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-#[tokio::test]
-async fn malformed_bodies_get_their_errcode_and_change_nothing() {
-    let server = TestServer::start().await;
+async fn malformed_bodies_get_their_errcode_and_change_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let good = single_body(&shop, "M1", T0);
     server
@@ -89,9 +88,8 @@ async fn malformed_bodies_get_their_errcode_and_change_nothing() {
     assert_eq!(orders[0]["order_list"][0]["merchant_order_no"], "MO-M1");
 }
 
-#[tokio::test]
-async fn bodies_parse_without_a_content_type_and_chinese_text_round_trips() {
-    let server = TestServer::start().await;
+async fn bodies_parse_without_a_content_type_and_chinese_text_round_trips(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let mut body = single_body(&shop, "U1", T0);
     body["order_list"][0]["item_list"][0]["name"] = json!("腾讯公仔 🐧 «限量»");
@@ -107,9 +105,8 @@ async fn bodies_parse_without_a_content_type_and_chinese_text_round_trips() {
     );
 }
 
-#[tokio::test]
-async fn fifty_concurrent_uploads_of_one_order_keep_the_latest() {
-    let server = Arc::new(TestServer::start().await);
+async fn fifty_concurrent_uploads_of_one_order_keep_the_latest(backend: Backend) {
+    let server = Arc::new(TestServer::start(backend).await);
     let shop = Arc::new(server.shop().await);
     let mut tasks = Vec::new();
     for i in 0..50u32 {
@@ -136,9 +133,8 @@ async fn fifty_concurrent_uploads_of_one_order_keep_the_latest() {
     assert_eq!(orders[0]["upload_time"], "2026-11-26T10:00:04.009+08:00");
 }
 
-#[tokio::test]
-async fn a_restart_keeps_uploads_tokens_payments_and_association() {
-    let server = TestServer::start().await;
+async fn a_restart_keeps_uploads_tokens_payments_and_association(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let created = server
         .sandbox
@@ -159,8 +155,8 @@ async fn a_restart_keeps_uploads_tokens_payments_and_association() {
     server.sandbox.pay(&txid).await.expect("pay");
     let before: Vec<Value> = server.sandbox.orders(&shop.appid).await.expect("orders");
 
-    let dir = server.stop().await;
-    let server = TestServer::start_in(dir).await;
+    let db = server.stop().await;
+    let server = TestServer::start_on(db, userorder_server::JournalRetention::default()).await;
 
     let after: Vec<Value> = server.sandbox.orders(&shop.appid).await.expect("orders");
     assert_eq!(after, before);
@@ -183,9 +179,8 @@ async fn a_restart_keeps_uploads_tokens_payments_and_association() {
     assert_eq!(text(&payment, "state"), "SUCCESS");
 }
 
-#[tokio::test]
-async fn the_sandbox_requires_the_admin_token() {
-    let server = TestServer::start().await;
+async fn the_sandbox_requires_the_admin_token(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let http = reqwest::Client::new();
     for auth in [None, Some("Bearer wrong")] {
         let mut request = http
@@ -236,3 +231,11 @@ async fn the_sandbox_requires_the_admin_token() {
         "{missing:?}"
     );
 }
+
+on_every_backend!(
+    malformed_bodies_get_their_errcode_and_change_nothing,
+    bodies_parse_without_a_content_type_and_chinese_text_round_trips,
+    fifty_concurrent_uploads_of_one_order_keep_the_latest,
+    a_restart_keeps_uploads_tokens_payments_and_association,
+    the_sandbox_requires_the_admin_token,
+);

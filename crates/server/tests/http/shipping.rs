@@ -59,9 +59,8 @@ async fn verify(server: &TestServer, shop: &Shop, key: Value, openid: &str) -> S
     text(&answer, "verify_result")
 }
 
-#[tokio::test]
-async fn shipping_needs_shopping_details_and_a_completed_payment() {
-    let server = TestServer::start().await;
+async fn shipping_needs_shopping_details_and_a_completed_payment(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let body = shipping_body(&shop, "S1", json!(1), vec![parcel("SF100", &[])], T0);
     let result = ship(&server, &shop, SHIPPINGS, &body).await;
@@ -149,9 +148,8 @@ async fn shipping_needs_shopping_details_and_a_completed_payment() {
     assert_eq!(order["versions"].as_array().map(Vec::len), Some(1));
 }
 
-#[tokio::test]
-async fn every_shipping_rule_answers_its_errcode() {
-    let server = TestServer::start().await;
+async fn every_shipping_rule_answers_its_errcode(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let txid = create_payment(&server, &shop, "S2", &[]).await;
     server
@@ -311,9 +309,8 @@ async fn every_shipping_rule_answers_its_errcode() {
     );
 }
 
-#[tokio::test]
-async fn combined_shipping_names_sub_orders_of_the_combined_order() {
-    let server = TestServer::start().await;
+async fn combined_shipping_names_sub_orders_of_the_combined_order(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let txid = create_payment(&server, &shop, "CM", &["CS1", "CS2"]).await;
     let mut upload = combined_body(&shop, "CM", &["CS1", "CS2"], T0);
@@ -366,9 +363,8 @@ async fn combined_shipping_names_sub_orders_of_the_combined_order() {
     );
 }
 
-#[tokio::test]
-async fn verify_answers_every_result() {
-    let server = TestServer::start().await;
+async fn verify_answers_every_result(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let key = merchant_key(&shop, "V1");
     assert_eq!(
@@ -449,3 +445,10 @@ async fn verify_answers_every_result() {
         "verify without payer",
     );
 }
+
+on_every_backend!(
+    shipping_needs_shopping_details_and_a_completed_payment,
+    every_shipping_rule_answers_its_errcode,
+    combined_shipping_names_sub_orders_of_the_combined_order,
+    verify_answers_every_result,
+);

@@ -16,9 +16,8 @@ async fn upload_code(server: &TestServer, shop: &Shop, token: &str, n: u32) -> O
         .map(|e| e.code().expect("a WeChat errcode"))
 }
 
-#[tokio::test]
-async fn a_superseded_token_works_for_five_minutes_then_answers_40001() {
-    let server = TestServer::start().await;
+async fn a_superseded_token_works_for_five_minutes_then_answers_40001(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let old = shop.token.clone();
     let new = server
@@ -52,9 +51,8 @@ async fn a_superseded_token_works_for_five_minutes_then_answers_40001() {
     );
 }
 
-#[tokio::test]
-async fn a_token_past_its_lifetime_answers_42001() {
-    let server = TestServer::start().await;
+async fn a_token_past_its_lifetime_answers_42001(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     server.sandbox.advance_clock(7185).await.expect("clock");
     assert_eq!(upload_code(&server, &shop, &shop.token, 1).await, None);
@@ -71,9 +69,8 @@ async fn a_token_past_its_lifetime_answers_42001() {
     );
 }
 
-#[tokio::test]
-async fn stable_tokens_are_reused_and_independent_of_basic_tokens() {
-    let server = TestServer::start().await;
+async fn stable_tokens_are_reused_and_independent_of_basic_tokens(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let first = server
         .client
@@ -121,9 +118,8 @@ async fn stable_tokens_are_reused_and_independent_of_basic_tokens() {
     assert_eq!(later.expires_in, 7200);
 }
 
-#[tokio::test]
-async fn force_refresh_revokes_at_once_and_is_limited() {
-    let server = TestServer::start().await;
+async fn force_refresh_revokes_at_once_and_is_limited(backend: Backend) {
+    let server = TestServer::start(backend).await;
     start_of_a_day(&server).await;
     let shop = server.shop().await;
     let first = server
@@ -181,9 +177,8 @@ async fn force_refresh_revokes_at_once_and_is_limited() {
     );
 }
 
-#[tokio::test]
-async fn token_endpoints_answer_every_field_error() {
-    let server = TestServer::start().await;
+async fn token_endpoints_answer_every_field_error(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let http = reqwest::Client::new();
     let wrong_secret = "0".repeat(32);
@@ -287,9 +282,8 @@ async fn token_endpoints_answer_every_field_error() {
     assert!(ok.get("errcode").is_none(), "{ok}");
 }
 
-#[tokio::test]
-async fn token_fetches_are_limited_per_day() {
-    let server = TestServer::start().await;
+async fn token_fetches_are_limited_per_day(backend: Backend) {
+    let server = TestServer::start(backend).await;
     start_of_a_day(&server).await;
     let shop = server.shop_with(json!({"quota": {"token_daily": 3}})).await;
     // shop() fetched one token already.
@@ -312,3 +306,12 @@ async fn token_fetches_are_limited_per_day() {
         .await
         .expect("a new day");
 }
+
+on_every_backend!(
+    a_superseded_token_works_for_five_minutes_then_answers_40001,
+    a_token_past_its_lifetime_answers_42001,
+    stable_tokens_are_reused_and_independent_of_basic_tokens,
+    force_refresh_revokes_at_once_and_is_limited,
+    token_endpoints_answer_every_field_error,
+    token_fetches_are_limited_per_day,
+);

@@ -73,7 +73,7 @@ CREATE TABLE payments (
     created_at            BIGINT NOT NULL,
     paid_at               BIGINT,
     -- 0 for a payment, 1.. for its sub-payments in the order they were created.
-    position              INTEGER NOT NULL DEFAULT 0,
+    position              BIGINT NOT NULL DEFAULT 0,
     CONSTRAINT payments_out_trade_no_unique UNIQUE (mchid, out_trade_no)
 );
 CREATE INDEX payments_children ON payments (parent_transaction_id);
