@@ -7,6 +7,8 @@ mod common;
 mod postgres;
 mod records;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -1238,8 +1238,8 @@ async fn stored_shopping(
     ))
 }
 
-/// The stored shipping details of an order as the ordering rule reads them (never locked
-/// against change: shipping has no association).
+/// The stored shipping details of an order as the ordering rule reads them, locked for
+/// the rest of the transaction.
 async fn stored_shipping(
     conn: &mut PgConnection,
     appid: &str,

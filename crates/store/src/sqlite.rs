@@ -583,7 +583,7 @@ impl Store for SqliteStore {
         let upload_ns = info.upload_time.unix_nanos();
         let mut tx = self.begin_write().await?;
 
-        let stored = stored_shopping(&mut tx, appid, key_type, key_a, key_b, false).await?;
+        let stored = stored_shopping(&mut tx, appid, key_type, key_a, key_b).await?;
         if let Some(fact) = stored.and_then(|stored| refusal(&stored, upload_ns, &body)) {
             return Ok(fact);
         }
@@ -617,7 +617,7 @@ impl Store for SqliteStore {
         .await?;
         let Some(version) = version else {
             // Another transaction stored this order first: judge against what it stored.
-            let stored = stored_shopping(&mut tx, appid, key_type, key_a, key_b, false).await?;
+            let stored = stored_shopping(&mut tx, appid, key_type, key_a, key_b).await?;
             return Ok(stored
                 .and_then(|stored| refusal(&stored, upload_ns, &body))
                 .unwrap_or(Saved::Stale {
@@ -1151,28 +1151,25 @@ async fn authorization_in(
     .transpose()
 }
 
-/// The stored shopping details of an order as the ordering rule reads them; `lock` also
-/// locks the row for the rest of the transaction.
+/// The stored shopping details of an order as the ordering rule reads them (the write
+/// transaction already holds SQLite's one write lock).
 async fn stored_shopping(
     conn: &mut SqliteConnection,
     appid: &str,
     key_type: i64,
     key_a: &str,
     key_b: &str,
-    lock: bool,
 ) -> Result<Option<StoredUpload>> {
-    let sql = format!(
+    let row: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(
         "SELECT upload_time_ns, upload_time, body, associated_at FROM shopping_infos
-         WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?{}",
-        if lock { "" } else { "" }
-    );
-    let row: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(&sql)
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .fetch_optional(&mut *conn)
-        .await?;
+         WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+    )
+    .bind(appid)
+    .bind(key_type)
+    .bind(key_a)
+    .bind(key_b)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(row.map(
         |(upload_time_ns, upload_time, body, associated_at)| StoredUpload {
             upload_time_ns,
@@ -1183,8 +1180,7 @@ async fn stored_shopping(
     ))
 }
 
-/// The stored shipping details of an order as the ordering rule reads them (never locked
-/// against change: shipping has no association).
+/// The stored shipping details of an order as the ordering rule reads them.
 async fn stored_shipping(
     conn: &mut SqliteConnection,
     appid: &str,

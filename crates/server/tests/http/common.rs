@@ -2,31 +2,14 @@
 //! valid request bodies to break one rule at a time.
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use userorder_client::{Client, Error, Sandbox};
 use userorder_model::ErrCode;
 use userorder_server::{Config, JournalRetention, QuotaDefaults, Server};
+pub use userorder_store::testing::{Backend, TestDb};
 
 pub const ADMIN: &str = "test-admin-token";
-
-/// Which store a test runs on. PostgreSQL tests run when USERORDER_TEST_POSTGRES_URL names
-/// a server (any database on it: the harness creates and drops one database per test).
-#[derive(Debug, Clone)]
-pub enum Backend {
-    Sqlite,
-    Postgres(String),
-}
-
-impl Backend {
-    pub fn postgres() -> Option<Self> {
-        std::env::var("USERORDER_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .map(Self::Postgres)
-    }
-}
 
 /// Runs each named `async fn(Backend)` as two tests: `sqlite`, and `postgres` when the
 /// environment provides one (otherwise it says so and passes).
@@ -37,12 +20,12 @@ macro_rules! on_every_backend {
             mod $name {
                 #[tokio::test]
                 async fn sqlite() {
-                    super::$name($crate::common::Backend::Sqlite).await
+                    super::$name(userorder_store::testing::Backend::Sqlite).await
                 }
 
                 #[tokio::test]
                 async fn postgres() {
-                    match $crate::common::Backend::postgres() {
+                    match userorder_store::testing::Backend::postgres() {
                         Some(backend) => super::$name(backend).await,
                         None => eprintln!("USERORDER_TEST_POSTGRES_URL is not set: skipped"),
                     }
@@ -50,103 +33,6 @@ macro_rules! on_every_backend {
             }
         )+
     };
-}
-
-/// A database of its own for one test: a SQLite file in a temporary directory, or a
-/// PostgreSQL database created now and dropped with this value.
-pub struct TestDb {
-    pub url: String,
-    _dir: Option<TempDir>,
-    postgres: Option<(String, String)>,
-}
-
-impl TestDb {
-    pub async fn create(backend: &Backend) -> Self {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("userorder.db").display());
-                Self {
-                    url,
-                    _dir: Some(dir),
-                    postgres: None,
-                }
-            }
-            Backend::Postgres(admin_url) => {
-                let name = format!("userorder_test_{:016x}", rand_u64());
-                let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
-                    .await
-                    .expect("postgres");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create database");
-                let url = match admin_url.rsplit_once('/') {
-                    Some((server, _)) => format!("{server}/{name}"),
-                    None => panic!("USERORDER_TEST_POSTGRES_URL needs a /database part"),
-                };
-                Self {
-                    url,
-                    _dir: None,
-                    postgres: Some((admin_url.clone(), name)),
-                }
-            }
-        }
-    }
-
-    /// Runs raw SQL on the test's database, behind the server's back.
-    pub async fn execute(&self, sql: &str) {
-        if self.postgres.is_some() {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::query(sql).execute(&mut conn).await.expect("sql");
-        } else {
-            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::query(sql).execute(&mut conn).await.expect("sql");
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop is not async: a thread with a runtime of its own drops the database.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(runtime) = runtime {
-                runtime.block_on(async {
-                    if let Ok(mut admin) =
-                        <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
-                    {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut admin)
-                                .await;
-                    }
-                });
-            }
-        })
-        .join();
-    }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    hasher.finish()
 }
 
 pub struct TestServer {

@@ -1,0 +1,421 @@
+//! Several `userorder serve` processes on one PostgreSQL database (issue: scale past one
+//! machine): every rule of SPEC §3 and §5.4 holds across processes, and a server survives
+//! losing its database connections. Runs when USERORDER_TEST_POSTGRES_URL is set.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use userorder_client::{Client, Error, Sandbox};
+use userorder_model::ErrCode;
+use userorder_store::testing::{Backend, TestDb};
+
+const ADMIN: &str = "cross-process-admin";
+
+/// A `userorder serve` child process, killed when dropped.
+struct Process {
+    child: Child,
+    client: Client,
+    sandbox: Sandbox,
+}
+
+impl Process {
+    fn spawn(db: &TestDb) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_userorder"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                &db.url,
+                "--pool-size",
+                "4",
+            ])
+            .env("USERORDER_ADMIN_TOKEN", ADMIN)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("userorder starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        // Read the listening address from the log, then keep draining it.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .split_whitespace()
+                    .find_map(|word| word.strip_prefix("addr="))
+                    .filter(|_| line.contains("listening"))
+                {
+                    let _ = addr_tx.send(addr.to_owned());
+                }
+            }
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server reports its address");
+        let base = format!("http://{addr}");
+        Self {
+            child,
+            client: Client::new(&base),
+            sandbox: Sandbox::new(&base, ADMIN),
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Shop {
+    appid: String,
+    secret: String,
+    mchid: String,
+    openid: String,
+}
+
+async fn shop(sandbox: &Sandbox, app: Value) -> Shop {
+    let created = sandbox.create_app(app).await.expect("app");
+    let appid = created["appid"].as_str().expect("appid").to_owned();
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let mchid = sandbox.create_merchant(&[&appid]).await.expect("merchant");
+    let openid = sandbox.create_openid(&appid, None).await.expect("openid");
+    Shop {
+        appid,
+        secret,
+        mchid,
+        openid,
+    }
+}
+
+fn upload(shop: &Shop, out_trade_no: &str, upload_time: &str, note: &str) -> Value {
+    json!({
+        "order_key": {"order_number_type": 1, "mchid": shop.mchid, "out_trade_no": out_trade_no},
+        "order_list": [{
+            "merchant_order_no": note,
+            "order_detail_jump_link": {"type": "URL", "url": "https://shop.example.com/o"},
+            "item_list": [{"name": "item", "unit_price": 100, "quantity": 1, "image_url": ["https://img.example.com/1.png"],
+                           "item_detail_jump_link": {"type": "URL", "url": "https://shop.example.com/i"}}]
+        }],
+        "payer": {"openid": shop.openid},
+        "upload_time": upload_time
+    })
+}
+
+async fn unix_now(sandbox: &Sandbox) -> i64 {
+    sandbox.get("/clock").await.expect("clock")["unix"]
+        .as_i64()
+        .expect("unix")
+}
+
+/// Two processes on a fresh PostgreSQL database, or `None` without one.
+async fn two_processes() -> Option<(TestDb, Process, Process)> {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("USERORDER_TEST_POSTGRES_URL is not set: skipped");
+        return None;
+    };
+    let db = TestDb::create(&backend).await;
+    let first = Process::spawn(&db);
+    let second = Process::spawn(&db);
+    Some((db, first, second))
+}
+
+#[tokio::test]
+async fn tokens_and_the_clock_are_shared_between_processes() {
+    let Some((_db, one, two)) = two_processes().await else {
+        return;
+    };
+    let shop = shop(&one.sandbox, json!({})).await;
+    let old = one
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("token")
+        .access_token;
+    two.client
+        .upload_shopping_info(&old, &upload(&shop, "X1", "2026-11-26T10:00:00Z", "a"))
+        .await
+        .expect("process 1's token on process 2");
+
+    let before = unix_now(&two.sandbox).await;
+    one.sandbox
+        .advance_clock(1000)
+        .await
+        .expect("advance through process 1");
+    assert!(
+        unix_now(&two.sandbox).await >= before + 1000,
+        "process 2 reads the advanced clock"
+    );
+
+    let new = two
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("refresh through process 2")
+        .access_token;
+    one.client
+        .upload_shopping_info(&old, &upload(&shop, "X2", "2026-11-26T10:00:00Z", "b"))
+        .await
+        .expect("inside the grace");
+    two.sandbox.advance_clock(301).await.expect("advance");
+    let result = one
+        .client
+        .upload_shopping_info(&old, &upload(&shop, "X3", "2026-11-26T10:00:00Z", "c"))
+        .await;
+    assert_eq!(
+        result.err().and_then(|e| e.code()),
+        Some(ErrCode::INVALID_CREDENTIAL),
+        "superseded on process 1 too"
+    );
+    one.client
+        .upload_shopping_info(&new, &upload(&shop, "X3", "2026-11-26T10:00:00Z", "c"))
+        .await
+        .expect("new token on process 1");
+}
+
+#[tokio::test]
+async fn concurrent_uploads_across_processes_keep_the_latest() {
+    let Some((_db, one, two)) = two_processes().await else {
+        return;
+    };
+    let shop = Arc::new(shop(&one.sandbox, json!({})).await);
+    let token = one
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("token")
+        .access_token;
+    let clients = [one.client.clone(), two.client.clone()];
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let (client, shop, token) = (
+            clients[(i % 2) as usize].clone(),
+            shop.clone(),
+            token.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let time = format!("2026-11-26T10:{:02}:{:02}.000+08:00", i / 60, i % 60);
+            client
+                .upload_shopping_info(&token, &upload(&shop, "RACE", &time, &format!("V{i}")))
+                .await
+        }));
+    }
+    let (mut accepted, mut stale) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => accepted += 1,
+            Err(Error::WeChat {
+                code: ErrCode::INVALID_PARAMETER,
+                message,
+                ..
+            }) if message.contains("upload_time is not later") => stale += 1,
+            Err(other) => panic!("every request answers 0 or stale, got {other}"),
+        }
+    }
+    assert_eq!(accepted + stale, 200);
+    let orders = two
+        .sandbox
+        .get(&format!("/orders?appid={}&history=true", shop.appid))
+        .await
+        .expect("orders");
+    let order = &orders["orders"][0];
+    assert_eq!(order["order_list"][0]["merchant_order_no"], "V199");
+    assert_eq!(order["upload_time"], "2026-11-26T10:03:19.000+08:00");
+    assert_eq!(
+        order["version"], accepted,
+        "one version per accepted upload"
+    );
+    assert_eq!(
+        order["versions"].as_array().map(Vec::len),
+        Some(accepted as usize)
+    );
+}
+
+#[tokio::test]
+async fn a_payment_paid_on_one_process_associates_an_upload_made_on_the_other() {
+    let Some((_db, one, two)) = two_processes().await else {
+        return;
+    };
+    let shop = shop(&one.sandbox, json!({})).await;
+    let token = two
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("token")
+        .access_token;
+    for (out_trade_no, pay_first) in [("P1", false), ("P2", true)] {
+        let payment = one
+            .sandbox
+            .create_payment(json!({"appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid, "out_trade_no": out_trade_no, "amount": 100}))
+            .await
+            .expect("payment");
+        let txid = payment["transaction_id"].as_str().expect("txid").to_owned();
+        if pay_first {
+            one.sandbox.pay(&txid).await.expect("pay");
+        }
+        two.client
+            .upload_shopping_info(
+                &token,
+                &upload(&shop, out_trade_no, "2026-11-26T10:00:00Z", "a"),
+            )
+            .await
+            .expect("upload");
+        if !pay_first {
+            one.sandbox.pay(&txid).await.expect("pay");
+        }
+    }
+    let orders = two.sandbox.orders(&shop.appid).await.expect("orders");
+    assert_eq!(orders.len(), 2);
+    assert!(
+        orders.iter().all(|o| o["verify_result"] == "ASSOCIATED"),
+        "{orders:?}"
+    );
+}
+
+#[tokio::test]
+async fn quotas_count_calls_on_every_process() {
+    let Some((_db, one, two)) = two_processes().await else {
+        return;
+    };
+    // A whole fresh minute for the count.
+    let now = unix_now(&one.sandbox).await;
+    one.sandbox
+        .advance_clock(60 - now.rem_euclid(60))
+        .await
+        .expect("align");
+    let shop = shop(&one.sandbox, json!({"quota": {"per_minute": 4}})).await;
+    let token = one
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("token")
+        .access_token;
+    for (i, process) in [&one, &two, &one, &two].into_iter().enumerate() {
+        process
+            .client
+            .upload_shopping_info(
+                &token,
+                &upload(&shop, &format!("Q{i}"), "2026-11-26T10:00:00Z", "q"),
+            )
+            .await
+            .expect("within quota");
+    }
+    let result = two
+        .client
+        .upload_shopping_info(&token, &upload(&shop, "Q9", "2026-11-26T10:00:00Z", "q"))
+        .await;
+    assert_eq!(
+        result.err().and_then(|e| e.code()),
+        Some(ErrCode::MINUTE_QUOTA)
+    );
+}
+
+#[tokio::test]
+async fn losing_the_database_answers_system_error_writes_nothing_half_and_recovers() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("USERORDER_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let db = TestDb::create(&backend).await;
+    let one = Process::spawn(&db);
+    let shop = Arc::new(shop(&one.sandbox, json!({})).await);
+    let token = one
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("token")
+        .access_token;
+    let name = db.url.rsplit('/').next().expect("database name").to_owned();
+    let kill = format!(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()) AS killed"
+    );
+
+    let mut tasks = Vec::new();
+    for i in 0..120u32 {
+        let (client, shop, token) = (one.client.clone(), shop.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(u64::from(i) * 2)).await;
+            let body = upload(
+                &shop,
+                &format!("K{i}"),
+                "2026-11-26T10:00:00Z",
+                &format!("N{i}"),
+            );
+            (i, client.upload_shopping_info(&token, &body).await)
+        }));
+    }
+    let mut killed = 0;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        killed += db.postgres_scalar(&kill).await;
+    }
+    assert!(killed > 0, "the server's connections were cut");
+    let (mut answered_ok, mut failed) = (Vec::new(), 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            (i, Ok(())) => answered_ok.push(i),
+            (_, Err(e)) => {
+                assert_eq!(
+                    e.code(),
+                    Some(ErrCode::SYSTEM_ERROR),
+                    "only -1 when the database is lost: {e}"
+                );
+                failed += 1;
+            }
+        }
+    }
+    eprintln!(
+        "{killed} connections cut: {} uploads answered 0, {failed} answered -1",
+        answered_ok.len()
+    );
+    // The server reconnects by itself.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match one
+            .client
+            .upload_shopping_info(
+                &token,
+                &upload(&shop, "AFTER", "2026-11-26T10:00:00Z", "after"),
+            )
+            .await
+        {
+            Ok(()) => break,
+            Err(e) if Instant::now() < deadline => eprintln!("not yet: {e}"),
+            Err(e) => panic!("the server did not recover: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let orders = one
+        .sandbox
+        .get(&format!(
+            "/orders?appid={}&history=true&limit=1000",
+            shop.appid
+        ))
+        .await
+        .expect("orders");
+    let orders = orders["orders"].as_array().expect("orders");
+    for i in answered_ok {
+        let order = orders
+            .iter()
+            .find(|o| o["order_key"]["out_trade_no"] == json!(format!("K{i}")))
+            .unwrap_or_else(|| panic!("K{i} was answered 0 but is missing"));
+        assert_eq!(
+            order["order_list"][0]["merchant_order_no"],
+            json!(format!("N{i}"))
+        );
+    }
+    for order in orders {
+        assert_eq!(order["version"], 1);
+        assert_eq!(
+            order["versions"].as_array().map(Vec::len),
+            Some(1),
+            "no half-written upload: {order}"
+        );
+    }
+}
