@@ -1,14 +1,18 @@
-//! `serve --demo`: seeds one app, a merchant bound to it, a payer and an unpaid combined
-//! payment through the sandbox's own functions, then prints curl lines that use them.
+//! `serve --demo`: seeds an app, a merchant, a payer and three payments, and drives the
+//! running server through its own HTTP API (the project's client) so that the bill and the
+//! console show real orders: a paid, shipped combined order, a paid single order, and an
+//! unpaid combined payment whose upload and payment the printed curl lines perform.
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use rand::Rng;
-use serde_json::json;
+use serde_json::{Value, json};
+use userorder_client::Client;
 use userorder_server::AppState;
 use userorder_server::sandbox::{
     NewAppIn, NewMerchantIn, NewOpenIdIn, NewPaymentIn, SubPaymentIn, create_app, create_merchant,
-    create_openid, create_payment,
+    create_openid, create_payment, pay,
 };
 
 pub fn random_hex(bytes: usize) -> String {
@@ -18,123 +22,209 @@ pub fn random_hex(bytes: usize) -> String {
         .collect()
 }
 
-pub async fn seed_and_print(state: &AppState, addr: SocketAddr, admin: &str) -> anyhow::Result<()> {
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn item(appid: &str, id: &str, name: &str, description: &str, price: i64, quantity: i64) -> Value {
+    json!({
+        "merchant_item_id": id,
+        "name": name,
+        "description": description,
+        "unit_price": price,
+        "quantity": quantity,
+        "image_url": [format!("https://img.example.com/{id}.png")],
+        "item_detail_jump_link": {"type": "MINI_PROGRAM", "appid": appid, "path": format!("/pages/item/index?id={id}")}
+    })
+}
+
+fn key(mchid: &str, out_trade_no: &str) -> Value {
+    json!({"order_number_type": 1, "mchid": mchid, "out_trade_no": out_trade_no})
+}
+
+/// Seeds the identities and payments, then (once the server answers) uploads, pays and
+/// ships through HTTP; prints what to open and what to paste.
+pub async fn seed_and_print(
+    state: AppState,
+    addr: SocketAddr,
+    admin: String,
+) -> anyhow::Result<()> {
     let app = create_app(
-        state,
+        &state,
         NewAppIn {
-            name: Some("Demo shop".into()),
+            name: Some("Demo shop 演示商城".into()),
             ..NewAppIn::default()
         },
     )
     .await?;
-    let merchant = create_merchant(
-        state,
+    let appid = app.appid.clone();
+    let mchid = create_merchant(
+        &state,
         NewMerchantIn {
             mchid: None,
-            appids: vec![app.appid.clone()],
+            appids: vec![appid.clone()],
         },
     )
-    .await?;
-    let payer = create_openid(state, &app.appid, NewOpenIdIn::default()).await?;
-    let payment = create_payment(
-        state,
+    .await?
+    .mchid;
+    let payer = create_openid(&state, &appid, NewOpenIdIn::default())
+        .await?
+        .openid;
+    let combined = |subs: Vec<i64>| NewPaymentIn {
+        appid: appid.clone(),
+        openid: payer.clone(),
+        mchid: mchid.clone(),
+        out_trade_no: None,
+        amount: subs.iter().sum(),
+        sub_orders: Some(
+            subs.into_iter()
+                .map(|amount| SubPaymentIn {
+                    mchid: mchid.clone(),
+                    out_trade_no: None,
+                    amount,
+                })
+                .collect(),
+        ),
+    };
+    let shipped = create_payment(&state, combined(vec![1_657_600 + 5_900, 9_900])).await?;
+    let single = create_payment(
+        &state,
         NewPaymentIn {
-            appid: app.appid.clone(),
-            openid: payer.openid.clone(),
-            mchid: merchant.mchid.clone(),
-            out_trade_no: None,
-            amount: 1_657_600 + 9_900,
-            sub_orders: Some(vec![
-                SubPaymentIn {
-                    mchid: merchant.mchid.clone(),
-                    out_trade_no: None,
-                    amount: 1_657_600,
-                },
-                SubPaymentIn {
-                    mchid: merchant.mchid.clone(),
-                    out_trade_no: None,
-                    amount: 9_900,
-                },
-            ]),
+            sub_orders: None,
+            amount: 12_800,
+            ..combined(vec![12_800])
         },
     )
     .await?;
+    let unpaid = create_payment(&state, combined(vec![25_800, 3_900])).await?;
 
-    let item = |name: &str, price: i64, quantity: i64, id: &str| {
-        json!({
-            "merchant_item_id": id,
-            "name": name,
-            "description": "演示商品 demo item",
-            "unit_price": price,
-            "quantity": quantity,
-            "image_url": ["https://img.example.com/demo.png"],
-            "item_detail_jump_link": {"type": "MINI_PROGRAM", "appid": app.appid, "path": "/pages/item/index"}
-        })
+    let client = Client::new(format!("http://{addr}"));
+    let token = client
+        .token(&appid, &app.secret)
+        .await
+        .context("demo token")?
+        .access_token;
+    let [s1, s2] = shipped.sub_orders.as_slice() else {
+        anyhow::bail!("the demo payment has two sub-payments");
     };
-    let subs = &payment.sub_orders;
-    let (first, second) = match subs.as_slice() {
-        [a, b] => (a, b),
-        _ => anyhow::bail!("the demo payment should have two sub-payments"),
-    };
+    let (s1, s2) = (&s1.keys, &s2.keys);
     let upload = json!({
-        "order_key": {"order_number_type": 1, "mchid": payment.keys.mchid, "out_trade_no": payment.keys.out_trade_no},
+        "order_key": key(&mchid, &shipped.keys.out_trade_no),
         "sub_orders": [
             {
-                "order_key": {"order_number_type": 1, "mchid": first.keys.mchid, "out_trade_no": first.keys.out_trade_no},
-                "merchant_order_no": "DEMO-1",
-                "order_detail_jump_link": {"type": 1, "appid": app.appid, "path": "/pages/order/index?id=DEMO-1"},
-                "item_list": [item("iPhone 256G", 828_800, 2, "sku-1")],
+                "order_key": key(&mchid, &s1.out_trade_no),
+                "merchant_order_no": "DEMO-1001",
+                "order_detail_jump_link": {"type": 1, "appid": appid, "path": "/pages/order/index?id=DEMO-1001"},
+                "item_list": [
+                    item(&appid, "sku-phone", "iPhone 256G 星光色", "Image形象店-深圳腾大", 828_800, 2),
+                    item(&appid, "sku-case", "硅胶保护壳 Silicone case", "MagSafe", 5_900, 1)
+                ],
                 "logistics_type": "PHYSICAL_LOGISTICS"
             },
             {
-                "order_key": {"order_number_type": 1, "mchid": second.keys.mchid, "out_trade_no": second.keys.out_trade_no},
-                "merchant_order_no": "DEMO-2",
-                "order_detail_jump_link": {"type": "URL", "url": "https://shop.example.com/orders/DEMO-2"},
-                "item_list": [item("会员月卡 membership", 9_900, 1, "sku-2")],
+                "order_key": key(&mchid, &s2.out_trade_no),
+                "merchant_order_no": "DEMO-1002",
+                "order_detail_jump_link": {"type": "URL", "url": "https://shop.example.com/orders/DEMO-1002"},
+                "item_list": [item(&appid, "sku-vip", "会员月卡 Monthly membership", "30 days", 9_900, 1)],
                 "logistics_type": "VIRTUAL_GOODS"
             }
         ],
-        "payer": {"openid": payer.openid},
-        "upload_time": time_now_rfc3339()
+        "payer": {"openid": payer},
+        "upload_time": now_rfc3339()
+    });
+    client
+        .upload_combined_shopping_info(&token, &upload)
+        .await
+        .context("demo upload")?;
+    pay(&state, &shipped.keys.transaction_id).await?;
+    let shipping = json!({
+        "order_key": key(&mchid, &shipped.keys.out_trade_no),
+        "sub_orders": [{
+            "order_key": key(&mchid, &s1.out_trade_no),
+            "delivery_mode": "SPLIT_DELIVERY",
+            "shipping_list": [
+                {"tracking_no": "SF1402837465", "express_company": "SF", "item_list": [{"merchant_item_id": "sku-phone"}]},
+                {"tracking_no": "YT8800231177", "express_company": "YTO", "item_list": [{"merchant_item_id": "sku-case"}]}
+            ]
+        }],
+        "upload_time": now_rfc3339()
+    });
+    client
+        .post::<Value>("/user-order/combine-orders/shippings", &token, &shipping)
+        .await
+        .context("demo shipping")?;
+    let single_upload = json!({
+        "order_key": key(&mchid, &single.keys.out_trade_no),
+        "order_list": [{
+            "merchant_order_no": "DEMO-1003",
+            "order_detail_jump_link": {"type": "URL", "url": "https://shop.example.com/orders/DEMO-1003"},
+            "item_list": [item(&appid, "sku-beans", "咖啡豆 Coffee beans 1kg", "Yunnan, medium roast", 12_800, 1)]
+        }],
+        "payer": {"openid": payer},
+        "logistics_type": "LOCATION_BASED_LOGISTICS",
+        "upload_time": now_rfc3339()
+    });
+    client
+        .upload_shopping_info(&token, &single_upload)
+        .await
+        .context("demo single upload")?;
+    pay(&state, &single.keys.transaction_id).await?;
+
+    let [u1, u2] = unpaid.sub_orders.as_slice() else {
+        anyhow::bail!("the demo payment has two sub-payments");
+    };
+    let (u1, u2) = (&u1.keys, &u2.keys);
+    let unpaid_upload = json!({
+        "order_key": key(&mchid, &unpaid.keys.out_trade_no),
+        "sub_orders": [
+            {"order_key": key(&mchid, &u1.out_trade_no), "merchant_order_no": "DEMO-2001",
+             "order_detail_jump_link": {"type": "URL", "url": "https://shop.example.com/orders/DEMO-2001"},
+             "item_list": [item(&appid, "sku-tea", "龙井茶 Longjing tea", "250 g", 25_800, 1)]},
+            {"order_key": key(&mchid, &u2.out_trade_no), "merchant_order_no": "DEMO-2002",
+             "order_detail_jump_link": {"type": "URL", "url": "https://shop.example.com/orders/DEMO-2002"},
+             "item_list": [item(&appid, "sku-cup", "茶杯 Tea cup", "Porcelain", 3_900, 1)]}
+        ],
+        "payer": {"openid": payer},
+        "upload_time": now_rfc3339()
     });
 
     let base = format!("http://{addr}");
     println!("demo data (sandbox):");
-    println!("  appid           {}", app.appid);
+    println!("  appid           {appid}");
     println!("  secret          {}", app.secret);
-    println!("  mchid           {}", merchant.mchid);
-    println!("  payer openid    {}", payer.openid);
+    println!("  mchid           {mchid}");
+    println!("  payer openid    {payer}");
     println!(
-        "  payment         {} (out_trade_no {}, state {}, {} sub-orders)",
-        payment.keys.transaction_id,
-        payment.keys.out_trade_no,
-        payment.state,
-        subs.len()
+        "  paid + shipped  {} (combined, 2 sub-orders)",
+        shipped.keys.transaction_id
     );
+    println!("  paid            {} (single)", single.keys.transaction_id);
+    println!(
+        "  unpaid          {} (combined, NOTPAY; the curls below upload and pay it)",
+        unpaid.keys.transaction_id
+    );
+    println!();
+    println!(
+        "# the payer's bill: open {base}/bill/login and sign in with the appid and openid above"
+    );
+    println!("# the console:      open {base}/console/login and sign in with the admin token");
     println!();
     println!("# 1. fetch an access_token");
     println!(
-        "TOKEN=$(curl -s '{base}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
-        app.appid, app.secret
+        "TOKEN=$(curl -s '{base}/cgi-bin/token?grant_type=client_credential&appid={appid}&secret={}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+        app.secret
     );
-    println!("# 2. upload the combined order's shopping details");
+    println!("# 2. upload the unpaid combined order's shopping details");
     println!(
-        "curl -s -X POST \"{base}/user-order/combine-orders?access_token=$TOKEN\" -d '{upload}'"
+        "curl -s -X POST \"{base}/user-order/combine-orders?access_token=$TOKEN\" -d '{unpaid_upload}'"
     );
     println!("# 3. pay it, then see the upload associated");
     println!(
         "curl -s -X POST -H 'Authorization: Bearer {admin}' {base}/sandbox/payments/{}/pay",
-        payment.keys.transaction_id
+        unpaid.keys.transaction_id
     );
-    println!(
-        "curl -s -H 'Authorization: Bearer {admin}' '{base}/sandbox/orders?appid={}'",
-        app.appid
-    );
+    println!("curl -s -H 'Authorization: Bearer {admin}' '{base}/sandbox/orders?appid={appid}'");
     Ok(())
-}
-
-fn time_now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

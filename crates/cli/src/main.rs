@@ -93,7 +93,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_context(|| format!("starting on {}", args.database))?;
     let addr = server.local_addr()?;
     if args.demo {
-        demo::seed_and_print(server.state(), addr, &admin_token).await?;
+        // The demo talks to the server over HTTP, so it runs once the server serves.
+        let (state, admin) = (server.state().clone(), admin_token.clone());
+        tokio::spawn(async move {
+            if let Err(e) = demo::seed_and_print(state, addr, admin).await {
+                tracing::error!(error = %e, "demo seeding failed");
+            }
+        });
     }
     tracing::info!(%addr, database = %args.database, "userorder listening");
     server.run_until(shutdown_signal()).await?;

@@ -11,6 +11,7 @@ mod envelope;
 mod error;
 mod extract;
 mod journal;
+mod pages;
 mod rid;
 mod routes;
 pub mod sandbox;

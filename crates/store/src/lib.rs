@@ -72,6 +72,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_payment(&self, payment: &NewPayment) -> Result<Created>;
     async fn payment(&self, transaction_id: &str) -> Result<Option<Payment>>;
+    /// Payments (not sub-payments), newest first.
+    async fn payments(&self, filter: &PaymentFilter) -> Result<Vec<Payment>>;
     /// Marks a payment (and its sub-payments) paid and associates every matching upload in
     /// the same transaction. `None` when there is no such payment.
     async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>>;

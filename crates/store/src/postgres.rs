@@ -573,6 +573,24 @@ impl Store for PostgresStore {
         Ok(Created::Created)
     }
 
+    async fn payments(&self, filter: &PaymentFilter) -> Result<Vec<Payment>> {
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT transaction_id FROM payments
+             WHERE parent_transaction_id IS NULL AND ($1::TEXT IS NULL OR appid = $1)
+             ORDER BY created_at DESC, transaction_id DESC LIMIT $2",
+        )
+        .bind(&filter.appid)
+        .bind(filter.limit)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut payments = Vec::with_capacity(ids.len());
+        for id in ids {
+            payments.extend(payment_by_id(&mut conn, &id).await?);
+        }
+        Ok(payments)
+    }
+
     async fn payment(&self, transaction_id: &str) -> Result<Option<Payment>> {
         let mut conn = self.pool.acquire().await?;
         payment_by_id(&mut conn, transaction_id).await
@@ -771,6 +789,7 @@ impl Store for PostgresStore {
         let sql = format!(
             "SELECT {INFO_COLUMNS} FROM shopping_infos
              WHERE ($1::TEXT IS NULL OR appid = $1) AND ($2::TEXT IS NULL OR openid = $2)
+               AND (NOT $5 OR associated_at IS NOT NULL)
              ORDER BY updated_at DESC, created_at DESC, key_a DESC, key_b DESC LIMIT $3 OFFSET $4"
         );
         let rows: Vec<InfoRow> = sqlx::query_as(&sql)
@@ -778,6 +797,7 @@ impl Store for PostgresStore {
             .bind(&filter.openid)
             .bind(filter.limit)
             .bind(filter.offset)
+            .bind(filter.associated_only)
             .fetch_all(&mut *conn)
             .await?;
         let mut infos = Vec::with_capacity(rows.len());

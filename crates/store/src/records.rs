@@ -307,6 +307,14 @@ pub struct Fault {
 pub struct UploadFilter {
     pub appid: Option<String>,
     pub openid: Option<String>,
+    /// Only uploads associated with their payment (what the payer's bill shows).
+    pub associated_only: bool,
     pub limit: i64,
     pub offset: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    pub appid: Option<String>,
+    pub limit: i64,
 }

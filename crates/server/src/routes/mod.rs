@@ -8,7 +8,7 @@ mod shipping;
 mod shopping;
 mod token;
 
-pub use token::{mint_token, secret_hash};
+pub use token::{hex, mint_token, secret_hash};
 
 use axum::Router;
 use axum::extract::Request;
@@ -21,6 +21,7 @@ use userorder_model::ErrCode;
 
 use crate::envelope::{self, is_wechat_path};
 use crate::error::ApiError;
+use crate::pages;
 use crate::sandbox;
 use crate::state::AppState;
 
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         );
     Router::new()
         .merge(wechat)
+        .merge(pages::router())
         .nest("/sandbox", sandbox::router(state.clone()))
         .fallback(unknown_path)
         .layer(CatchPanicLayer::custom(envelope::panic_response))

@@ -185,6 +185,7 @@ pub async fn get_orders(
     let filter = UploadFilter {
         appid: q.appid.clone(),
         openid: q.openid.clone(),
+        associated_only: false,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
         offset: q.offset.unwrap_or(0).max(0),
     };

@@ -8,6 +8,7 @@ mod common;
 mod association;
 mod debugging;
 mod errcodes;
+mod pages;
 mod platforms;
 mod robustness;
 mod shipping;

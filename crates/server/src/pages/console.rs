@@ -1,0 +1,310 @@
+//! The merchant console, behind the admin token: apps, merchants, payments (with a Pay
+//! button that runs the sandbox's own `pay`), uploads with their association, verify and
+//! shipping state and every accepted version, and the request journal with a rid search.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use userorder_store::{JournalFilter, PaymentFilter, UploadFilter};
+
+use super::bill::{order_view, verify_badge};
+use super::{
+    KeyQuery, PageError, Session, key_from, key_query, page, session_cookie, session_of, unix_time,
+    yuan,
+};
+use crate::clock;
+use crate::sandbox;
+use crate::state::AppState;
+
+async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
+    match session_of(state, headers).await? {
+        Some(Session::Admin) => Ok(()),
+        _ => Err(PageError::Login("/console/login")),
+    }
+}
+
+fn header_bar() -> Markup {
+    html! {
+        header {
+            h1 { "userorder console" }
+            nav {
+                a href="/console#apps" { "Apps" }
+                a href="/console#payments" { "Payments" }
+                a href="/console#uploads" { "Uploads" }
+                a href="/console#journal" { "Journal" }
+                form.inline method="post" action="/console/logout" { button type="submit" { "Sign out" } }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OverviewQuery {
+    pub rid: Option<String>,
+}
+
+pub async fn overview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<OverviewQuery>,
+) -> Result<Response, PageError> {
+    require_admin(&state, &headers).await?;
+    let now = clock::now(state.store.as_ref()).await?;
+    let apps = state.store.apps().await?;
+    let merchants = state.store.merchants().await?;
+    let payments = state
+        .store
+        .payments(&PaymentFilter {
+            appid: None,
+            limit: 100,
+        })
+        .await?;
+    let uploads = state
+        .store
+        .shopping_infos(&UploadFilter {
+            limit: 100,
+            ..UploadFilter::default()
+        })
+        .await?;
+    let mut shipped = Vec::with_capacity(uploads.len());
+    for stored in &uploads {
+        shipped.push(
+            state
+                .store
+                .shipping_info(&stored.appid, &stored.info.order_key)
+                .await?,
+        );
+    }
+    state.journal.flush().await;
+    let rid = q.rid.filter(|r| !r.is_empty());
+    let journal = state
+        .store
+        .journal(&JournalFilter {
+            appid: None,
+            rid: rid.clone(),
+            limit: if rid.is_some() { 1 } else { 20 },
+        })
+        .await?;
+    let body = html! {
+        (header_bar())
+        main.wide {
+            section #apps.card {
+                h2 { "Apps" }
+                table {
+                    tr { th { "appid" } th { "name" } th { "product state" } th { "quota" } }
+                    @for app in &apps {
+                        tr {
+                            td { (app.appid) } td { (app.name) } td { (app.state_at(now).as_str()) }
+                            td.muted { (quota_text(&app.quota)) }
+                        }
+                    }
+                }
+            }
+            section #merchants.card {
+                h2 { "Merchants" }
+                table {
+                    tr { th { "mchid" } th { "bound appids" } }
+                    @for m in &merchants { tr { td { (m.mchid) } td { (m.appids.join(", ")) } } }
+                }
+            }
+            section #payments.card {
+                h2 { "Payments" }
+                table {
+                    tr { th { "transaction_id" } th { "appid" } th { "mchid · out_trade_no" } th { "amount" } th { "state" } th {} }
+                    @for p in &payments {
+                        tr data-transaction-id=(p.keys.transaction_id) {
+                            td { (p.keys.transaction_id) }
+                            td { (p.appid) }
+                            td { (p.keys.mchid) " · " (p.keys.out_trade_no)
+                                @if !p.sub_orders.is_empty() { div.muted { (p.sub_orders.len()) " sub-orders" } } }
+                            td { (yuan(p.amount.into())) }
+                            td.state { (p.state) }
+                            td {
+                                @if !p.is_paid() {
+                                    form.inline method="post" action={ "/console/payments/" (p.keys.transaction_id) "/pay" } {
+                                        button type="submit" { "Pay" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section #uploads.card {
+                h2 { "Uploads" }
+                table {
+                    tr { th { "appid" } th { "order" } th { "payer" } th { "version" } th { "verify" } th { "shipping" } }
+                    @for (stored, shipping) in uploads.iter().zip(&shipped) {
+                        tr.upload {
+                            td { (stored.appid) }
+                            td { a href={ "/console/order?" (key_query(&stored.appid, &stored.info.order_key)) } { (stored.info.order_key.to_string()) } }
+                            td.muted { (stored.info.payer.openid) }
+                            td { (stored.version) " · " (stored.info.upload_time.as_str()) }
+                            td.verify { (verify_badge(stored.verify_result)) }
+                            td { @match shipping { Some(s) => { "v" (s.version) }, None => { "—" } } }
+                        }
+                    }
+                }
+            }
+            section #journal.card {
+                h2 { "Request journal" }
+                form method="get" action="/console#journal" {
+                    input name="rid" placeholder="rid, e.g. 6745f1a0-1b2c3d4e-00000001" value=[rid.as_deref()];
+                    " " button type="submit" { "Find" }
+                }
+                table {
+                    tr { th { "rid · time" } th { "url" } th { "errcode" } th { "request → response" } }
+                    @for e in &journal {
+                        tr.journal {
+                            td.nowrap { (e.rid) br; span.muted { (unix_time(e.invoke_time)) " · " (e.cost_in_ms) " ms" } }
+                            td { (e.request_url) }
+                            td { (e.errcode) }
+                            td {
+                                details open[rid.is_some()] {
+                                    summary { (e.request_body.chars().take(80).collect::<String>()) }
+                                    pre { (e.request_body) }
+                                    pre { (e.response_body) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if rid.is_some() && journal.is_empty() { p.muted { "No such rid in the journal." } }
+            }
+        }
+    };
+    Ok(page("Console", body).into_response())
+}
+
+pub async fn order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<KeyQuery>,
+) -> Result<Response, PageError> {
+    require_admin(&state, &headers).await?;
+    let appid = q.appid.clone();
+    let key = key_from(q.t, q.a, q.b).ok_or(PageError::NotFound)?;
+    let stored = state
+        .store
+        .shopping_info(&appid, &key)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let shipping = state.store.shipping_info(&appid, &key).await?;
+    let payment = state.store.payment_for_key(&key).await?;
+    let versions = state.store.shopping_info_versions(&appid, &key).await?;
+    let shipping_versions = state.store.shipping_info_versions(&appid, &key).await?;
+    let body = html! {
+        (header_bar())
+        main.wide {
+            p {
+                a href="/console#uploads" { "← Uploads" } " · "
+                a href={ "/bill?appid=" (appid) "&openid=" (stored.info.payer.openid) } { "the payer's bill" }
+            }
+            (order_view(&stored, shipping.as_ref(), payment.as_ref()))
+            section.card {
+                h2 { "Shopping details: " (versions.len()) " accepted versions" }
+                @for v in &versions {
+                    details {
+                        summary { "v" (v.version) " · upload_time " (v.upload_time) " · accepted " (unix_time(v.accepted_at)) }
+                        pre { (serde_json::to_string_pretty(&v.info).unwrap_or_default()) }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Shipping: " (shipping_versions.len()) " accepted versions" }
+                @for v in &shipping_versions {
+                    details {
+                        summary { "v" (v.version) " · upload_time " (v.upload_time) " · accepted " (unix_time(v.accepted_at)) }
+                        pre { (serde_json::to_string_pretty(&v.info).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page("Order", body).into_response())
+}
+
+pub async fn pay(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(transaction_id): Path<String>,
+) -> Result<Response, PageError> {
+    require_admin(&state, &headers).await?;
+    // The same operation as POST /sandbox/payments/{id}/pay, associations included.
+    match sandbox::pay(&state, &transaction_id).await {
+        Ok(_) => Ok(Redirect::to("/console#payments").into_response()),
+        Err(crate::error::SandboxError::Store(e)) => Err(PageError::Store(e)),
+        Err(_) => Err(PageError::NotFound),
+    }
+}
+
+fn quota_text(quota: &userorder_store::Quota) -> String {
+    let parts: Vec<String> = [
+        ("daily", quota.daily),
+        ("per minute", quota.per_minute),
+        ("token daily", quota.token_daily),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name} {v}")))
+    .collect();
+    if parts.is_empty() {
+        "defaults".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn login_page(error: Option<&str>) -> Markup {
+    page(
+        "Console sign-in",
+        html! {
+            header { h1 { "userorder console" } }
+            main {
+                div.card {
+                    @if let Some(error) = error { p.badge.warn { (error) } }
+                    form method="post" action="/console/login" {
+                        label for="token" { "Admin token" }
+                        input #token type="password" name="token" required;
+                        p { button type="submit" { "Sign in" } }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub async fn login_form() -> Markup {
+    login_page(None)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    pub token: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    if !bool::from(form.token.as_bytes().ct_eq(state.admin_token.as_bytes())) {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            login_page(Some("Wrong admin token.")),
+        )
+            .into_response());
+    }
+    let cookie = session_cookie(&state, &Session::Admin).await?;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/console")).into_response())
+}
+
+pub async fn logout() -> Response {
+    (
+        [(header::SET_COOKIE, super::session::clear_cookie())],
+        Redirect::to("/console/login"),
+    )
+        .into_response()
+}

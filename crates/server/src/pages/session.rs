@@ -1,0 +1,76 @@
+//! Signed session cookies for the pages: a payer's (appid + openid) or the admin's. The
+//! signature key lives in the store, so sessions survive restarts and work on every process.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::routes::hex;
+
+pub const COOKIE: &str = "uo_session";
+/// Sessions last a day of real time.
+const LIFETIME: i64 = 86_400;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Session {
+    Payer { appid: String, openid: String },
+    Admin,
+}
+
+fn mac(key: &[u8; 32], payload: &str) -> String {
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
+    mac.update(payload.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+/// The cookie value: `kind:appid:openid:expires:signature` (appids and openids never hold
+/// a `:`).
+pub fn encode(key: &[u8; 32], session: &Session, now: i64) -> String {
+    let payload = match session {
+        Session::Payer { appid, openid } => format!("payer:{appid}:{openid}:{}", now + LIFETIME),
+        Session::Admin => format!("admin:::{}", now + LIFETIME),
+    };
+    format!("{payload}:{}", mac(key, &payload))
+}
+
+pub fn decode(key: &[u8; 32], headers: &HeaderMap, now: i64) -> Option<Session> {
+    let value = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(&format!("{COOKIE}=")))?;
+    let (payload, signature) = value.rsplit_once(':')?;
+    if !bool::from(mac(key, payload).as_bytes().ct_eq(signature.as_bytes())) {
+        return None;
+    }
+    let mut parts = payload.split(':');
+    let (kind, appid, openid, expires) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if expires.parse::<i64>().ok()? < now {
+        return None;
+    }
+    match kind {
+        "payer" => Some(Session::Payer {
+            appid: appid.to_owned(),
+            openid: openid.to_owned(),
+        }),
+        "admin" => Some(Session::Admin),
+        _ => None,
+    }
+}
+
+pub fn set_cookie(value: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("uo_session=; Path=/"))
+}
+
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("uo_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")
+}

@@ -1,0 +1,221 @@
+//! The payer's bill and the console as HTML: what a seeded order shows, that merchant text is
+//! escaped, and that nothing of another payer is reachable without their session.
+
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+use crate::common::*;
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Signs in on a login form; answers the session cookie.
+async fn sign_in(server: &TestServer, path: &str, form: &[(&str, &str)]) -> Option<String> {
+    let response = http()
+        .post(format!("{}{path}", server.base))
+        .form(form)
+        .send()
+        .await
+        .expect("sent");
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+async fn get(server: &TestServer, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+    let mut request = http().get(format!("{}{path}", server.base));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.expect("sent");
+    (response.status(), response.text().await.expect("text"))
+}
+
+/// A paid, shipped order whose merchant text tries to inject markup.
+async fn seeded(server: &TestServer, shop: &Shop) -> String {
+    let txid = create_payment(server, shop, "H1", &[]).await;
+    let mut body = single_body(shop, "H1", T0);
+    body["order_list"][0]["item_list"][0]["name"] = json!("<img src=x onerror=alert(1)>");
+    body["order_list"][0]["item_list"][1]["description"] = json!("\"><script>alert('d')</script>");
+    server
+        .client
+        .upload_shopping_info(&shop.token, &body)
+        .await
+        .expect("upload");
+    server.sandbox.pay(&txid).await.expect("pay");
+    let shipping = json!({"order_key": merchant_key(shop, "H1"), "delivery_mode": 2, "upload_time": T1,
+        "shipping_list": [{"tracking_no": "SF777", "express_company": "SF", "item_list": [{"merchant_item_id": "item-0"}]},
+                          {"tracking_no": "YT888", "express_company": "YTO", "item_list": [{"merchant_item_id": "item-1"}]}]});
+    server
+        .client
+        .post::<serde_json::Value>("/user-order/orders/shippings", &shop.token, &shipping)
+        .await
+        .expect("ship");
+    format!("/bill/order?appid={}&t=1&a={}&b=H1", shop.appid, shop.mchid)
+}
+
+async fn a_payer_sees_items_totals_and_shipping_with_merchant_text_escaped(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let order = seeded(&server, &shop).await;
+    let cookie = sign_in(
+        &server,
+        "/bill/login",
+        &[("appid", &shop.appid), ("openid", &shop.openid)],
+    )
+    .await
+    .expect("session");
+
+    let (status, list) = get(&server, "/bill", Some(&cookie)).await;
+    assert_eq!(status, 200);
+    assert!(list.contains("MO-H1"), "{list}");
+    assert!(list.contains("¥33152.00"), "4 × ¥8288.00: {list}");
+
+    let (status, html) = get(&server, &order, Some(&cookie)).await;
+    assert_eq!(status, 200);
+    for expected in [
+        "¥33152.00",
+        "¥8288.00 × 2",
+        "¥16576.00",
+        "SF777",
+        "YT888",
+        "Items: item-1",
+        "ASSOCIATED",
+        "MO-H1",
+    ] {
+        assert!(html.contains(expected), "{expected} in {html}");
+    }
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "the name is escaped"
+    );
+    assert!(!html.contains("<img src=x"), "no injected element");
+    assert!(
+        html.contains("&quot;&gt;&lt;script&gt;alert('d')&lt;/script&gt;"),
+        "the description is escaped"
+    );
+    assert!(!html.contains("<script>"), "no script at all");
+    // A Mini Program link is shown as its appid and path, not as a link.
+    assert!(html.contains(&format!("Mini Program {} /pages/item/index", shop.appid)));
+}
+
+async fn nothing_of_another_payer_is_reachable_without_their_session(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let order = seeded(&server, &shop).await;
+    let (status, _) = get(&server, &order, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "no session: to the sign-in");
+    let (status, _) = get(&server, "/bill", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let stranger = server
+        .sandbox
+        .create_openid(&shop.appid, None)
+        .await
+        .expect("openid");
+    let cookie = sign_in(
+        &server,
+        "/bill/login",
+        &[("appid", &shop.appid), ("openid", &stranger)],
+    )
+    .await
+    .expect("session");
+    let (status, _) = get(&server, &order, Some(&cookie)).await;
+    assert_eq!(
+        status, 404,
+        "another payer's order does not exist for this payer"
+    );
+    let (status, list) = get(
+        &server,
+        &format!("/bill?appid={}&openid={}", shop.appid, shop.openid),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        !list.contains("MO-H1"),
+        "query parameters do not switch payers"
+    );
+
+    let forged = cookie.replace(&stranger, &shop.openid);
+    let (status, _) = get(&server, &order, Some(&forged)).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "an edited cookie is no session"
+    );
+    let refused = sign_in(
+        &server,
+        "/bill/login",
+        &[
+            ("appid", &shop.appid),
+            ("openid", "oAbCdEfGhIjKlMnOpQrStUvWxYz_"),
+        ],
+    )
+    .await;
+    assert!(
+        refused.is_none(),
+        "an openid that does not decode cannot sign in"
+    );
+
+    // The admin sees any payer's bill and the console; a wrong token gets neither.
+    assert!(
+        sign_in(&server, "/console/login", &[("token", "wrong")])
+            .await
+            .is_none()
+    );
+    let (status, _) = get(&server, "/console", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let admin = sign_in(&server, "/console/login", &[("token", ADMIN)])
+        .await
+        .expect("admin");
+    let (status, html) = get(&server, &order, Some(&admin)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("SF777"));
+    let (status, console) = get(&server, "/console", Some(&admin)).await;
+    assert_eq!(status, 200);
+    assert!(console.contains(&shop.appid), "the app is listed");
+    assert!(console.contains("out_trade_no H1"), "the upload is listed");
+    let (status, detail) = get(
+        &server,
+        &order.replace("/bill/order", "/console/order"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        detail.contains("Shipping: 1 accepted versions")
+            && detail.contains("Shopping details: 1 accepted versions")
+    );
+}
+
+async fn orders_of_an_app_not_yet_approved_stay_out_of_the_bill(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop_with(json!({"product_state": "OPEN"})).await;
+    let order = seeded(&server, &shop).await;
+    let cookie = sign_in(
+        &server,
+        "/bill/login",
+        &[("appid", &shop.appid), ("openid", &shop.openid)],
+    )
+    .await
+    .expect("session");
+    let (_, list) = get(&server, "/bill", Some(&cookie)).await;
+    assert!(!list.contains("MO-H1"), "{list}");
+    let (status, _) = get(&server, &order, Some(&cookie)).await;
+    assert_eq!(status, 404);
+}
+
+on_every_backend!(
+    a_payer_sees_items_totals_and_shipping_with_merchant_text_escaped,
+    nothing_of_another_payer_is_reachable_without_their_session,
+    orders_of_an_app_not_yet_approved_stay_out_of_the_bill,
+);
