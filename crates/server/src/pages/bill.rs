@@ -265,7 +265,7 @@ fn order_card(
                 div.item {
                     div.thumb title="image" {
                         @if let Some(url) = item.image_url.first() {
-                            a href=(url) rel="noreferrer noopener" target="_blank" { "🖼" }
+                            a href=(url) rel="noreferrer noopener" target="_blank" { "图" }
                         }
                     }
                     div.body {
