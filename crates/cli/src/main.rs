@@ -1,8 +1,11 @@
-//! `userorder`: the one binary. `serve` runs the server; later subcommands drive the SDK.
+//! `userorder`: the one binary. `serve` runs the server; the other subcommands drive the
+//! SDK against a userorder server or WeChat itself (`--base-url`).
 
+mod commands;
 mod demo;
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -18,12 +21,58 @@ use userorder_server::{Config, JournalRetention, QuotaDefaults, Server};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Machine-readable output (one JSON value per line).
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Print an access_token of the app.
+    Token {
+        #[command(flatten)]
+        app: commands::wechat::AppArgs,
+    },
+    /// Upload shopping details (single or combined, told by the body) from FILE or `-`; or
+    /// many, one JSON body per line, with --jsonl.
+    Upload {
+        #[command(flatten)]
+        app: commands::wechat::AppArgs,
+        /// A JSON body, or `-` for standard input.
+        #[arg(required_unless_present = "jsonl")]
+        file: Option<String>,
+        /// A file with one upload body per line.
+        #[arg(long, conflicts_with = "file")]
+        jsonl: Option<String>,
+        /// Uploads in flight at once (with --jsonl).
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Where refused lines go (with --jsonl); default FILE.rejects.jsonl.
+        #[arg(long)]
+        rejects: Option<String>,
+    },
+    /// Upload shipping details (single or combined) from FILE or `-`.
+    Ship {
+        #[command(flatten)]
+        app: commands::wechat::AppArgs,
+        file: String,
+    },
+    /// Ask whether an order's shopping details are associated with its payment.
+    Verify {
+        #[command(flatten)]
+        app: commands::wechat::AppArgs,
+        #[command(flatten)]
+        args: commands::wechat::VerifyArgs,
+    },
+    /// The sandbox API of a userorder server, for scripts.
+    Sandbox(commands::sandbox::SandboxArgs),
+    /// What an errcode means and how to fix it.
+    Explain {
+        #[arg(allow_negative_numbers = true)]
+        errcode: i64,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,7 +105,7 @@ struct ServeArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
@@ -64,8 +113,59 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
+    let cli = Cli::parse();
+    let json = cli.json;
+    let result = match cli.command {
+        Command::Serve(args) => {
+            return match serve(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("userorder: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Token { app } => commands::wechat::token(&app, json).await,
+        Command::Upload {
+            app,
+            file,
+            jsonl,
+            concurrency,
+            rejects,
+        } => match (jsonl, file) {
+            (Some(jsonl), _) => match app.app_client() {
+                Ok(client) => {
+                    commands::bulk::run(client, &jsonl, concurrency, rejects.as_deref(), json).await
+                }
+                Err(e) => Err(e),
+            },
+            (None, Some(file)) => commands::wechat::upload(&app, &file, json).await,
+            (None, None) => Err(commands::Failure::Usage("give FILE or --jsonl FILE".into())),
+        },
+        Command::Ship { app, file } => commands::wechat::ship(&app, &file, json).await,
+        Command::Verify { app, args } => commands::wechat::verify(&app, &args, json).await,
+        Command::Sandbox(args) => commands::sandbox::run(args, json).await,
+        Command::Explain { errcode } => commands::explain(errcode, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if json && matches!(failure, commands::Failure::Partial(_)) {
+                // The JSON summary already went to standard output.
+            } else if json {
+                let code = match &failure {
+                    commands::Failure::Sdk(e) => e.code().map(|c| c.0),
+                    _ => None,
+                };
+                println!(
+                    "{}",
+                    serde_json::json!({"error": failure.to_string(), "errcode": code})
+                );
+            } else {
+                eprintln!("userorder: {failure}");
+            }
+            failure.exit_code()
+        }
     }
 }
 

@@ -1,25 +1,48 @@
-//! Calls on behalf of one app with its own access_token: fetched on first use (one fetch at
-//! a time however many tasks call), dropped and refetched when WeChat says it is invalid
-//! or expired (only if it is still the token that failed), and calls retried a bounded
-//! number of times, with backoff on system errors.
+//! Calls on behalf of one app. The token comes from a `TokenStore` and is refreshed before
+//! it expires; one refresh runs at a time however many tasks call (single-flight); on 40001
+//! or 42001 the token is expired only if it is still the one that failed, refetched, and the
+//! call retried a bounded number of times, with exponential backoff on -1. Requests are
+//! pre-validated with the server's own rules unless that is turned off.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::Mutex;
 use userorder_model::ErrCode;
+use userorder_model::association::VerifyResult;
+use userorder_model::wire::{
+    UploadCombinedShippingInfoIn, UploadCombinedShoppingInfoIn, UploadShippingInfoIn,
+    UploadShoppingInfoIn, VerifyIn,
+};
 
-use crate::{Client, Error};
+use crate::tokens::{CachedToken, MemoryTokenStore, TokenSource, TokenStore};
+use crate::{Client, Error, prevalidate};
 
-#[derive(Debug)]
+/// Tokens are refreshed this long before they expire.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
 pub struct AppClient {
     client: Client,
     appid: String,
     secret: String,
-    token: Mutex<Option<String>>,
+    source: TokenSource,
+    store: Arc<dyn TokenStore>,
+    refresh: Mutex<()>,
     max_retries: u32,
     backoff: Duration,
+    prevalidate: bool,
+}
+
+impl std::fmt::Debug for AppClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppClient")
+            .field("base", &self.client.base_url())
+            .field("appid", &self.appid)
+            .finish()
+    }
 }
 
 impl AppClient {
@@ -28,9 +51,12 @@ impl AppClient {
             client,
             appid: appid.into(),
             secret: secret.into(),
-            token: Mutex::new(None),
+            source: TokenSource::Basic,
+            store: Arc::new(MemoryTokenStore::default()),
+            refresh: Mutex::new(()),
             max_retries: 3,
             backoff: Duration::from_millis(50),
+            prevalidate: true,
         }
     }
 
@@ -41,46 +67,90 @@ impl AppClient {
         self
     }
 
-    /// The current token, fetching one if there is none. The lock makes concurrent callers
-    /// wait for one fetch instead of each superseding the others' tokens.
+    pub fn with_token_source(mut self, source: TokenSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Keeps tokens somewhere else than this process's memory.
+    pub fn with_token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Sends requests without checking them locally first.
+    pub fn without_prevalidation(mut self) -> Self {
+        self.prevalidate = false;
+        self
+    }
+
+    pub fn appid(&self) -> &str {
+        &self.appid
+    }
+
+    /// A token that is valid for a while yet, fetching one if needed. Concurrent callers
+    /// wait for a single fetch.
     pub async fn access_token(&self) -> Result<String, Error> {
-        let mut slot = self.token.lock().await;
-        if let Some(token) = slot.as_ref() {
-            return Ok(token.clone());
+        if let Some(token) = self
+            .store
+            .load(&self.appid)
+            .await
+            .filter(|t| t.fresh_for(REFRESH_MARGIN))
+        {
+            return Ok(token.access_token);
         }
-        let fresh = self
-            .client
-            .token(&self.appid, &self.secret)
-            .await?
-            .access_token;
-        *slot = Some(fresh.clone());
-        Ok(fresh)
+        let _one_at_a_time = self.refresh.lock().await;
+        // Whoever held the lock before may have fetched one already.
+        if let Some(token) = self
+            .store
+            .load(&self.appid)
+            .await
+            .filter(|t| t.fresh_for(REFRESH_MARGIN))
+        {
+            return Ok(token.access_token);
+        }
+        let fresh = match self.source {
+            TokenSource::Basic => self.client.token(&self.appid, &self.secret).await?,
+            TokenSource::Stable => {
+                self.client
+                    .stable_token(&self.appid, &self.secret, false)
+                    .await?
+            }
+        };
+        let token = fresh.access_token.clone();
+        self.store
+            .save(
+                &self.appid,
+                CachedToken::new(fresh.access_token, fresh.expires_in),
+            )
+            .await;
+        Ok(token)
     }
 
-    /// Forgets `failed` unless another task already replaced it.
-    async fn expire(&self, failed: &str) {
-        let mut slot = self.token.lock().await;
-        if slot.as_deref() == Some(failed) {
-            *slot = None;
-        }
-    }
-
-    /// POSTs `body` to a WeChat API path with the app's token, retrying as described above.
+    /// POSTs `body` to a WeChat API path with the app's token: pre-validated, retried.
     pub async fn post<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, Error> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::Decode(e.to_string()))?;
+        if self.prevalidate
+            && let Some(rejection) = prevalidate::check(path, &self.appid, &bytes)
+        {
+            return Err(Error::PreValidation {
+                code: rejection.code,
+                message: rejection.message.into_owned(),
+            });
+        }
+        let body: Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))?;
         let mut attempt = 0;
         loop {
             let result = match self.access_token().await {
                 Ok(token) => {
-                    let result = self.client.post(path, &token, body).await;
-                    if matches!(
-                        result.as_ref().err().and_then(Error::code),
-                        Some(ErrCode::INVALID_CREDENTIAL | ErrCode::ACCESS_TOKEN_EXPIRED)
-                    ) {
-                        self.expire(&token).await;
+                    let result = self.client.post(path, &token, &body).await;
+                    if is_token_error(&result) {
+                        self.store.expire(&self.appid, &token).await;
                     }
                     result
                 }
@@ -100,4 +170,71 @@ impl AppClient {
             attempt += 1;
         }
     }
+
+    async fn ok(&self, path: &str, body: &impl Serialize) -> Result<(), Error> {
+        self.post::<Value>(path, body).await.map(drop)
+    }
+
+    pub async fn upload_shopping_info(&self, body: &UploadShoppingInfoIn) -> Result<(), Error> {
+        self.ok("/user-order/orders", body).await
+    }
+
+    pub async fn upload_combined_shopping_info(
+        &self,
+        body: &UploadCombinedShoppingInfoIn,
+    ) -> Result<(), Error> {
+        self.ok("/user-order/combine-orders", body).await
+    }
+
+    pub async fn upload_shipping_info(&self, body: &UploadShippingInfoIn) -> Result<(), Error> {
+        self.ok("/user-order/orders/shippings", body).await
+    }
+
+    pub async fn upload_combined_shipping_info(
+        &self,
+        body: &UploadCombinedShippingInfoIn,
+    ) -> Result<(), Error> {
+        self.ok("/user-order/combine-orders/shippings", body).await
+    }
+
+    pub async fn verify(&self, body: &VerifyIn) -> Result<VerifyResult, Error> {
+        let answer: Value = self.post("/user-order/shoppinginfo/verify", body).await?;
+        serde_json::from_value(answer["verify_result"].clone())
+            .map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// `orders-permission/open`.
+    pub async fn open_permission(&self) -> Result<(), Error> {
+        self.ok("/user-order/orders-permission/open", &serde_json::json!({}))
+            .await
+    }
+
+    /// `orders-permission/confirm`; answers the previous review's result.
+    pub async fn confirm_permission(&self) -> Result<String, Error> {
+        let answer: Value = self
+            .post(
+                "/user-order/orders-permission/confirm",
+                &serde_json::json!({}),
+            )
+            .await?;
+        Ok(answer["last_result"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// `openapi/rid/get`: the journaled request and response of one of this app's calls.
+    pub async fn rid_get(&self, rid: &str) -> Result<Value, Error> {
+        let answer: Value = self
+            .post("/cgi-bin/openapi/rid/get", &serde_json::json!({"rid": rid}))
+            .await?;
+        Ok(answer["request"].clone())
+    }
+}
+
+fn is_token_error<T>(result: &Result<T, Error>) -> bool {
+    matches!(
+        result.as_ref().err().and_then(Error::code),
+        Some(ErrCode::INVALID_CREDENTIAL | ErrCode::ACCESS_TOKEN_EXPIRED)
+    )
 }

@@ -2,17 +2,33 @@
 //! any base URL — userorder in tests, `https://api.weixin.qq.com` in production — and turns
 //! WeChat's HTTP-200 error envelopes into `Error::WeChat` with the errcode and rid.
 //!
+//! `AppClient` is what a merchant's server uses: it keeps the app's access_token fresh,
+//! retries what can be retried, and checks every request against the server's own rules
+//! before sending it. The same code runs against userorder (in CI) and WeChat (in
+//! production): only the base URL differs. A runnable version of this example is
+//! `cargo run -p userorder-client --example upload` (see the README).
+//!
 //! ```no_run
+//! use userorder_client::{AppClient, Client};
+//! use userorder_model::wire::UploadShoppingInfoIn;
+//!
 //! # async fn run() -> Result<(), userorder_client::Error> {
-//! let client = userorder_client::Client::new("http://127.0.0.1:8080");
-//! let token = client.token("wx0123456789abcdef", "0123456789abcdef0123456789abcdef").await?;
-//! let body = serde_json::json!({ /* an uploadCombinedShoppingInfo body */ });
-//! client.upload_combined_shopping_info(&token.access_token, &body).await?;
+//! let base = std::env::var("USERORDER_BASE_URL").unwrap_or("https://api.weixin.qq.com".into());
+//! let app = AppClient::new(Client::new(base), "wx0123456789abcdef", "0123456789abcdef0123456789abcdef");
+//! let body: UploadShoppingInfoIn = serde_json::from_str(r#"{"order_key": {"order_number_type": 3}}"#)
+//!     .expect("a JSON body");
+//! match app.upload_shopping_info(&body).await {
+//!     Ok(()) => println!("stored"),
+//!     // Refused locally with WeChat's errcode: 268485194, order_number_type is illegal.
+//!     Err(e) => eprintln!("{e}"),
+//! }
 //! # Ok(()) }
 //! ```
 
 mod app_client;
+pub mod prevalidate;
 mod sandbox;
+mod tokens;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,16 +38,20 @@ use userorder_model::wire::AccessTokenOut;
 
 pub use app_client::AppClient;
 pub use sandbox::Sandbox;
+pub use tokens::{CachedToken, MemoryTokenStore, TokenSource, TokenStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// WeChat (or userorder) refused the call.
-    #[error("errcode {code}: {message}")]
+    #[error("errcode {code}: {message} (hint: {})", code.hint())]
     WeChat {
         code: ErrCode,
         message: String,
         rid: Option<String>,
     },
+    /// Refused before sending: WeChat would answer this errcode.
+    #[error("errcode {code} (not sent): {message} (hint: {})", code.hint())]
+    PreValidation { code: ErrCode, message: String },
     /// The sandbox API refused the call.
     #[error("sandbox answered {status}: {message}")]
     Sandbox { status: u16, message: String },
@@ -43,9 +63,22 @@ pub enum Error {
 
 impl Error {
     /// The errcode of a WeChat refusal.
+    /// The rid of a refusal WeChat answered, for `rid/get` and support tickets.
+    pub fn rid(&self) -> Option<&str> {
+        match self {
+            Self::WeChat { rid, .. } => rid.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What usually causes the errcode and how to fix it.
+    pub fn hint(&self) -> Option<&'static str> {
+        self.code().map(ErrCode::hint)
+    }
+
     pub fn code(&self) -> Option<ErrCode> {
         match self {
-            Self::WeChat { code, .. } => Some(*code),
+            Self::WeChat { code, .. } | Self::PreValidation { code, .. } => Some(*code),
             _ => None,
         }
     }

@@ -200,6 +200,103 @@ impl ErrCode {
         }
     }
 
+    /// What usually causes this code and how to fix it (for SDK errors and `explain`).
+    pub fn hint(self) -> &'static str {
+        match self.0 {
+            0 => "Success.",
+            -1 => {
+                "A server fault (or a scripted one). Retry with backoff; the request changed nothing."
+            }
+            40001 => {
+                "The access_token is unknown, superseded more than 5 minutes ago, or revoked. Fetch a new one and retry; make sure only one process refreshes it."
+            }
+            40002 => "grant_type must be client_credential.",
+            40013 => {
+                "The appid is not known. Check it against the app's settings (or the sandbox's apps)."
+            }
+            40066 => "The path is not a WeChat API path. Check the URL.",
+            40125 => "The secret does not match the appid.",
+            41001 => "Pass access_token as a query parameter.",
+            41002 => "Pass appid.",
+            41004 => "Pass secret.",
+            42001 => "The access_token is past its 7200 s lifetime. Fetch a new one and retry.",
+            43002 => "This API takes POST.",
+            44002 => "The body is empty. Send the JSON object.",
+            45002 => "The body is over 1 MiB.",
+            45009 => {
+                "The daily quota of this API (or of forced stable-token refreshes: 20 a day, 30 s apart) is used up."
+            }
+            45011 => "Too many calls this minute. Slow down and retry next minute.",
+            47001 => {
+                "The body is not a JSON object with the right field types (string vs integer, integers in range, nesting ≤ 64)."
+            }
+            48001 => {
+                "The app has not opened the Shopping Order product (orders-permission/open, then confirm)."
+            }
+            61006 => "The component_verify_ticket is not the current one.",
+            61007 => {
+                "The authorization does not grant this API's permission sets (120/121 for shopping orders, 142 for shipping)."
+            }
+            61010 => {
+                "The authorization code was already redeemed, is unknown, or expired (1 hour)."
+            }
+            61011 => "The component_appid is unknown or does not match the component_access_token.",
+            61023 => {
+                "The authorizer_refresh_token is not current: a re-authorization replaced it. Use the one api_query_auth returned last."
+            }
+            76001 => {
+                "No request with this rid for this app is in the journal (another app's, or past the retention)."
+            }
+            268_435_461 => {
+                "A field breaks a rule without a code of its own; the errmsg names the JSON path and the rule. Also: an upload_time not later than the stored one, an order locked after association, shipping before payment."
+            }
+            268_457_013 => {
+                "The payer openid is not an openid of this app (wrong app, typo, or made up)."
+            }
+            268_457_014 => "The payer openid belongs to no user (user id 0).",
+            268_485_192 => "Set payer.openid.",
+            268_485_194 => {
+                "order_number_type must be 1/MERCHANT_TRADE_NUMBER or 2/WXPAY_TRADE_NUMBER."
+            }
+            268_485_195 => "order_number_type 2 needs transaction_id.",
+            268_485_196 => "order_number_type 1 needs mchid.",
+            268_485_197 => "order_number_type 1 needs out_trade_no.",
+            268_485_201 => "Set merchant_order_no (1-64 bytes).",
+            268_485_202 => "A jump link needs type 1/MINI_PROGRAM or 2/URL.",
+            268_485_204 => "A MINI_PROGRAM link needs appid.",
+            268_485_205 => "A MINI_PROGRAM link needs path.",
+            268_485_206 => "A URL link needs url.",
+            268_485_207 => "Every item needs a name (1-256 characters).",
+            268_485_208 => "Every item needs unit_price in fen (0 for a gift).",
+            268_485_209 => "Every item needs a positive quantity.",
+            268_485_210 => "Every item needs 1-3 image_url entries.",
+            268_485_211 => "Every order needs 1-50 items.",
+            268_485_213 => "Set merchant_item_id on every item of an order, or on none.",
+            268_485_214 => "Set upload_time.",
+            268_485_215 => "The app is outside the open scope of Shopping Orders.",
+            268_485_216 => {
+                "upload_time must be RFC 3339 with an offset, e.g. 2021-05-20T13:29:35.120+08:00."
+            }
+            268_485_217 => {
+                "Every mchid in an order key must be a merchant bound to the calling app."
+            }
+            268_485_218 => "Every sub-order must use the combined order's order_number_type.",
+            268_485_224 => "delivery_mode must be 1/UNIFIED_DELIVERY or 2/SPLIT_DELIVERY.",
+            268_485_226 => "Every parcel needs tracking_no (1-128 bytes).",
+            268_485_227 => "Every parcel needs express_company (1-128 bytes).",
+            268_485_228 => {
+                "UNIFIED_DELIVERY takes exactly one parcel; use SPLIT_DELIVERY for several."
+            }
+            268_485_272 => "Every item needs item_detail_jump_link.",
+            268_486_570 => {
+                "confirm works only in state OPEN (call open first; not again while in review)."
+            }
+            268_486_612 => "open works only in state NOT_OPEN.",
+            268_486_640 => "The authorization's agreement is not signed.",
+            _ => "Not a code this project knows.",
+        }
+    }
+
     pub fn is_ok(self) -> bool {
         self.0 == 0
     }

@@ -421,6 +421,48 @@ async fn every_field_rule_of_a_single_upload_answers_its_errcode_and_stores_noth
         .expect("valid upload");
 }
 
+/// The SDK's pre-validation and the server agree on every row of the table; the rows the
+/// SDK passes are exactly those only the server can judge (an openid's authenticity, a
+/// merchant's binding).
+async fn prevalidation_catches_every_rule_the_server_catches(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let server_only = [ErrCode::OPENID_UNDECODABLE, ErrCode::MCHID_NOT_VALID];
+    let mut judged_locally = 0;
+    for (case, breaks, code, _) in single_rules() {
+        let mut body = single_body(&shop, "PV1", T0);
+        breaks(&mut body, &shop);
+        let bytes = body.to_string().into_bytes();
+        let local = userorder_client::prevalidate::check("/user-order/orders", &shop.appid, &bytes)
+            .map(|r| r.code);
+        let answered = server
+            .client
+            .upload_shopping_info(&shop.token, &body)
+            .await
+            .err()
+            .and_then(|e| e.code());
+        assert_eq!(answered, Some(ErrCode(code)), "{case}: server");
+        match local {
+            Some(local) => {
+                assert_eq!(
+                    local,
+                    ErrCode(code),
+                    "{case}: the SDK refuses with the server's errcode"
+                );
+                judged_locally += 1;
+            }
+            None => assert!(
+                server_only.contains(&ErrCode(code)),
+                "{case}: the SDK let {code} through"
+            ),
+        }
+    }
+    assert!(
+        judged_locally >= 50,
+        "{judged_locally} rules judged locally"
+    );
+}
+
 async fn zero_openid_and_an_openid_of_another_app_are_refused(backend: Backend) {
     let server = TestServer::start(backend).await;
     let shop = server.shop().await;
@@ -832,6 +874,7 @@ async fn error_bodies_are_exactly_wechats(backend: Backend) {
 }
 
 on_every_backend!(
+    prevalidation_catches_every_rule_the_server_catches,
     every_field_rule_of_a_single_upload_answers_its_errcode_and_stores_nothing,
     zero_openid_and_an_openid_of_another_app_are_refused,
     every_rule_of_a_combined_upload_answers_its_errcode,

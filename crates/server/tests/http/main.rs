@@ -11,5 +11,6 @@ mod errcodes;
 mod pages;
 mod platforms;
 mod robustness;
+mod sdk;
 mod shipping;
 mod tokens;

@@ -1,0 +1,285 @@
+//! The `userorder` binary as a merchant's engineer runs it: against a spawned server (SQLite),
+//! with exit codes that tell usage, WeChat refusals and transport failures apart.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+use common::{ADMIN, BIN, Process, Shop, shop, upload};
+use serde_json::{Value, json};
+use userorder_store::testing::{Backend, TestDb};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("USERORDER_BASE_URL")
+        .env_remove("USERORDER_APPID")
+        .env_remove("USERORDER_SECRET");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("userorder runs")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text} / {}", String::from_utf8_lossy(&output.stderr)))
+}
+
+fn app_env<'a>(process: &'a Process, shop: &'a Shop) -> [(&'static str, &'a str); 3] {
+    [
+        ("USERORDER_BASE_URL", process.base.as_str()),
+        ("USERORDER_APPID", shop.appid.as_str()),
+        ("USERORDER_SECRET", shop.secret.as_str()),
+    ]
+}
+
+#[test]
+fn explain_tells_the_meaning_and_the_fix() {
+    let output = run(&["explain", "268485216"], &[]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("upload_time is illegal"), "{text}");
+    assert!(text.contains("RFC 3339"), "{text}");
+    let json = stdout_json(&run(&["explain", "-1", "--json"], &[]));
+    assert_eq!(json["errmsg"], "system error");
+    assert_eq!(run(&["explain", "12345"], &[]).status.code(), Some(1));
+    assert_eq!(run(&["upload"], &[]).status.code(), Some(2), "usage error");
+}
+
+#[tokio::test]
+async fn single_calls_and_their_exit_codes() {
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let process = Process::spawn(&db);
+    let shop = shop(&process.sandbox, json!({})).await;
+    let env = app_env(&process, &shop);
+    let dir = tempfile::tempdir().expect("dir");
+
+    let token = run(&["token", "--json"], &env);
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    assert!(
+        stdout_json(&token)["access_token"]
+            .as_str()
+            .is_some_and(|t| t.len() >= 64)
+    );
+
+    let payment = run(
+        &[
+            "sandbox",
+            "--json",
+            "create-payment",
+            "--appid",
+            &shop.appid,
+            "--openid",
+            &shop.openid,
+            "--mchid",
+            &shop.mchid,
+            "--amount",
+            "100",
+            "--out-trade-no",
+            "C1",
+        ],
+        &[
+            ("USERORDER_BASE_URL", &process.base),
+            ("USERORDER_ADMIN_TOKEN", ADMIN),
+        ],
+    );
+    let txid = stdout_json(&payment)["transaction_id"]
+        .as_str()
+        .expect("txid")
+        .to_owned();
+    let file = dir.path().join("order.json");
+    std::fs::write(
+        &file,
+        upload(&shop, "C1", "2026-11-26T10:00:00Z", "MO-C1").to_string(),
+    )
+    .expect("write");
+    let uploaded = run(&["upload", file.to_str().expect("path"), "--json"], &env);
+    assert!(
+        uploaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&uploaded.stderr)
+    );
+    assert_eq!(stdout_json(&uploaded)["errcode"], 0);
+    let paid = run(
+        &["sandbox", "pay", &txid],
+        &[
+            ("USERORDER_BASE_URL", &process.base),
+            ("USERORDER_ADMIN_TOKEN", ADMIN),
+        ],
+    );
+    assert!(paid.status.success());
+    let verified = run(
+        &[
+            "verify",
+            "--mchid",
+            &shop.mchid,
+            "--out-trade-no",
+            "C1",
+            "--openid",
+            &shop.openid,
+        ],
+        &env,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&verified.stdout).trim(),
+        "ASSOCIATED"
+    );
+
+    let shipping = dir.path().join("ship.json");
+    std::fs::write(
+        &shipping,
+        json!({"order_key": {"order_number_type": 1, "mchid": shop.mchid, "out_trade_no": "C1"},
+        "delivery_mode": 1, "shipping_list": [{"tracking_no": "SF1", "express_company": "SF"}],
+        "upload_time": "2026-11-26T11:00:00Z"})
+        .to_string(),
+    )
+    .expect("write");
+    assert!(
+        run(&["ship", shipping.to_str().expect("path")], &env)
+            .status
+            .success()
+    );
+
+    // A body WeChat would refuse: refused locally with its errcode (exit 3), or by the server.
+    std::fs::write(
+        &file,
+        json!({"order_key": {"order_number_type": 9}}).to_string(),
+    )
+    .expect("write");
+    let refused = run(&["upload", file.to_str().expect("path"), "--json"], &env);
+    assert_eq!(refused.status.code(), Some(3));
+    assert_eq!(stdout_json(&refused)["errcode"], 268485194);
+    let sent = run(
+        &["upload", file.to_str().expect("path"), "--no-prevalidate"],
+        &env,
+    );
+    assert_eq!(sent.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&sent.stderr).contains("rid: "),
+        "the server answered"
+    );
+
+    // Nobody listening: a transport failure (exit 4).
+    let closed = run(
+        &["token"],
+        &[
+            ("USERORDER_BASE_URL", "http://127.0.0.1:9"),
+            ("USERORDER_APPID", &shop.appid),
+            ("USERORDER_SECRET", &shop.secret),
+        ],
+    );
+    assert_eq!(closed.status.code(), Some(4));
+}
+
+#[tokio::test]
+async fn a_bulk_upload_of_ten_thousand_orders_completes_and_accounts_for_every_line() {
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let process = Process::spawn(&db);
+    let shop = shop(&process.sandbox, json!({})).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("orders.jsonl");
+    let mut file = std::fs::File::create(&path).expect("create");
+    let mut bad = Vec::new();
+    for i in 0..10_000 {
+        let line = match i {
+            17 => String::new(),
+            256 => "{not json".to_owned(),
+            4_000 => json!({"order_key": {"order_number_type": 1, "mchid": shop.mchid, "out_trade_no": "BAD"}}).to_string(),
+            7_777 => {
+                let mut body = upload(&shop, "UNBOUND", "2026-11-26T10:00:00Z", "x");
+                body["order_key"]["mchid"] = json!("1999999999");
+                body.to_string()
+            }
+            _ => upload(&shop, &format!("B{i}"), "2026-11-26T10:00:00Z", &format!("M{i}")).to_string(),
+        };
+        if [17, 256, 4_000, 7_777].contains(&i) {
+            bad.push(i + 1);
+        }
+        writeln!(file, "{line}").expect("write");
+    }
+    drop(file);
+    let rejects = dir.path().join("rejects.jsonl");
+    let output = run(
+        &[
+            "upload",
+            "--jsonl",
+            path.to_str().expect("path"),
+            "--concurrency",
+            "16",
+            "--rejects",
+            rejects.to_str().expect("path"),
+            "--json",
+        ],
+        &app_env(&process, &shop),
+    );
+    assert_eq!(output.status.code(), Some(3), "some lines were refused");
+    let summary = stdout_json(&output);
+    assert_eq!(summary["total"], 10_000);
+    assert_eq!(summary["accepted"], 9_996);
+    assert_eq!(summary["by_errcode"]["44002"], 1);
+    assert_eq!(summary["by_errcode"]["47001"], 1);
+    assert_eq!(
+        summary["by_errcode"]["268485192"], 1,
+        "the body without a payer"
+    );
+    assert_eq!(
+        summary["by_errcode"]["268485217"], 1,
+        "the unbound merchant, refused by the server"
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&rejects)
+        .expect("rejects")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["line"].as_u64().unwrap_or_default() as usize)
+            .collect::<Vec<_>>(),
+        bad
+    );
+    let unbound = lines
+        .iter()
+        .find(|l| l["errcode"] == 268485217)
+        .expect("unbound line");
+    assert!(
+        unbound["rid"].as_str().is_some(),
+        "server refusals carry their rid"
+    );
+    assert!(
+        unbound["errmsg"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("mchid is not valid"))
+    );
+
+    // The server stored exactly the accepted ones.
+    let mut stored = 0;
+    for page in 0.. {
+        let orders = process
+            .sandbox
+            .get(&format!(
+                "/orders?appid={}&limit=1000&offset={}",
+                shop.appid,
+                page * 1000
+            ))
+            .await
+            .expect("orders");
+        let n = orders["orders"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or_default();
+        stored += n;
+        if n < 1000 {
+            break;
+        }
+    }
+    assert_eq!(stored, 9_996);
+}
