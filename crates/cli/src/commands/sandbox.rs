@@ -25,6 +25,10 @@ pub enum SandboxCommand {
     /// Create an app; prints its appid and secret.
     CreateApp {
         #[arg(long)]
+        appid: Option<String>,
+        #[arg(long)]
+        secret: Option<String>,
+        #[arg(long)]
         name: Option<String>,
         /// NOT_OPEN, OPEN, IN_REVIEW or APPROVED (the default).
         #[arg(long)]
@@ -67,12 +71,13 @@ pub async fn run(args: SandboxArgs, json_out: bool) -> Result<(), Failure> {
     let sandbox = Sandbox::new(&args.base_url, &args.admin_token);
     let answer: Value = match args.command {
         SandboxCommand::CreateApp {
+            appid,
+            secret,
             name,
             product_state,
         } => {
-            sandbox
-                .create_app(json!({"name": name, "product_state": product_state}))
-                .await?
+            let body = json!({"appid": appid, "secret": secret, "name": name, "product_state": product_state});
+            sandbox.create_app(body).await?
         }
         SandboxCommand::CreateMerchant { appids, mchid } => {
             sandbox
