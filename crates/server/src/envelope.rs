@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -113,6 +113,13 @@ pub async fn envelope(State(state): State<AppState>, mut request: Request, next:
             });
         }
     }
+    let known =
+        !(errcode == Some(ErrCode::INVALID_URL) || response.status() == StatusCode::NOT_FOUND);
+    let outcome = match errcode {
+        Some(code) => code.0.to_string(),
+        None => response.status().as_u16().to_string(),
+    };
+    state.metrics.observe(&path, known, &outcome, cost);
     let latency_ms = cost.as_secs_f64() * 1000.0;
     match errcode {
         Some(code) => tracing::info!(

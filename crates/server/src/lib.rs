@@ -11,6 +11,7 @@ mod envelope;
 mod error;
 mod extract;
 mod journal;
+mod metrics;
 mod pages;
 mod rid;
 mod routes;
@@ -56,6 +57,7 @@ impl Server {
         let (journal, journal_writer) = journal::Journal::start(store.clone(), config.journal);
         let state = AppState {
             journal,
+            metrics: Arc::new(metrics::Metrics::default()),
             store,
             openids: Arc::new(OpenIdCodec::new(openid_key)),
             admin_token: Arc::from(config.admin_token.as_str()),

@@ -7,6 +7,7 @@ use userorder_store::Store;
 
 use crate::config::QuotaDefaults;
 use crate::journal::Journal;
+use crate::metrics::Metrics;
 use crate::rid::RidSource;
 
 #[derive(Clone)]
@@ -17,4 +18,5 @@ pub struct AppState {
     pub quotas: QuotaDefaults,
     pub rids: Arc<RidSource>,
     pub journal: Journal,
+    pub metrics: Arc<Metrics>,
 }

@@ -11,7 +11,7 @@ mod token;
 pub use token::{hex, mint_token, secret_hash};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -79,6 +79,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(wechat)
         .merge(pages::router())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .nest("/sandbox", sandbox::router(state.clone()))
         .fallback(unknown_path)
         .layer(CatchPanicLayer::custom(envelope::panic_response))
@@ -92,6 +94,29 @@ pub fn router(state: AppState) -> Router {
 /// A POST API answers any other method with 43002.
 fn post_only(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     route.fallback(|| async { ApiError::from(ErrCode::REQUIRE_POST_METHOD) })
+}
+
+/// 200 when the store answers, 503 when it does not (for load balancers and orchestrators).
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.clock_offset().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unavailable: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn unknown_path(request: Request) -> Response {

@@ -8,6 +8,7 @@ mod common;
 mod association;
 mod debugging;
 mod errcodes;
+mod ops;
 mod pages;
 mod platforms;
 mod robustness;
