@@ -132,8 +132,8 @@ test('the admin pays a payment in the console and the upload turns ASSOCIATED', 
   const upload = page.locator('tr.upload', { hasText: 'B-COMB' }).first();
   assert.equal((await upload.locator('td.verify').textContent()).trim(), 'NOT_PAID');
   await row.locator('button', { hasText: 'Pay' }).click();
-  await page.waitForURL(/\/console/);
-  assert.equal((await page.locator(`tr[data-transaction-id="${shop.combined}"] td.state`).textContent()).trim(), 'SUCCESS');
+  // The form posts and the console reloads: wait for the new page's row, not the old one's.
+  await page.locator(`tr[data-transaction-id="${shop.combined}"] td.state`, { hasText: 'SUCCESS' }).waitFor();
   assert.equal((await page.locator('tr.upload', { hasText: 'B-COMB' }).first().locator('td.verify').textContent()).trim(), 'ASSOCIATED');
   await page.screenshot({ path: join(shots, 'console.png'), fullPage: true });
 
