@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use userorder_model::ErrCode;
-use userorder_model::wire::AccessTokenOut;
+use userorder_model::wire::{AccessTokenOut, AuthorizerTokenIn, ComponentTokenIn, QueryAuthIn};
 
 pub use app_client::AppClient;
 pub use sandbox::Sandbox;
@@ -140,6 +140,68 @@ impl Client {
         decode(response).await
     }
 
+    /// `POST /cgi-bin/component/api_component_token`: a third-party platform's token.
+    pub async fn component_token(&self, body: &ComponentTokenIn) -> Result<Value, Error> {
+        let response = self
+            .http
+            .post(format!(
+                "{}/cgi-bin/component/api_component_token",
+                self.base
+            ))
+            .json(body)
+            .send()
+            .await?;
+        decode(response).await
+    }
+
+    /// `POST /cgi-bin/component/api_query_auth`: redeems an authorization code; the answer's
+    /// `authorization_info` holds the authorizer's tokens and permission sets.
+    pub async fn query_auth(
+        &self,
+        component_access_token: &str,
+        body: &QueryAuthIn,
+    ) -> Result<Value, Error> {
+        self.post_with(
+            "/cgi-bin/component/api_query_auth",
+            "component_access_token",
+            component_access_token,
+            body,
+        )
+        .await
+    }
+
+    /// `POST /cgi-bin/component/api_authorizer_token`: a fresh authorizer_access_token.
+    pub async fn authorizer_token(
+        &self,
+        component_access_token: &str,
+        body: &AuthorizerTokenIn,
+    ) -> Result<Value, Error> {
+        self.post_with(
+            "/cgi-bin/component/api_authorizer_token",
+            "component_access_token",
+            component_access_token,
+            body,
+        )
+        .await
+    }
+
+    async fn post_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token_name: &str,
+        token: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .query(&[(token_name, token)])
+            .json(body)
+            .send()
+            .await?;
+        decode(response).await
+    }
+
     /// `POST /user-order/orders` (uploadShoppingInfo).
     pub async fn upload_shopping_info(
         &self,
@@ -169,14 +231,8 @@ impl Client {
         access_token: &str,
         body: &impl Serialize,
     ) -> Result<T, Error> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .query(&[("access_token", access_token)])
-            .json(body)
-            .send()
-            .await?;
-        decode(response).await
+        self.post_with(path, "access_token", access_token, body)
+            .await
     }
 }
 

@@ -42,11 +42,11 @@ async fn component_token(
     secret: &str,
     ticket: &str,
 ) -> Result<Value, Error> {
-    let body = json!({"component_appid": appid, "component_appsecret": secret, "component_verify_ticket": ticket});
-    server
-        .client
-        .post("/cgi-bin/component/api_component_token", "", &body)
-        .await
+    let body = serde_json::from_value(
+        json!({"component_appid": appid, "component_appsecret": secret, "component_verify_ticket": ticket}),
+    )
+    .expect("body");
+    server.client.component_token(&body).await
 }
 
 /// Authorizes an app (new unless given) and redeems the code: (appid, token, refresh token).
@@ -75,15 +75,11 @@ async fn authorized(
 }
 
 async fn query_auth(server: &TestServer, platform: &Platform, code: &str) -> Result<Value, Error> {
-    let url = format!(
-        "{}/cgi-bin/component/api_query_auth?component_access_token={}",
-        server.base, platform.token
-    );
-    post_json(
-        &url,
-        &json!({"component_appid": platform.appid, "authorization_code": code}),
+    let body = serde_json::from_value(
+        json!({"component_appid": platform.appid, "authorization_code": code}),
     )
-    .await
+    .expect("body");
+    server.client.query_auth(&platform.token, &body).await
 }
 
 async fn post_json(url: &str, body: &Value) -> Result<Value, Error> {
@@ -211,11 +207,12 @@ async fn a_service_provider_runs_the_whole_flow_for_a_merchant(backend: Backend)
         token: text(&answer, "component_access_token"),
         ..platform
     };
-    let url = format!(
-        "{}/cgi-bin/component/api_authorizer_token?component_access_token={}",
-        server.base, platform.token
-    );
-    let refreshed = post_json(&url, &json!({"component_appid": platform.appid, "authorizer_appid": appid, "authorizer_refresh_token": refresh})).await.expect("refresh");
+    let body = serde_json::from_value(json!({"component_appid": platform.appid, "authorizer_appid": appid, "authorizer_refresh_token": refresh})).expect("body");
+    let refreshed = server
+        .client
+        .authorizer_token(&platform.token, &body)
+        .await
+        .expect("refresh");
     assert_eq!(
         text(&refreshed, "authorizer_refresh_token"),
         refresh,
