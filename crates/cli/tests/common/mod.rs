@@ -67,6 +67,14 @@ impl Process {
     }
 }
 
+impl Process {
+    /// SIGKILL, as a crash or an OOM kill would: no shutdown code runs.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
