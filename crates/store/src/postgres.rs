@@ -812,27 +812,7 @@ impl Store for PostgresStore {
         appid: &str,
         key: &OrderKey,
     ) -> Result<Vec<StoredVersion>> {
-        let (key_type, key_a, key_b) = key_cols(key);
-        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
-            "SELECT version, upload_time, accepted_at, body FROM shopping_info_versions
-             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4 ORDER BY version",
-        )
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(version, upload_time, accepted_at, body)| {
-                Ok(StoredVersion {
-                    version,
-                    upload_time,
-                    accepted_at,
-                    info: serde_json::from_str(&body).map_err(corrupt)?,
-                })
-            })
-            .collect()
+        versions(&self.pool, "shopping_info_versions", appid, key).await
     }
 
     async fn payment_for_key(&self, key: &OrderKey) -> Result<Option<Payment>> {
@@ -935,27 +915,7 @@ impl Store for PostgresStore {
         appid: &str,
         key: &OrderKey,
     ) -> Result<Vec<StoredVersion<ShippingInfo>>> {
-        let (key_type, key_a, key_b) = key_cols(key);
-        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
-            "SELECT version, upload_time, accepted_at, body FROM shipping_info_versions
-             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4 ORDER BY version",
-        )
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(version, upload_time, accepted_at, body)| {
-                Ok(StoredVersion {
-                    version,
-                    upload_time,
-                    accepted_at,
-                    info: serde_json::from_str(&body).map_err(corrupt)?,
-                })
-            })
-            .collect()
+        versions(&self.pool, "shipping_info_versions", appid, key).await
     }
 
     async fn transition_product_state(
@@ -1283,4 +1243,36 @@ async fn stored_shipping(
         body,
         associated: false,
     }))
+}
+
+/// Every accepted version of an order from one of the two history tables
+/// (`shopping_info_versions`, `shipping_info_versions`), oldest first.
+async fn versions<T: serde::de::DeserializeOwned>(
+    pool: &PgPool,
+    table: &'static str,
+    appid: &str,
+    key: &OrderKey,
+) -> Result<Vec<StoredVersion<T>>> {
+    let (key_type, key_a, key_b) = key_cols(key);
+    let sql = format!(
+        "SELECT version, upload_time, accepted_at, body FROM {table}
+         WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4 ORDER BY version"
+    );
+    let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(&sql)
+        .bind(appid)
+        .bind(key_type)
+        .bind(key_a)
+        .bind(key_b)
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter()
+        .map(|(version, upload_time, accepted_at, body)| {
+            Ok(StoredVersion {
+                version,
+                upload_time,
+                accepted_at,
+                info: serde_json::from_str(&body).map_err(corrupt)?,
+            })
+        })
+        .collect()
 }
