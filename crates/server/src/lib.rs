@@ -54,10 +54,12 @@ impl Server {
     pub async fn build(config: Config) -> Result<Self, ServerError> {
         let store = userorder_store::connect(&config.database_url, config.pool_size).await?;
         let openid_key = store.server_key("openid").await?;
+        let session_key = store.server_key("session").await?;
         let (journal, journal_writer) = journal::Journal::start(store.clone(), config.journal);
         let state = AppState {
             journal,
             metrics: Arc::new(metrics::Metrics::default()),
+            session_key,
             store,
             openids: Arc::new(OpenIdCodec::new(openid_key)),
             admin_token: Arc::from(config.admin_token.as_str()),

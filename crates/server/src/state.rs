@@ -19,4 +19,6 @@ pub struct AppState {
     pub rids: Arc<RidSource>,
     pub journal: Journal,
     pub metrics: Arc<Metrics>,
+    /// Signs the pages' session cookies; read from the store once at start.
+    pub session_key: [u8; 32],
 }

@@ -39,7 +39,7 @@ async fn payer(
     appid: Option<String>,
     openid: Option<String>,
 ) -> Result<(String, String), PageError> {
-    match session_of(state, headers).await? {
+    match session_of(state, headers) {
         Some(Session::Payer { appid, openid }) => Ok((appid, openid)),
         Some(Session::Admin) => match (appid, openid) {
             (Some(appid), Some(openid)) => Ok((appid, openid)),
@@ -147,9 +147,7 @@ pub async fn order(
     headers: HeaderMap,
     Query(q): Query<KeyQuery>,
 ) -> Result<Response, PageError> {
-    let session = session_of(&state, &headers)
-        .await?
-        .ok_or(PageError::Login("/bill/login"))?;
+    let session = session_of(&state, &headers).ok_or(PageError::Login("/bill/login"))?;
     let key = key_from(q.t, q.a, q.b).ok_or(PageError::NotFound)?;
     let stored = state
         .store
@@ -342,8 +340,7 @@ pub async fn login(
             appid: form.appid,
             openid: form.openid,
         },
-    )
-    .await?;
+    );
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/bill")).into_response())
 }
 

@@ -21,7 +21,7 @@ use crate::sandbox;
 use crate::state::AppState;
 
 async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
-    match session_of(state, headers).await? {
+    match session_of(state, headers) {
         Some(Session::Admin) => Ok(()),
         _ => Err(PageError::Login("/console/login")),
     }
@@ -297,7 +297,7 @@ pub async fn login(
         )
             .into_response());
     }
-    let cookie = session_cookie(&state, &Session::Admin).await?;
+    let cookie = session_cookie(&state, &Session::Admin);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/console")).into_response())
 }
 

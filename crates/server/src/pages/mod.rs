@@ -102,25 +102,17 @@ impl IntoResponse for PageError {
 }
 
 /// The session a request carries, if its signature and age are good.
-pub async fn session_of(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Session>, PageError> {
-    let key = state.store.server_key("session").await?;
-    Ok(session::decode(&key, headers, clock::real_now()))
+pub fn session_of(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    session::decode(&state.session_key, headers, clock::real_now())
 }
 
 /// A `Set-Cookie` value for a new session.
-pub async fn session_cookie(
-    state: &AppState,
-    session: &Session,
-) -> Result<axum::http::HeaderValue, PageError> {
-    let key = state.store.server_key("session").await?;
-    Ok(session::set_cookie(&session::encode(
-        &key,
+pub fn session_cookie(state: &AppState, session: &Session) -> axum::http::HeaderValue {
+    session::set_cookie(&session::encode(
+        &state.session_key,
         session,
         clock::real_now(),
-    )))
+    ))
 }
 
 pub fn page(title: &str, body: Markup) -> Markup {
