@@ -8,6 +8,8 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use userorder_store::{BATCH_SIZE_BUCKETS, COMMIT_SECONDS_BUCKETS, WriteStats};
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -79,7 +81,7 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self) -> String {
+    pub fn render(&self, writes: Option<&WriteStats>) -> String {
         let mut out = String::new();
         out.push_str("# HELP userorder_requests_total Requests by path and errcode (WeChat APIs) or HTTP status.\n");
         out.push_str("# TYPE userorder_requests_total counter\n");
@@ -119,6 +121,41 @@ impl Metrics {
                 );
             }
         }
+        if let Some(writes) = writes {
+            render_writes(&mut out, writes);
+        }
         out
     }
+}
+
+/// The SQLite writer's group commits: how long each batch took from BEGIN to COMMIT and
+/// how many writes it carried.
+fn render_writes(out: &mut String, writes: &WriteStats) {
+    let histogram =
+        |out: &mut String, name: &str, help: &str, bounds: &[f64], counts: &[u64], sum: f64| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} histogram");
+            for (bound, count) in bounds.iter().zip(counts) {
+                let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", writes.batches);
+            let _ = writeln!(out, "{name}_sum {sum}");
+            let _ = writeln!(out, "{name}_count {}", writes.batches);
+        };
+    histogram(
+        out,
+        "userorder_store_commit_seconds",
+        "Time from BEGIN to COMMIT of each group-committed write batch.",
+        &COMMIT_SECONDS_BUCKETS,
+        &writes.commit_buckets,
+        writes.commit_seconds_sum,
+    );
+    histogram(
+        out,
+        "userorder_store_batch_size",
+        "Writes carried by each group-committed transaction.",
+        &BATCH_SIZE_BUCKETS,
+        &writes.batch_size_buckets,
+        writes.writes as f64,
+    );
 }

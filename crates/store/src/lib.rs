@@ -30,6 +30,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Batch(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -154,6 +156,12 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_faults(&self, appid: &str, path: Option<&str>) -> Result<u64>;
     /// Takes the next fault for a call of `appid` on `path`, if one is queued.
     async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>>;
+
+    /// Batch sizes and commit latency of a group-committing writer; `None` for backends
+    /// whose transactions commit one by one (PostgreSQL).
+    fn write_stats(&self) -> Option<WriteStats> {
+        None
+    }
 }
 
 /// Opens (creating a SQLite file if missing) and migrates the database a URL names;

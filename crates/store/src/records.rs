@@ -318,3 +318,24 @@ pub struct PaymentFilter {
     pub appid: Option<String>,
     pub limit: i64,
 }
+
+/// Upper bounds of the commit-latency buckets, in seconds.
+pub const COMMIT_SECONDS_BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+/// Upper bounds of the batch-size buckets, in writes per transaction.
+pub const BATCH_SIZE_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// Cumulative counters of a group-committing writer (SQLite), for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct WriteStats {
+    /// Transactions committed (or abandoned).
+    pub batches: u64,
+    /// Writes they carried.
+    pub writes: u64,
+    /// Cumulative counts per [`COMMIT_SECONDS_BUCKETS`] bound: time from BEGIN to COMMIT.
+    pub commit_buckets: Vec<u64>,
+    pub commit_seconds_sum: f64,
+    /// Cumulative counts per [`BATCH_SIZE_BUCKETS`] bound.
+    pub batch_size_buckets: Vec<u64>,
+}

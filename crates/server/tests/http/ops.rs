@@ -3,6 +3,7 @@
 use crate::common::*;
 
 async fn healthz_follows_the_store_and_metrics_count_requests(backend: Backend) {
+    let group_commits = matches!(backend, Backend::Sqlite);
     let server = TestServer::start(backend).await;
     let shop = server.shop().await;
     let http = reqwest::Client::new();
@@ -44,6 +45,22 @@ async fn healthz_follows_the_store_and_metrics_count_requests(backend: Backend) 
         "userorder_request_seconds_bucket{path=\"/user-order/orders\",le=\"+Inf\"} 2",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    // SQLite's writer reports its batches; every write so far went through one.
+    let batches = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("userorder_store_batch_size_count "))
+        .and_then(|n| n.parse::<u64>().ok());
+    let writes = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("userorder_store_batch_size_sum "))
+        .and_then(|n| n.parse::<f64>().ok());
+    if group_commits {
+        let (batches, writes) = (batches.expect("batch count"), writes.expect("write count"));
+        assert!(batches > 0 && writes >= batches as f64, "{metrics}");
+        assert!(metrics.contains("userorder_store_commit_seconds_bucket{le=\"+Inf\"}"));
+    } else {
+        assert_eq!(batches, None, "PostgreSQL commits one by one");
     }
 
     server.db.execute("DROP TABLE clock").await;

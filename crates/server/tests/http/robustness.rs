@@ -133,6 +133,71 @@ async fn fifty_concurrent_uploads_of_one_order_keep_the_latest(backend: Backend)
     assert_eq!(orders[0]["upload_time"], "2026-11-26T10:00:04.009+08:00");
 }
 
+/// Concurrent writes share transactions on SQLite (group commit): a write refused halfway
+/// through — its sub-order key is already another order's — must leave no trace, and its
+/// neighbours in the same batch must be kept whole.
+async fn colliding_combined_uploads_keep_winners_whole_and_losers_traceless(backend: Backend) {
+    let server = Arc::new(TestServer::start(backend).await);
+    let shop = Arc::new(server.shop().await);
+    let mut tasks = Vec::new();
+    for i in 0..40u32 {
+        let (server, shop) = (server.clone(), shop.clone());
+        tasks.push(tokio::spawn(async move {
+            // Orders 2k and 2k+1 both claim SHARED-k besides a sub-order of their own.
+            let own = format!("OWN-{i}");
+            let shared = format!("SHARED-{}", i / 2);
+            let body = combined_body(&shop, &format!("C-{i}"), &[&own, &shared], T0);
+            let result = server
+                .client
+                .upload_combined_shopping_info(&shop.token, &body)
+                .await;
+            (i, result)
+        }));
+    }
+    let mut winners = std::collections::BTreeSet::new();
+    let mut losers = Vec::new();
+    for task in tasks {
+        let (i, result) = task.await.expect("task");
+        match result {
+            Ok(()) => {
+                winners.insert(i);
+            }
+            Err(e) => {
+                assert_eq!(e.code().map(|c| c.0), Some(268435461), "{e}");
+                losers.push(i);
+            }
+        }
+    }
+    for pair in 0..20 {
+        let won = [2 * pair, 2 * pair + 1]
+            .iter()
+            .filter(|i| winners.contains(i))
+            .count();
+        assert_eq!(
+            won, 1,
+            "exactly one order of pair {pair} holds SHARED-{pair}"
+        );
+    }
+    let orders = server.sandbox.orders(&shop.appid).await.expect("orders");
+    assert_eq!(orders.len(), 20);
+    for order in &orders {
+        assert_eq!(
+            order["sub_orders"].as_array().map(Vec::len),
+            Some(2),
+            "{order}"
+        );
+    }
+    // A loser's own sub-order key was rolled back with it: a new order can claim it.
+    for i in losers {
+        let body = combined_body(&shop, &format!("RETRY-{i}"), &[&format!("OWN-{i}")], T0);
+        server
+            .client
+            .upload_combined_shopping_info(&shop.token, &body)
+            .await
+            .expect("the loser's own sub-order key is free");
+    }
+}
+
 async fn a_restart_keeps_uploads_tokens_payments_and_association(backend: Backend) {
     let server = TestServer::start(backend).await;
     let shop = server.shop().await;
@@ -236,6 +301,7 @@ on_every_backend!(
     malformed_bodies_get_their_errcode_and_change_nothing,
     bodies_parse_without_a_content_type_and_chinese_text_round_trips,
     fifty_concurrent_uploads_of_one_order_keep_the_latest,
+    colliding_combined_uploads_keep_winners_whole_and_losers_traceless,
     a_restart_keeps_uploads_tokens_payments_and_association,
     the_sandbox_requires_the_admin_token,
 );

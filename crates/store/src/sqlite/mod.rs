@@ -1,8 +1,8 @@
 //! The SQLite backend: one file in WAL mode, `synchronous=FULL` so that a committed upload
-//! survives power loss. SQLite admits one writer at a time, so writes go through a
-//! one-connection pool (its queue is where group commit will batch) and begin with
-//! `BEGIN IMMEDIATE`, which takes the write lock up front and waits on `busy_timeout` when
-//! another process holds it; reads use their own pool and never wait for writers.
+//! survives power loss. SQLite admits one writer at a time, so every write is a job for the
+//! one write connection's task, which group-commits whatever is queued ([`group_commit`])
+//! inside `BEGIN IMMEDIATE` (it takes the write lock up front and waits on `busy_timeout`
+//! when another process holds it); reads use their own pool and never wait for writers.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,12 +17,17 @@ use userorder_model::association::{PaymentKeys, VerifyResult};
 use userorder_model::shipping::ShippingInfo;
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
+mod group_commit;
+
+use group_commit::{BoxFuture, Finish, GroupCommit};
+use sqlx::Connection;
+
 use crate::common::*;
 use crate::records::*;
 use crate::{Result, Store};
 
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: GroupCommit,
     reader: SqlitePool,
 }
 
@@ -34,11 +39,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
+        let mut writer = SqliteConnection::connect_with(&options).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut writer)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let writer = GroupCommit::start(writer);
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -46,8 +51,15 @@ impl SqliteStore {
         Ok(Self { writer, reader })
     }
 
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// Runs `job` in the writer's next batch; see [`group_commit`].
+    async fn write<T, F>(&self, job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<Finish<T>>>
+            + Send
+            + 'static,
+    {
+        self.writer.write(job).await
     }
 }
 
@@ -221,20 +233,31 @@ const APP_COLUMNS: &str = "appid, secret_hash, name, product_state, in_open_scop
 #[async_trait]
 impl Store for SqliteStore {
     async fn server_key(&self, name: &str) -> Result<[u8; 32]> {
-        let mut fresh = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut fresh);
-        sqlx::query("INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
-            .bind(name)
-            .bind(&fresh[..])
-            .execute(&self.writer)
-            .await?;
-        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_keys WHERE name = ?")
-            .bind(name)
-            .fetch_one(&self.writer)
-            .await?;
-        value
-            .try_into()
-            .map_err(|_| corrupt(format!("server key {name} is not 32 bytes")))
+        let name = name.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let name = name.as_str();
+                let mut fresh = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut fresh);
+                sqlx::query(
+                    "INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(name)
+                .bind(&fresh[..])
+                .execute(&mut *conn)
+                .await?;
+                let value: Vec<u8> =
+                    sqlx::query_scalar("SELECT value FROM server_keys WHERE name = ?")
+                        .bind(name)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                let key: [u8; 32] = value
+                    .try_into()
+                    .map_err(|_| corrupt(format!("server key {name} is not 32 bytes")))?;
+                Ok(Finish::Commit(key))
+            })
+        })
+        .await
     }
 
     async fn clock_offset(&self) -> Result<i64> {
@@ -246,16 +269,25 @@ impl Store for SqliteStore {
     }
 
     async fn advance_clock(&self, seconds: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
+        self.write(move |conn| {
+            Box::pin(async move {
+        Ok(Finish::Commit(sqlx::query_scalar(
             "UPDATE clock SET offset_seconds = offset_seconds + ? WHERE id = 1 RETURNING offset_seconds",
         )
         .bind(seconds)
-        .fetch_one(&self.writer)
-        .await?)
+        .fetch_one(&mut *conn)
+        .await?))
+            })
+        })
+        .await
     }
 
     async fn create_app(&self, app: &NewApp) -> Result<Created> {
-        let done = sqlx::query(
+        let app = app.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let app = &app;
+                let done = sqlx::query(
             "INSERT INTO apps (appid, secret_hash, name, product_state, in_open_scope, quota_daily,
                                quota_per_minute, token_quota_daily, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -269,13 +301,16 @@ impl Store for SqliteStore {
         .bind(app.quota.per_minute)
         .bind(app.quota.token_daily)
         .bind(app.created_at)
-        .execute(&self.writer)
+        .execute(&mut *conn)
         .await?;
-        Ok(if done.rows_affected() == 1 {
-            Created::Created
-        } else {
-            Created::Conflict
+                Ok(Finish::Commit(if done.rows_affected() == 1 {
+                    Created::Created
+                } else {
+                    Created::Conflict
+                }))
+            })
         })
+        .await
     }
 
     async fn app(&self, appid: &str) -> Result<Option<App>> {
@@ -299,42 +334,58 @@ impl Store for SqliteStore {
     }
 
     async fn set_app_quota(&self, appid: &str, quota: &Quota) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE apps SET quota_daily = ?, quota_per_minute = ?, token_quota_daily = ?
+        let appid = appid.to_owned();
+        let quota = quota.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let appid = appid.as_str();
+                let quota = &quota;
+                let done = sqlx::query(
+                    "UPDATE apps SET quota_daily = ?, quota_per_minute = ?, token_quota_daily = ?
              WHERE appid = ?",
-        )
-        .bind(quota.daily)
-        .bind(quota.per_minute)
-        .bind(quota.token_daily)
-        .bind(appid)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+                )
+                .bind(quota.daily)
+                .bind(quota.per_minute)
+                .bind(quota.token_daily)
+                .bind(appid)
+                .execute(&mut *conn)
+                .await?;
+                Ok(Finish::Commit(done.rows_affected() == 1))
+            })
+        })
+        .await
     }
 
     async fn create_merchant(&self, mchid: &str, appids: &[String], now: i64) -> Result<Created> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let mchid = mchid.to_owned();
+        let appids = appids.to_vec();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let mchid = mchid.as_str();
+                let appids = &appids[..];
+                let done = sqlx::query(
             "INSERT INTO merchants (mchid, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(mchid)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        if done.rows_affected() == 0 {
-            return Ok(Created::Conflict);
-        }
-        for appid in appids {
-            sqlx::query(
+                if done.rows_affected() == 0 {
+                    return Ok(Finish::Rollback(Created::Conflict));
+                }
+                for appid in appids {
+                    sqlx::query(
                 "INSERT INTO merchant_apps (mchid, appid) VALUES (?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(mchid)
             .bind(appid)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(Created::Created)
+                }
+                Ok(Finish::Commit(Created::Created))
+            })
+        })
+        .await
     }
 
     async fn first_unbound_mchid(&self, appid: &str, mchids: &[&str]) -> Result<Option<String>> {
@@ -374,7 +425,10 @@ impl Store for SqliteStore {
     }
 
     async fn issue_token(&self, token: &NewToken) -> Result<TokenRecord> {
-        let mut tx = self.begin_write().await?;
+        let token = token.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let token = &token;
         match token.kind {
             // A new generation: the previous one keeps working through its grace period.
             TokenKind::Basic | TokenKind::Component | TokenKind::Authorizer => {
@@ -386,7 +440,7 @@ impl Store for SqliteStore {
                 .bind(&token.appid)
                 .bind(token.kind.as_str())
                 .bind(&token.component_appid)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             }
             TokenKind::Stable => {
@@ -395,13 +449,15 @@ impl Store for SqliteStore {
                      WHERE appid = ? AND kind = 'stable' AND revoked = 0",
                 )
                 .bind(&token.appid)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             }
         }
-        let record = insert_token(&mut tx, token).await?;
-        tx.commit().await?;
-        Ok(record)
+        let record = insert_token(&mut *conn, token).await?;
+                Ok(Finish::Commit(record))
+            })
+        })
+        .await
     }
 
     async fn token(&self, token: &str) -> Result<Option<TokenRecord>> {
@@ -415,25 +471,30 @@ impl Store for SqliteStore {
     }
 
     async fn stable_token(&self, mint: &NewToken) -> Result<TokenRecord> {
-        let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM access_tokens
+        let mint = mint.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let mint = &mint;
+                let sql = format!(
+                    "SELECT {TOKEN_COLUMNS} FROM access_tokens
              WHERE appid = ? AND kind = 'stable' AND revoked = 0 AND expires_at > ?
              ORDER BY generation DESC LIMIT 1"
-        );
-        let current = sqlx::query_as(&sql)
-            .bind(&mint.appid)
-            .bind(mint.issued_at)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(token_record)
-            .transpose()?;
-        let record = match current {
-            Some(record) => record,
-            None => insert_token(&mut tx, mint).await?,
-        };
-        tx.commit().await?;
-        Ok(record)
+                );
+                let current = sqlx::query_as(&sql)
+                    .bind(&mint.appid)
+                    .bind(mint.issued_at)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .map(token_record)
+                    .transpose()?;
+                let record = match current {
+                    Some(record) => record,
+                    None => insert_token(&mut *conn, mint).await?,
+                };
+                Ok(Finish::Commit(record))
+            })
+        })
+        .await
     }
 
     async fn forced_refreshes_since(&self, appid: &str, since: i64) -> Result<(i64, Option<i64>)> {
@@ -450,55 +511,69 @@ impl Store for SqliteStore {
     }
 
     async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts> {
-        let mut tx = self.begin_write().await?;
-        let mut counts = [0i64; 2];
-        for (slot, (window, start)) in [("d", call.day_start), ("m", call.minute_start)]
-            .into_iter()
-            .enumerate()
-        {
-            let count: i64 = sqlx::query_scalar(
-                "INSERT INTO quota_counters (appid, api, window, window_start, count)
+        let (appid, api) = (call.appid.to_owned(), call.api.to_owned());
+        let (day_start, minute_start) = (call.day_start, call.minute_start);
+        self.write(move |conn| {
+            Box::pin(async move {
+                let call = QuotaCall {
+                    appid: &appid,
+                    api: &api,
+                    day_start,
+                    minute_start,
+                };
+                let mut counts = [0i64; 2];
+                for (slot, (window, start)) in [("d", call.day_start), ("m", call.minute_start)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let count: i64 = sqlx::query_scalar(
+                        "INSERT INTO quota_counters (appid, api, window, window_start, count)
                  VALUES (?, ?, ?, ?, 1)
                  ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count",
-            )
-            .bind(call.appid)
-            .bind(call.api)
-            .bind(window)
-            .bind(start)
-            .fetch_one(&mut *tx)
-            .await?;
-            if count == 1 {
-                // A new window began: the old ones will never be read again.
-                sqlx::query(
-                    "DELETE FROM quota_counters
+                    )
+                    .bind(call.appid)
+                    .bind(call.api)
+                    .bind(window)
+                    .bind(start)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    if count == 1 {
+                        // A new window began: the old ones will never be read again.
+                        sqlx::query(
+                            "DELETE FROM quota_counters
                      WHERE appid = ? AND api = ? AND window = ? AND window_start < ?",
-                )
-                .bind(call.appid)
-                .bind(call.api)
-                .bind(window)
-                .bind(start)
-                .execute(&mut *tx)
-                .await?;
-            }
-            counts[slot] = count;
-        }
-        tx.commit().await?;
-        Ok(QuotaCounts {
-            day: counts[0],
-            minute: counts[1],
+                        )
+                        .bind(call.appid)
+                        .bind(call.api)
+                        .bind(window)
+                        .bind(start)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    counts[slot] = count;
+                }
+                Ok(Finish::Commit(QuotaCounts {
+                    day: counts[0],
+                    minute: counts[1],
+                }))
+            })
         })
+        .await
     }
 
     async fn create_payment(&self, payment: &NewPayment) -> Result<Created> {
-        let mut tx = self.begin_write().await?;
-        let rows = std::iter::once((&payment.keys, payment.amount, None)).chain(
-            payment
-                .sub_payments
-                .iter()
-                .map(|(keys, amount)| (keys, *amount, Some(&payment.keys.transaction_id))),
-        );
-        for (position, (keys, amount, parent)) in rows.enumerate() {
-            let done = sqlx::query(
+        let payment = payment.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let payment = &payment;
+                let rows = std::iter::once((&payment.keys, payment.amount, None)).chain(
+                    payment
+                        .sub_payments
+                        .iter()
+                        .map(|(keys, amount)| (keys, *amount, Some(&payment.keys.transaction_id))),
+                );
+                for (position, (keys, amount, parent)) in rows.enumerate() {
+                    let done = sqlx::query(
                 "INSERT INTO payments (transaction_id, parent_transaction_id, appid, openid, mchid,
                                        out_trade_no, amount, state, created_at, position)
                  VALUES (?, ?, ?, ?, ?, ?, ?, 'NOTPAY', ?, ?) ON CONFLICT DO NOTHING",
@@ -512,14 +587,16 @@ impl Store for SqliteStore {
             .bind(amount)
             .bind(payment.created_at)
             .bind(position as i64)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-            if done.rows_affected() == 0 {
-                return Ok(Created::Conflict);
-            }
-        }
-        tx.commit().await?;
-        Ok(Created::Created)
+                    if done.rows_affected() == 0 {
+                        return Ok(Finish::Rollback(Created::Conflict));
+                    }
+                }
+                Ok(Finish::Commit(Created::Created))
+            })
+        })
+        .await
     }
 
     async fn payments(&self, filter: &PaymentFilter) -> Result<Vec<Payment>> {
@@ -546,17 +623,20 @@ impl Store for SqliteStore {
     }
 
     async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>> {
-        let mut tx = self.begin_write().await?;
+        let transaction_id = transaction_id.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let transaction_id = transaction_id.as_str();
         sqlx::query(
             "UPDATE payments SET state = 'SUCCESS', paid_at = ?
              WHERE (transaction_id = ?2 OR parent_transaction_id = ?2) AND state = 'NOTPAY'",
         )
         .bind(now)
         .bind(transaction_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        let Some(payment) = payment_by_id(&mut tx, transaction_id).await? else {
-            return Ok(None);
+        let Some(payment) = payment_by_id(&mut *conn, transaction_id).await? else {
+            return Ok(Finish::Rollback(None));
         };
         let candidates: Vec<(i64, String, String, String, String)> = sqlx::query_as(
             "SELECT key_type, key_a, key_b, appid, body FROM shopping_infos
@@ -567,7 +647,7 @@ impl Store for SqliteStore {
         .bind(&payment.keys.mchid)
         .bind(&payment.keys.out_trade_no)
         .bind(&payment.keys.transaction_id)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
         for (key_type, key_a, key_b, appid, body) in candidates {
             let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
@@ -582,12 +662,14 @@ impl Store for SqliteStore {
                 .bind(key_type)
                 .bind(&key_a)
                 .bind(&key_b)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             }
         }
-        tx.commit().await?;
-        Ok(Some(payment))
+                Ok(Finish::Commit(Some(payment)))
+            })
+        })
+        .await
     }
 
     async fn save_shopping_info(
@@ -597,13 +679,18 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Saved> {
         let body = serde_json::to_string(info).map_err(corrupt)?;
-        let (key_type, key_a, key_b) = key_cols(&info.order_key);
         let upload_ns = info.upload_time.unix_nanos();
-        let mut tx = self.begin_write().await?;
+        let appid = appid.to_owned();
+        let info = info.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let appid = appid.as_str();
+                let info = &info;
+                let (key_type, key_a, key_b) = key_cols(&info.order_key);
 
-        let stored = stored_shopping(&mut tx, appid, key_type, key_a, key_b).await?;
+        let stored = stored_shopping(&mut *conn, appid, key_type, key_a, key_b).await?;
         if let Some(fact) = stored.and_then(|stored| refusal(&stored, upload_ns, &body)) {
-            return Ok(fact);
+            return Ok(Finish::Rollback(fact));
         }
 
         // The ordering rule itself: only a strictly later, unassociated upload replaces.
@@ -631,16 +718,16 @@ impl Store for SqliteStore {
         .bind(&body)
         .bind(now)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(version) = version else {
             // Another transaction stored this order first: judge against what it stored.
-            let stored = stored_shopping(&mut tx, appid, key_type, key_a, key_b).await?;
-            return Ok(stored
+            let stored = stored_shopping(&mut *conn, appid, key_type, key_a, key_b).await?;
+            return Ok(Finish::Rollback(stored
                 .and_then(|stored| refusal(&stored, upload_ns, &body))
                 .unwrap_or(Saved::Stale {
                     stored_upload_time: String::new(),
-                }));
+                })));
         };
 
         sqlx::query(
@@ -651,7 +738,7 @@ impl Store for SqliteStore {
         .bind(key_type)
         .bind(key_a)
         .bind(key_b)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         // A sub-order key belongs to one combined order: claiming one another order holds
         // fails here and the transaction rolls back.
@@ -667,10 +754,10 @@ impl Store for SqliteStore {
             .bind(sub_b)
             .bind(key_a)
             .bind(key_b)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
             if claimed.rows_affected() == 0 {
-                return Ok(Saved::SubOrderTaken { key: sub.clone() });
+                return Ok(Finish::Rollback(Saved::SubOrderTaken { key: sub.clone() }));
             }
         }
         sqlx::query(
@@ -686,10 +773,10 @@ impl Store for SqliteStore {
         .bind(info.upload_time.as_str())
         .bind(&body)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
 
-        let payment = payment_for_key(&mut tx, &info.order_key).await?;
+        let payment = payment_for_key(&mut *conn, &info.order_key).await?;
         let associated = verify(appid, info, payment.as_ref()) == VerifyResult::Associated;
         if let (true, Some(payment)) = (associated, &payment) {
             sqlx::query(
@@ -702,14 +789,16 @@ impl Store for SqliteStore {
             .bind(key_type)
             .bind(key_a)
             .bind(key_b)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
-        tx.commit().await?;
-        Ok(Saved::Accepted {
+                Ok(Finish::Commit(Saved::Accepted {
             version,
             associated,
+        }))
+            })
         })
+        .await
     }
 
     async fn shopping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredInfo>> {
@@ -775,12 +864,17 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Saved> {
         let body = serde_json::to_string(info).map_err(corrupt)?;
-        let (key_type, key_a, key_b) = key_cols(&info.order_key);
         let upload_ns = info.upload_time.unix_nanos();
-        let mut tx = self.begin_write().await?;
-        let stored = stored_shipping(&mut tx, appid, key_type, key_a, key_b).await?;
+        let appid = appid.to_owned();
+        let info = info.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let appid = appid.as_str();
+                let info = &info;
+                let (key_type, key_a, key_b) = key_cols(&info.order_key);
+        let stored = stored_shipping(&mut *conn, appid, key_type, key_a, key_b).await?;
         if let Some(fact) = stored.and_then(|stored| refusal(&stored, upload_ns, &body)) {
-            return Ok(fact);
+            return Ok(Finish::Rollback(fact));
         }
         let version: Option<i64> = sqlx::query_scalar(
             "INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time, upload_time_ns,
@@ -802,15 +896,15 @@ impl Store for SqliteStore {
         .bind(&body)
         .bind(now)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(version) = version else {
-            let stored = stored_shipping(&mut tx, appid, key_type, key_a, key_b).await?;
-            return Ok(stored
+            let stored = stored_shipping(&mut *conn, appid, key_type, key_a, key_b).await?;
+            return Ok(Finish::Rollback(stored
                 .and_then(|stored| refusal(&stored, upload_ns, &body))
                 .unwrap_or(Saved::Stale {
                     stored_upload_time: String::new(),
-                }));
+                })));
         };
         sqlx::query(
             "INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
@@ -825,13 +919,15 @@ impl Store for SqliteStore {
         .bind(info.upload_time.as_str())
         .bind(&body)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
-        Ok(Saved::Accepted {
+                Ok(Finish::Commit(Saved::Accepted {
             version,
             associated: false,
+        }))
+            })
         })
+        .await
     }
 
     async fn shipping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredShipping>> {
@@ -874,23 +970,36 @@ impl Store for SqliteStore {
         review_due_at: Option<i64>,
         last_review_result: Option<&str>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE apps SET product_state = ?, review_due_at = ?,
+        let appid = appid.to_owned();
+        let last_review_result = last_review_result.map(str::to_owned);
+        self.write(move |conn| {
+            Box::pin(async move {
+                let appid = appid.as_str();
+                let last_review_result = last_review_result.as_deref();
+                let done = sqlx::query(
+                    "UPDATE apps SET product_state = ?, review_due_at = ?,
                              last_review_result = COALESCE(?, last_review_result)
              WHERE appid = ? AND product_state = ?",
-        )
-        .bind(to.as_str())
-        .bind(review_due_at)
-        .bind(last_review_result)
-        .bind(appid)
-        .bind(from.as_str())
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+                )
+                .bind(to.as_str())
+                .bind(review_due_at)
+                .bind(last_review_result)
+                .bind(appid)
+                .bind(from.as_str())
+                .execute(&mut *conn)
+                .await?;
+                Ok(Finish::Commit(done.rows_affected() == 1))
+            })
+        })
+        .await
     }
 
     async fn create_component(&self, component: &Component) -> Result<Created> {
-        let done = sqlx::query(
+        let component = component.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let component = &component;
+                let done = sqlx::query(
             "INSERT INTO components (component_appid, secret_hash, verify_ticket, created_at)
              VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
@@ -898,13 +1007,16 @@ impl Store for SqliteStore {
         .bind(&component.secret_hash)
         .bind(&component.verify_ticket)
         .bind(component.created_at)
-        .execute(&self.writer)
+        .execute(&mut *conn)
         .await?;
-        Ok(if done.rows_affected() == 1 {
-            Created::Created
-        } else {
-            Created::Conflict
+                Ok(Finish::Commit(if done.rows_affected() == 1 {
+                    Created::Created
+                } else {
+                    Created::Conflict
+                }))
+            })
         })
+        .await
     }
 
     async fn component(&self, component_appid: &str) -> Result<Option<Component>> {
@@ -932,24 +1044,29 @@ impl Store for SqliteStore {
         code_expires_at: i64,
     ) -> Result<()> {
         let funcscope = serde_json::to_string(&authorization.funcscope).map_err(corrupt)?;
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO authorizations (component_appid, authorizer_appid, funcscope,
+        let authorization = authorization.clone();
+        let code = code.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let authorization = &authorization;
+                let code = code.as_str();
+                sqlx::query(
+                    "INSERT INTO authorizations (component_appid, authorizer_appid, funcscope,
                                          agreement_signed, refresh_token, authorized_at)
              VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (component_appid, authorizer_appid) DO UPDATE SET
                  funcscope = excluded.funcscope, agreement_signed = excluded.agreement_signed,
                  refresh_token = excluded.refresh_token, authorized_at = excluded.authorized_at",
-        )
-        .bind(&authorization.component_appid)
-        .bind(&authorization.authorizer_appid)
-        .bind(&funcscope)
-        .bind(authorization.agreement_signed)
-        .bind(&authorization.refresh_token)
-        .bind(authorization.authorized_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+                )
+                .bind(&authorization.component_appid)
+                .bind(&authorization.authorizer_appid)
+                .bind(&funcscope)
+                .bind(authorization.agreement_signed)
+                .bind(&authorization.refresh_token)
+                .bind(authorization.authorized_at)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
             "INSERT INTO authorization_codes (code, component_appid, authorizer_appid, expires_at)
              VALUES (?, ?, ?, ?)",
         )
@@ -957,10 +1074,12 @@ impl Store for SqliteStore {
         .bind(&authorization.component_appid)
         .bind(&authorization.authorizer_appid)
         .bind(code_expires_at)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
-        Ok(())
+                Ok(Finish::Commit(()))
+            })
+        })
+        .await
     }
 
     async fn redeem_authorization_code(
@@ -969,23 +1088,31 @@ impl Store for SqliteStore {
         code: &str,
         now: i64,
     ) -> Result<Option<Authorization>> {
-        let mut tx = self.begin_write().await?;
-        let authorizer: Option<String> = sqlx::query_scalar(
-            "UPDATE authorization_codes SET used = 1
+        let component_appid = component_appid.to_owned();
+        let code = code.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let component_appid = component_appid.as_str();
+                let code = code.as_str();
+                let authorizer: Option<String> = sqlx::query_scalar(
+                    "UPDATE authorization_codes SET used = 1
              WHERE code = ? AND component_appid = ? AND used = 0 AND expires_at > ?
              RETURNING authorizer_appid",
-        )
-        .bind(code)
-        .bind(component_appid)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(authorizer) = authorizer else {
-            return Ok(None);
-        };
-        let authorization = authorization_in(&mut tx, component_appid, &authorizer).await?;
-        tx.commit().await?;
-        Ok(authorization)
+                )
+                .bind(code)
+                .bind(component_appid)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(authorizer) = authorizer else {
+                    return Ok(Finish::Rollback(None));
+                };
+                let authorization =
+                    authorization_in(&mut *conn, component_appid, &authorizer).await?;
+                Ok(Finish::Commit(authorization))
+            })
+        })
+        .await
     }
 
     async fn authorization(
@@ -998,7 +1125,10 @@ impl Store for SqliteStore {
     }
 
     async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()> {
-        let mut tx = self.begin_write().await?;
+        let entries = entries.to_vec();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let entries = &entries[..];
         for e in entries {
             sqlx::query(
                 "INSERT INTO journal (rid, appid, invoke_time, cost_in_ms, request_url, request_body,
@@ -1014,7 +1144,7 @@ impl Store for SqliteStore {
             .bind(&e.response_body)
             .bind(&e.client_ip)
             .bind(e.errcode)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
         sqlx::query(
@@ -1024,10 +1154,12 @@ impl Store for SqliteStore {
         )
         .bind(retention.oldest)
         .bind(retention.max_entries)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
-        Ok(())
+                Ok(Finish::Commit(()))
+            })
+        })
+        .await
     }
 
     async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>> {
@@ -1053,27 +1185,52 @@ impl Store for SqliteStore {
         errcodes: &[i64],
         delay_ms: i64,
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        for errcode in errcodes {
-            sqlx::query("INSERT INTO faults (appid, path, errcode, delay_ms) VALUES (?, ?, ?, ?)")
-                .bind(appid)
-                .bind(path)
-                .bind(errcode)
-                .bind(delay_ms)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let appid = appid.to_owned();
+        let path = path.map(str::to_owned);
+        let errcodes = errcodes.to_vec();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let appid = appid.as_str();
+                let path = path.as_deref();
+                let errcodes = &errcodes[..];
+                for errcode in errcodes {
+                    sqlx::query(
+                        "INSERT INTO faults (appid, path, errcode, delay_ms) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(appid)
+                    .bind(path)
+                    .bind(errcode)
+                    .bind(delay_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(Finish::Commit(()))
+            })
+        })
+        .await
     }
 
     async fn clear_faults(&self, appid: &str, path: Option<&str>) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM faults WHERE appid = ? AND (? IS NULL OR path = ?2)")
-            .bind(appid)
-            .bind(path)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected())
+        let appid = appid.to_owned();
+        let path = path.map(str::to_owned);
+        self.write(move |conn| {
+            Box::pin(async move {
+                let appid = appid.as_str();
+                let path = path.as_deref();
+                let done =
+                    sqlx::query("DELETE FROM faults WHERE appid = ? AND (? IS NULL OR path = ?2)")
+                        .bind(appid)
+                        .bind(path)
+                        .execute(&mut *conn)
+                        .await?;
+                Ok(Finish::Commit(done.rows_affected()))
+            })
+        })
+        .await
+    }
+
+    fn write_stats(&self) -> Option<WriteStats> {
+        Some(self.writer.stats())
     }
 
     async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>> {
@@ -1089,17 +1246,25 @@ impl Store for SqliteStore {
         if queued.is_none() {
             return Ok(None);
         }
-        let fault: Option<(i64, i64)> = sqlx::query_as(
-            "DELETE FROM faults WHERE id = (
-                 SELECT id FROM faults WHERE appid = ? AND (path IS NULL OR path = ?)
-                 ORDER BY id LIMIT 1)
-             RETURNING errcode, delay_ms",
-        )
-        .bind(appid)
-        .bind(path)
-        .fetch_optional(&self.writer)
-        .await?;
-        Ok(fault.map(|(errcode, delay_ms)| Fault { errcode, delay_ms }))
+        let (appid, path) = (appid.to_owned(), path.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let fault: Option<(i64, i64)> = sqlx::query_as(
+                    "DELETE FROM faults WHERE id = (
+                         SELECT id FROM faults WHERE appid = ? AND (path IS NULL OR path = ?)
+                         ORDER BY id LIMIT 1)
+                     RETURNING errcode, delay_ms",
+                )
+                .bind(&appid)
+                .bind(&path)
+                .fetch_optional(&mut *conn)
+                .await?;
+                Ok(Finish::Commit(
+                    fault.map(|(errcode, delay_ms)| Fault { errcode, delay_ms }),
+                ))
+            })
+        })
+        .await
     }
 }
 
