@@ -1,6 +1,7 @@
 //! `userorder`: the one binary. `serve` runs the server; the other subcommands drive the
 //! SDK against a userorder server or WeChat itself (`--base-url`).
 
+mod bench;
 mod commands;
 mod demo;
 
@@ -68,6 +69,14 @@ enum Command {
     },
     /// The sandbox API of a userorder server, for scripts.
     Sandbox(commands::sandbox::SandboxArgs),
+    /// Measure throughput, latency and memory against a floor server, with wrk.
+    Bench(bench::BenchArgs),
+    /// The benchmark's floor server (started by `bench`).
+    #[command(hide = true)]
+    BenchFloor {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
     /// What an errcode means and how to fix it.
     Explain {
         #[arg(allow_negative_numbers = true)]
@@ -146,6 +155,12 @@ async fn main() -> ExitCode {
         Command::Verify { app, args } => commands::wechat::verify(&app, &args, json).await,
         Command::Sandbox(args) => commands::sandbox::run(args, json).await,
         Command::Explain { errcode } => commands::explain(errcode, json),
+        Command::Bench(args) => bench::run(args, json)
+            .await
+            .map_err(|e| commands::Failure::Other(format!("{e:#}"))),
+        Command::BenchFloor { listen } => bench::serve_floor(listen)
+            .await
+            .map_err(|e| commands::Failure::Other(format!("{e:#}"))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,54 @@
+-- wrk script written by `userorder bench`: every request gets a fresh order key, so each
+-- upload is a new order (no retries, no stale refusals). The Rust side fills in the
+-- settings below; each wrk thread numbers its own requests.
+local method = "{{METHOD}}"
+local path = "{{PATH}}"
+local body_template = [=====[{{BODY}}]=====]
+local headers = { ["Content-Type"] = "application/json", ["Cookie"] = "{{COOKIE}}" }
+local openids = { {{OPENIDS}} }
+local run = "{{RUN}}"
+local pace_ms = {{PACE_MS}}
+local stop_after = {{STOP_AFTER}}
+
+local next_thread = 0
+function setup(thread)
+  next_thread = next_thread + 1
+  thread:set("thread_no", next_thread)
+end
+
+local counter = 0
+local answered = 0
+
+function request()
+  counter = counter + 1
+  if body_template == "" then
+    return wrk.format(method, path, headers)
+  end
+  local key = run .. "t" .. thread_no .. "n" .. counter
+  local openid = openids[(counter % #openids) + 1]
+  local body = body_template:gsub("__KEY__", key):gsub("__OPENID__", openid)
+  return wrk.format(method, path, headers, body)
+end
+
+if pace_ms > 0 then
+  function delay()
+    return pace_ms
+  end
+end
+
+if stop_after > 0 then
+  function response(status, headers, body)
+    answered = answered + 1
+    if answered >= stop_after then
+      wrk.thread:stop()
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\n{"requests":%d,"duration_us":%d,"socket_errors":%d,"non_2xx":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
