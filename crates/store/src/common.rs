@@ -188,3 +188,34 @@ pub fn refusal(stored: &StoredUpload, upload_ns: i64, body: &str) -> Option<Save
         None
     }
 }
+
+/// The SQL after `FROM shopping_infos` that lists uploads for `filter`, with numbered
+/// parameters (`sigil` is `$` for PostgreSQL, `?` for SQLite), and the values to bind in
+/// order (the limit and offset follow them). Only filters in use become conditions, so the
+/// planner can pick the payer index, and the bill's associated-only condition is literal so
+/// the partial index `shopping_infos_bill` applies.
+pub fn upload_listing(filter: &UploadFilter, sigil: char) -> (String, Vec<&str>) {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    for (column, value) in [("appid", &filter.appid), ("openid", &filter.openid)] {
+        if let Some(value) = value {
+            binds.push(value.as_str());
+            conditions.push(format!("{column} = {sigil}{}", binds.len()));
+        }
+    }
+    if filter.associated_only {
+        conditions.push("associated_at IS NOT NULL".to_owned());
+    }
+    if conditions.is_empty() {
+        conditions.push("1 = 1".to_owned());
+    }
+    let n = binds.len();
+    let sql = format!(
+        "WHERE {} ORDER BY updated_at DESC, created_at DESC, key_a DESC, key_b DESC \
+         LIMIT {sigil}{} OFFSET {sigil}{}",
+        conditions.join(" AND "),
+        n + 1,
+        n + 2
+    );
+    (sql, binds)
+}

@@ -499,8 +499,13 @@ impl Store for PostgresStore {
         .await?)
     }
 
+    /// Commits without waiting for the WAL flush (`synchronous_commit = off` for this
+    /// transaction only): a crash may forget the last few calls' counts, never an upload.
     async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts> {
         let mut tx = self.begin_write().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         let mut counts = [0i64; 2];
         for (slot, (window, start)) in [("d", call.day_start), ("m", call.minute_start)]
             .into_iter()
@@ -786,18 +791,15 @@ impl Store for PostgresStore {
 
     async fn shopping_infos(&self, filter: &UploadFilter) -> Result<Vec<StoredInfo>> {
         let mut conn = self.pool.acquire().await?;
-        let sql = format!(
-            "SELECT {INFO_COLUMNS} FROM shopping_infos
-             WHERE ($1::TEXT IS NULL OR appid = $1) AND ($2::TEXT IS NULL OR openid = $2)
-               AND (NOT $5 OR associated_at IS NOT NULL)
-             ORDER BY updated_at DESC, created_at DESC, key_a DESC, key_b DESC LIMIT $3 OFFSET $4"
-        );
-        let rows: Vec<InfoRow> = sqlx::query_as(&sql)
-            .bind(&filter.appid)
-            .bind(&filter.openid)
+        let (listing, binds) = upload_listing(filter, '$');
+        let sql = format!("SELECT {INFO_COLUMNS} FROM shopping_infos {listing}");
+        let mut query = sqlx::query_as(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let rows: Vec<InfoRow> = query
             .bind(filter.limit)
             .bind(filter.offset)
-            .bind(filter.associated_only)
             .fetch_all(&mut *conn)
             .await?;
         let mut infos = Vec::with_capacity(rows.len());

@@ -574,7 +574,8 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
     } else {
         args.database.clone()
     };
-    let server = ChildProcess::spawn(&["serve", "--listen", "127.0.0.1:0", "--database", &database])?;
+    let server =
+        ChildProcess::spawn(&["serve", "--listen", "127.0.0.1:0", "--database", &database])?;
     let floor = ChildProcess::spawn(&["bench-floor", "--listen", "127.0.0.1:0"])?;
     println!(
         "userorder {} (pid {}, {database}) · floor {} (pid {}) · wrk -t{} -c{} for {} s each",

@@ -75,6 +75,29 @@ impl GroupCommit {
             + Send
             + 'static,
     {
+        self.enqueue(job, false).await
+    }
+
+    /// Like [`write`](Self::write), but answers as soon as the job has run, before its batch
+    /// commits: for counters whose last few increments may be lost in a crash without harm
+    /// (quota windows). The writes still commit with the batch, or roll back with it.
+    pub async fn write_early<T, F>(&self, job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<Finish<T>>>
+            + Send
+            + 'static,
+    {
+        self.enqueue(job, true).await
+    }
+
+    async fn enqueue<T, F>(&self, job: F, early: bool) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<Finish<T>>>
+            + Send
+            + 'static,
+    {
         let (answer, answered) = oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
@@ -83,6 +106,11 @@ impl GroupCommit {
                     Ok(Finish::Rollback(value)) => (false, Ok(value)),
                     Err(e) => (false, Err(e)),
                 };
+                if early {
+                    let _ = answer.send(outcome);
+                    let deliver: Deliver = Box::new(|_| {});
+                    return (keep, deliver);
+                }
                 let deliver: Deliver = Box::new(move |failed| {
                     let result = match failed {
                         None => outcome,
