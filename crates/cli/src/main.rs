@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -84,48 +85,104 @@ enum Command {
     },
 }
 
-#[derive(Debug, clap::Args)]
+/// `serve`'s settings. Each comes from its flag, else its environment variable, else the
+/// `--config` file, else the default named in its help.
+#[derive(Debug, Default, clap::Args, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "USERORDER_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB.
-    #[arg(
-        long,
-        env = "USERORDER_DATABASE_URL",
-        default_value = "sqlite://userorder.db"
-    )]
-    database: String,
-    /// PostgreSQL connections per process.
-    #[arg(long, env = "USERORDER_POOL_SIZE", default_value_t = 10)]
-    pool_size: u32,
+    /// A TOML file with any of these settings, named as the flags with `_` for `-`
+    /// (e.g. `listen = "0.0.0.0:8080"`, `journal_max_entries = 50000`).
+    #[arg(long, env = "USERORDER_CONFIG")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "USERORDER_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB
+    /// [default: sqlite://userorder.db].
+    #[arg(long, env = "USERORDER_DATABASE_URL")]
+    database: Option<String>,
+    /// PostgreSQL connections per process [default: 10].
+    #[arg(long, env = "USERORDER_POOL_SIZE")]
+    pool_size: Option<u32>,
     /// Bearer token for /sandbox/ (minted and printed when absent).
     #[arg(long, env = "USERORDER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// Seed a demo app, merchant, payer and unpaid payment, and print curl lines that use them.
     #[arg(long)]
+    #[serde(default)]
     demo: bool,
-    /// Request journal: how many of the newest requests to keep.
-    #[arg(long, env = "USERORDER_JOURNAL_MAX_ENTRIES", default_value_t = JournalRetention::default().max_entries)]
-    journal_max_entries: i64,
-    /// Request journal: how many seconds to keep a request.
-    #[arg(long, env = "USERORDER_JOURNAL_MAX_AGE", default_value_t = JournalRetention::default().max_age_seconds)]
-    journal_max_age: i64,
+    /// Request journal: how many of the newest requests to keep [default: 10000].
+    #[arg(long, env = "USERORDER_JOURNAL_MAX_ENTRIES")]
+    journal_max_entries: Option<i64>,
+    /// Request journal: how many seconds to keep a request [default: 604800].
+    #[arg(long, env = "USERORDER_JOURNAL_MAX_AGE")]
+    journal_max_age: Option<i64>,
+    /// Log lines as `text` or `json` (one object per line) [default: text].
+    #[arg(long, env = "USERORDER_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+impl ServeArgs {
+    /// Fills what flags and environment left unset from the `--config` file.
+    fn with_config_file(mut self) -> anyhow::Result<Self> {
+        let Some(path) = &self.config else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        let file: ServeArgs = toml::from_str(&text)
+            .with_context(|| format!("in the config file {}", path.display()))?;
+        self.listen = self.listen.or(file.listen);
+        self.database = self.database.or(file.database);
+        self.pool_size = self.pool_size.or(file.pool_size);
+        self.admin_token = self.admin_token.or(file.admin_token);
+        self.demo |= file.demo;
+        self.journal_max_entries = self.journal_max_entries.or(file.journal_max_entries);
+        self.journal_max_age = self.journal_max_age.or(file.journal_max_age);
+        self.log_format = self.log_format.or(file.log_format);
+        Ok(self)
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
     let json = cli.json;
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging(LogFormat::Text);
+    }
     let result = match cli.command {
         Command::Serve(args) => {
+            let args = match args.with_config_file() {
+                Ok(args) => args,
+                Err(e) => {
+                    eprintln!("userorder: {e:#}");
+                    return ExitCode::from(commands::USAGE);
+                }
+            };
+            init_logging(args.log_format.unwrap_or(LogFormat::Text));
             return match serve(args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -193,19 +250,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             token
         }
     };
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| "sqlite://userorder.db".to_owned());
+    let defaults = JournalRetention::default();
     let server = Server::build(Config {
-        listen: args.listen,
-        database_url: args.database.clone(),
-        pool_size: args.pool_size,
+        listen: args
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        database_url: database.clone(),
+        pool_size: args.pool_size.unwrap_or(10),
         admin_token: admin_token.clone(),
         quotas: QuotaDefaults::default(),
         journal: JournalRetention {
-            max_entries: args.journal_max_entries.max(1),
-            max_age_seconds: args.journal_max_age.max(1),
+            max_entries: args
+                .journal_max_entries
+                .unwrap_or(defaults.max_entries)
+                .max(1),
+            max_age_seconds: args
+                .journal_max_age
+                .unwrap_or(defaults.max_age_seconds)
+                .max(1),
         },
     })
     .await
-    .with_context(|| format!("starting on {}", args.database))?;
+    .with_context(|| format!("starting on {database}"))?;
     let addr = server.local_addr()?;
     if args.demo {
         // The demo talks to the server over HTTP, so it runs once the server serves.
@@ -216,7 +286,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
-    tracing::info!(%addr, database = %args.database, "userorder listening");
+    tracing::info!(%addr, %database, "userorder listening");
     server.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

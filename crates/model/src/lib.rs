@@ -4,6 +4,7 @@
 pub mod association;
 pub mod body;
 pub mod errcode;
+pub mod inbound;
 pub mod openid;
 pub mod shipping;
 pub mod shopping;
