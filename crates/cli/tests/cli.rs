@@ -283,3 +283,60 @@ async fn a_bulk_upload_of_ten_thousand_orders_completes_and_accounts_for_every_l
     }
     assert_eq!(stored, 9_996);
 }
+
+/// `serve --config FILE` takes its settings from TOML (flags and environment still win), logs
+/// one JSON object per line with `log_format = "json"`, and refuses an unknown key by name.
+#[tokio::test]
+async fn serve_reads_a_toml_config_file_and_logs_json() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("userorder.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{}\"\nadmin_token = \"from-the-file\"\n\
+             log_format = \"json\"\njournal_max_entries = 50\n",
+            dir.path().join("c.db").display()
+        ),
+    )
+    .expect("config written");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("USERORDER_ADMIN_TOKEN")
+        .env_remove("USERORDER_LISTEN")
+        .env_remove("USERORDER_DATABASE_URL")
+        .env_remove("USERORDER_LOG_FORMAT")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("a log line").expect("utf-8");
+    let line: Value = serde_json::from_str(&first).expect("the log line is JSON");
+    assert_eq!(line["message"], "userorder listening", "{first}");
+    let addr = line["addr"].as_str().expect("addr field").to_owned();
+    assert!(
+        line["database"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("c.db"))
+    );
+
+    // The admin token came from the file.
+    let sandbox = userorder_client::Sandbox::new(format!("http://{addr}"), "from-the-file");
+    sandbox
+        .create_app(json!({"name": "configured"}))
+        .await
+        .expect("the file's admin token opens the sandbox");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisten_port = 1\n").expect("written");
+    let refused = run(&["serve", "--config", &config.to_string_lossy()], &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("unknown field `listen_port`"), "{stderr}");
+}
