@@ -40,8 +40,14 @@ pub enum Finish<T> {
 
 /// Called with the batch's fate: `None` when committed, the reason otherwise.
 type Deliver = Box<dyn FnOnce(Option<Arc<str>>) + Send>;
-type Job =
+type Run =
     Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Deliver)> + Send>;
+
+struct Job {
+    run: Run,
+    /// Early jobs are single statements, atomic by themselves: no savepoint needed.
+    savepoint: bool,
+}
 
 #[derive(Default)]
 struct Stats {
@@ -80,7 +86,9 @@ impl GroupCommit {
 
     /// Like [`write`](Self::write), but answers as soon as the job has run, before its batch
     /// commits: for counters whose last few increments may be lost in a crash without harm
-    /// (quota windows). The writes still commit with the batch, or roll back with it.
+    /// (quota windows). The writes still commit with the batch, or roll back with it. The job
+    /// runs without a savepoint, so its first statement must be the one that matters: a
+    /// failure there writes nothing, and anything after it is best effort.
     pub async fn write_early<T, F>(&self, job: F) -> Result<T>
     where
         T: Send + 'static,
@@ -99,7 +107,7 @@ impl GroupCommit {
             + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             Box::pin(async move {
                 let (keep, outcome) = match job(conn).await {
                     Ok(Finish::Commit(value)) => (true, Ok(value)),
@@ -122,6 +130,10 @@ impl GroupCommit {
                 (keep, deliver)
             })
         });
+        let job = Job {
+            run,
+            savepoint: !early,
+        };
         self.queue
             .send(job)
             .await
@@ -182,10 +194,15 @@ async fn run_batch(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
     }
     let mut delivered = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
+        if !job.savepoint {
+            let (_, deliver) = (job.run)(conn).await;
+            delivered.push(deliver);
+            continue;
+        }
         if let Err(e) = exec(conn, "SAVEPOINT job").await {
             return abandon(conn, delivered, &e.to_string()).await;
         }
-        let (keep, deliver) = job(conn).await;
+        let (keep, deliver) = (job.run)(conn).await;
         delivered.push(deliver);
         let undo = if keep {
             exec(conn, "RELEASE job").await

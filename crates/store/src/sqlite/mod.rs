@@ -274,12 +274,12 @@ impl Store for SqliteStore {
     async fn advance_clock(&self, seconds: i64) -> Result<i64> {
         self.write(move |conn| {
             Box::pin(async move {
-        Ok(Finish::Commit(sqlx::query_scalar(
-            "UPDATE clock SET offset_seconds = offset_seconds + ? WHERE id = 1 RETURNING offset_seconds",
-        )
-        .bind(seconds)
-        .fetch_one(&mut *conn)
-        .await?))
+                Ok(Finish::Commit(sqlx::query_scalar(
+                    "UPDATE clock SET offset_seconds = offset_seconds + ? WHERE id = 1 RETURNING offset_seconds",
+                )
+                .bind(seconds)
+                .fetch_one(&mut *conn)
+                .await?))
             })
         })
         .await
@@ -291,26 +291,26 @@ impl Store for SqliteStore {
             Box::pin(async move {
                 let app = &app;
                 let done = sqlx::query(
-            "INSERT INTO apps (appid, secret_hash, name, product_state, in_open_scope, quota_daily,
-                               quota_per_minute, token_quota_daily, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&app.appid)
-        .bind(&app.secret_hash)
-        .bind(&app.name)
-        .bind(app.product_state.as_str())
-        .bind(app.in_open_scope)
-        .bind(app.quota.daily)
-        .bind(app.quota.per_minute)
-        .bind(app.quota.token_daily)
-        .bind(app.created_at)
-        .execute(&mut *conn)
-        .await?;
-                Ok(Finish::Commit(if done.rows_affected() == 1 {
-                    Created::Created
-                } else {
-                    Created::Conflict
-                }))
+                    "INSERT INTO apps (appid, secret_hash, name, product_state, in_open_scope, quota_daily,
+                                       quota_per_minute, token_quota_daily, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(&app.appid)
+                .bind(&app.secret_hash)
+                .bind(&app.name)
+                .bind(app.product_state.as_str())
+                .bind(app.in_open_scope)
+                .bind(app.quota.daily)
+                .bind(app.quota.per_minute)
+                .bind(app.quota.token_daily)
+                .bind(app.created_at)
+                .execute(&mut *conn)
+                .await?;
+                        Ok(Finish::Commit(if done.rows_affected() == 1 {
+                            Created::Created
+                        } else {
+                            Created::Conflict
+                        }))
             })
         })
         .await
@@ -345,7 +345,7 @@ impl Store for SqliteStore {
                 let quota = &quota;
                 let done = sqlx::query(
                     "UPDATE apps SET quota_daily = ?, quota_per_minute = ?, token_quota_daily = ?
-             WHERE appid = ?",
+                     WHERE appid = ?",
                 )
                 .bind(quota.daily)
                 .bind(quota.per_minute)
@@ -367,25 +367,25 @@ impl Store for SqliteStore {
                 let mchid = mchid.as_str();
                 let appids = &appids[..];
                 let done = sqlx::query(
-            "INSERT INTO merchants (mchid, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(mchid)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-                if done.rows_affected() == 0 {
-                    return Ok(Finish::Rollback(Created::Conflict));
-                }
-                for appid in appids {
-                    sqlx::query(
-                "INSERT INTO merchant_apps (mchid, appid) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(mchid)
-            .bind(appid)
-            .execute(&mut *conn)
-            .await?;
-                }
-                Ok(Finish::Commit(Created::Created))
+                    "INSERT INTO merchants (mchid, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(mchid)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                        if done.rows_affected() == 0 {
+                            return Ok(Finish::Rollback(Created::Conflict));
+                        }
+                        for appid in appids {
+                            sqlx::query(
+                        "INSERT INTO merchant_apps (mchid, appid) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(mchid)
+                    .bind(appid)
+                    .execute(&mut *conn)
+                    .await?;
+                        }
+                        Ok(Finish::Commit(Created::Created))
             })
         })
         .await
@@ -432,32 +432,32 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             Box::pin(async move {
                 let token = &token;
-        match token.kind {
-            // A new generation: the previous one keeps working through its grace period.
-            TokenKind::Basic | TokenKind::Component | TokenKind::Authorizer => {
-                sqlx::query(
-                    "UPDATE access_tokens SET superseded_at = ?
-                     WHERE appid = ? AND kind = ? AND component_appid IS ? AND superseded_at IS NULL",
-                )
-                .bind(token.issued_at)
-                .bind(&token.appid)
-                .bind(token.kind.as_str())
-                .bind(&token.component_appid)
-                .execute(&mut *conn)
-                .await?;
-            }
-            TokenKind::Stable => {
-                sqlx::query(
-                    "UPDATE access_tokens SET revoked = 1
-                     WHERE appid = ? AND kind = 'stable' AND revoked = 0",
-                )
-                .bind(&token.appid)
-                .execute(&mut *conn)
-                .await?;
-            }
-        }
-        let record = insert_token(&mut *conn, token).await?;
-                Ok(Finish::Commit(record))
+                match token.kind {
+                    // A new generation: the previous one keeps working through its grace period.
+                    TokenKind::Basic | TokenKind::Component | TokenKind::Authorizer => {
+                        sqlx::query(
+                            "UPDATE access_tokens SET superseded_at = ?
+                             WHERE appid = ? AND kind = ? AND component_appid IS ? AND superseded_at IS NULL",
+                        )
+                        .bind(token.issued_at)
+                        .bind(&token.appid)
+                        .bind(token.kind.as_str())
+                        .bind(&token.component_appid)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    TokenKind::Stable => {
+                        sqlx::query(
+                            "UPDATE access_tokens SET revoked = 1
+                             WHERE appid = ? AND kind = 'stable' AND revoked = 0",
+                        )
+                        .bind(&token.appid)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                let record = insert_token(&mut *conn, token).await?;
+                        Ok(Finish::Commit(record))
             })
         })
         .await
@@ -480,8 +480,8 @@ impl Store for SqliteStore {
                 let mint = &mint;
                 let sql = format!(
                     "SELECT {TOKEN_COLUMNS} FROM access_tokens
-             WHERE appid = ? AND kind = 'stable' AND revoked = 0 AND expires_at > ?
-             ORDER BY generation DESC LIMIT 1"
+                     WHERE appid = ? AND kind = 'stable' AND revoked = 0 AND expires_at > ?
+                     ORDER BY generation DESC LIMIT 1"
                 );
                 let current = sqlx::query_as(&sql)
                     .bind(&mint.appid)
@@ -578,18 +578,18 @@ impl Store for SqliteStore {
                 "INSERT INTO payments (transaction_id, parent_transaction_id, appid, openid, mchid,
                                        out_trade_no, amount, state, created_at, position)
                  VALUES (?, ?, ?, ?, ?, ?, ?, 'NOTPAY', ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(&keys.transaction_id)
-            .bind(parent)
-            .bind(&payment.appid)
-            .bind(&payment.openid)
-            .bind(&keys.mchid)
-            .bind(&keys.out_trade_no)
-            .bind(amount)
-            .bind(payment.created_at)
-            .bind(position as i64)
-            .execute(&mut *conn)
-            .await?;
+                    )
+                    .bind(&keys.transaction_id)
+                    .bind(parent)
+                    .bind(&payment.appid)
+                    .bind(&payment.openid)
+                    .bind(&keys.mchid)
+                    .bind(&keys.out_trade_no)
+                    .bind(amount)
+                    .bind(payment.created_at)
+                    .bind(position as i64)
+                    .execute(&mut *conn)
+                    .await?;
                     if done.rows_affected() == 0 {
                         return Ok(Finish::Rollback(Created::Conflict));
                     }
@@ -628,46 +628,46 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             Box::pin(async move {
                 let transaction_id = transaction_id.as_str();
-        sqlx::query(
-            "UPDATE payments SET state = 'SUCCESS', paid_at = ?
-             WHERE (transaction_id = ?2 OR parent_transaction_id = ?2) AND state = 'NOTPAY'",
-        )
-        .bind(now)
-        .bind(transaction_id)
-        .execute(&mut *conn)
-        .await?;
-        let Some(payment) = payment_by_id(&mut *conn, transaction_id).await? else {
-            return Ok(Finish::Rollback(None));
-        };
-        let candidates: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-            "SELECT key_type, key_a, key_b, appid, body FROM shopping_infos
-             WHERE appid = ? AND associated_at IS NULL
-               AND ((key_type = 1 AND key_a = ? AND key_b = ?) OR (key_type = 2 AND key_a = ? AND key_b = ''))",
-        )
-        .bind(&payment.appid)
-        .bind(&payment.keys.mchid)
-        .bind(&payment.keys.out_trade_no)
-        .bind(&payment.keys.transaction_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        for (key_type, key_a, key_b, appid, body) in candidates {
-            let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
-            if verify(&appid, &info, Some(&payment)) == VerifyResult::Associated {
                 sqlx::query(
-                    "UPDATE shopping_infos SET associated_at = ?, transaction_id = ?
-                     WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+                    "UPDATE payments SET state = 'SUCCESS', paid_at = ?
+                     WHERE (transaction_id = ?2 OR parent_transaction_id = ?2) AND state = 'NOTPAY'",
                 )
                 .bind(now)
-                .bind(&payment.keys.transaction_id)
-                .bind(&appid)
-                .bind(key_type)
-                .bind(&key_a)
-                .bind(&key_b)
+                .bind(transaction_id)
                 .execute(&mut *conn)
                 .await?;
-            }
-        }
-                Ok(Finish::Commit(Some(payment)))
+                let Some(payment) = payment_by_id(&mut *conn, transaction_id).await? else {
+                    return Ok(Finish::Rollback(None));
+                };
+                let candidates: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+                    "SELECT key_type, key_a, key_b, appid, body FROM shopping_infos
+                     WHERE appid = ? AND associated_at IS NULL
+                       AND ((key_type = 1 AND key_a = ? AND key_b = ?) OR (key_type = 2 AND key_a = ? AND key_b = ''))",
+                )
+                .bind(&payment.appid)
+                .bind(&payment.keys.mchid)
+                .bind(&payment.keys.out_trade_no)
+                .bind(&payment.keys.transaction_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                for (key_type, key_a, key_b, appid, body) in candidates {
+                    let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
+                    if verify(&appid, &info, Some(&payment)) == VerifyResult::Associated {
+                        sqlx::query(
+                            "UPDATE shopping_infos SET associated_at = ?, transaction_id = ?
+                             WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+                        )
+                        .bind(now)
+                        .bind(&payment.keys.transaction_id)
+                        .bind(&appid)
+                        .bind(key_type)
+                        .bind(&key_a)
+                        .bind(&key_b)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                        Ok(Finish::Commit(Some(payment)))
             })
         })
         .await
@@ -689,126 +689,126 @@ impl Store for SqliteStore {
                 let info = &info;
                 let (key_type, key_a, key_b) = key_cols(&info.order_key);
 
-        // The ordering rule itself: only a strictly later, unassociated upload replaces.
-        // (One writer at a time, so there is no need to read first: when the upsert
-        // declines, what is stored says why.)
-        let version: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid, upload_time,
-                                         upload_time_ns, body, version, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-             ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
-                 combined = excluded.combined, openid = excluded.openid,
-                 upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
-                 body = excluded.body, version = shopping_infos.version + 1,
-                 updated_at = excluded.updated_at
-             WHERE excluded.upload_time_ns > shopping_infos.upload_time_ns
-               AND shopping_infos.associated_at IS NULL
-             RETURNING version",
-        )
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .bind(info.is_combined())
-        .bind(&info.payer.openid)
-        .bind(info.upload_time.as_str())
-        .bind(upload_ns)
-        .bind(&body)
-        .bind(now)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(version) = version else {
-            let stored = stored_shopping(&mut *conn, appid, key_type, key_a, key_b).await?;
-            return Ok(Finish::Rollback(stored
-                .and_then(|stored| refusal(&stored, upload_ns, &body))
-                .unwrap_or(Saved::Stale {
-                    stored_upload_time: String::new(),
-                })));
-        };
+                // The ordering rule itself: only a strictly later, unassociated upload replaces.
+                // (One writer at a time, so there is no need to read first: when the upsert
+                // declines, what is stored says why.)
+                let version: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid, upload_time,
+                                                 upload_time_ns, body, version, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+                     ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
+                         combined = excluded.combined, openid = excluded.openid,
+                         upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
+                         body = excluded.body, version = shopping_infos.version + 1,
+                         updated_at = excluded.updated_at
+                     WHERE excluded.upload_time_ns > shopping_infos.upload_time_ns
+                       AND shopping_infos.associated_at IS NULL
+                     RETURNING version",
+                )
+                .bind(appid)
+                .bind(key_type)
+                .bind(key_a)
+                .bind(key_b)
+                .bind(info.is_combined())
+                .bind(&info.payer.openid)
+                .bind(info.upload_time.as_str())
+                .bind(upload_ns)
+                .bind(&body)
+                .bind(now)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(version) = version else {
+                    let stored = stored_shopping(&mut *conn, appid, key_type, key_a, key_b).await?;
+                    return Ok(Finish::Rollback(stored
+                        .and_then(|stored| refusal(&stored, upload_ns, &body))
+                        .unwrap_or(Saved::Stale {
+                            stored_upload_time: String::new(),
+                        })));
+                };
 
-        if version > 1 {
-            sqlx::query(
-                "DELETE FROM sub_order_keys
-                 WHERE appid = ? AND key_type = ? AND master_key_a = ? AND master_key_b = ?",
-            )
-            .bind(appid)
-            .bind(key_type)
-            .bind(key_a)
-            .bind(key_b)
-            .execute(&mut *conn)
-            .await?;
-        }
-        // A sub-order key belongs to one combined order: claiming one another order holds
-        // fails here and the job rolls back. All claims go in one statement.
-        let subs = info.sub_order_keys();
-        if !subs.is_empty() {
-            let rows = vec!["(?, ?, ?, ?, ?, ?)"; subs.len()].join(", ");
-            let sql = format!(
-                "INSERT INTO sub_order_keys (appid, key_type, key_a, key_b, master_key_a, master_key_b)
-                 VALUES {rows} ON CONFLICT DO NOTHING"
-            );
-            let mut claim = sqlx::query(&sql);
-            for sub in &subs {
-                let (_, sub_a, sub_b) = key_cols(sub);
-                claim = claim.bind(appid).bind(key_type).bind(sub_a).bind(sub_b).bind(key_a).bind(key_b);
-            }
-            let claimed = claim.execute(&mut *conn).await?;
-            if claimed.rows_affected() < subs.len() as u64 {
-                for sub in &subs {
-                    let (_, sub_a, sub_b) = key_cols(sub);
-                    let owner: Option<(String, String)> = sqlx::query_as(
-                        "SELECT master_key_a, master_key_b FROM sub_order_keys
-                         WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+                if version > 1 {
+                    sqlx::query(
+                        "DELETE FROM sub_order_keys
+                         WHERE appid = ? AND key_type = ? AND master_key_a = ? AND master_key_b = ?",
                     )
                     .bind(appid)
                     .bind(key_type)
-                    .bind(sub_a)
-                    .bind(sub_b)
-                    .fetch_optional(&mut *conn)
+                    .bind(key_a)
+                    .bind(key_b)
+                    .execute(&mut *conn)
                     .await?;
-                    if owner.is_some_and(|(a, b)| a != key_a || b != key_b) {
-                        return Ok(Finish::Rollback(Saved::SubOrderTaken { key: (*sub).clone() }));
+                }
+                // A sub-order key belongs to one combined order: claiming one another order holds
+                // fails here and the job rolls back. All claims go in one statement.
+                let subs = info.sub_order_keys();
+                if !subs.is_empty() {
+                    let rows = vec!["(?, ?, ?, ?, ?, ?)"; subs.len()].join(", ");
+                    let sql = format!(
+                        "INSERT INTO sub_order_keys (appid, key_type, key_a, key_b, master_key_a, master_key_b)
+                         VALUES {rows} ON CONFLICT DO NOTHING"
+                    );
+                    let mut claim = sqlx::query(&sql);
+                    for sub in &subs {
+                        let (_, sub_a, sub_b) = key_cols(sub);
+                        claim = claim.bind(appid).bind(key_type).bind(sub_a).bind(sub_b).bind(key_a).bind(key_b);
+                    }
+                    let claimed = claim.execute(&mut *conn).await?;
+                    if claimed.rows_affected() < subs.len() as u64 {
+                        for sub in &subs {
+                            let (_, sub_a, sub_b) = key_cols(sub);
+                            let owner: Option<(String, String)> = sqlx::query_as(
+                                "SELECT master_key_a, master_key_b FROM sub_order_keys
+                                 WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+                            )
+                            .bind(appid)
+                            .bind(key_type)
+                            .bind(sub_a)
+                            .bind(sub_b)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                            if owner.is_some_and(|(a, b)| a != key_a || b != key_b) {
+                                return Ok(Finish::Rollback(Saved::SubOrderTaken { key: (*sub).clone() }));
+                            }
+                        }
                     }
                 }
-            }
-        }
-        sqlx::query(
-            "INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
-                                                 body, accepted_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .bind(version)
-        .bind(info.upload_time.as_str())
-        .bind(&body)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+                sqlx::query(
+                    "INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
+                                                         body, accepted_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(appid)
+                .bind(key_type)
+                .bind(key_a)
+                .bind(key_b)
+                .bind(version)
+                .bind(info.upload_time.as_str())
+                .bind(&body)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
 
-        let payment = payment_for_key(&mut *conn, &info.order_key).await?;
-        let associated = verify(appid, info, payment.as_ref()) == VerifyResult::Associated;
-        if let (true, Some(payment)) = (associated, &payment) {
-            sqlx::query(
-                "UPDATE shopping_infos SET associated_at = ?, transaction_id = ?
-                 WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
-            )
-            .bind(now)
-            .bind(&payment.keys.transaction_id)
-            .bind(appid)
-            .bind(key_type)
-            .bind(key_a)
-            .bind(key_b)
-            .execute(&mut *conn)
-            .await?;
-        }
-                Ok(Finish::Commit(Saved::Accepted {
-            version,
-            associated,
-        }))
+                let payment = payment_for_key(&mut *conn, &info.order_key).await?;
+                let associated = verify(appid, info, payment.as_ref()) == VerifyResult::Associated;
+                if let (true, Some(payment)) = (associated, &payment) {
+                    sqlx::query(
+                        "UPDATE shopping_infos SET associated_at = ?, transaction_id = ?
+                         WHERE appid = ? AND key_type = ? AND key_a = ? AND key_b = ?",
+                    )
+                    .bind(now)
+                    .bind(&payment.keys.transaction_id)
+                    .bind(appid)
+                    .bind(key_type)
+                    .bind(key_a)
+                    .bind(key_b)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                        Ok(Finish::Commit(Saved::Accepted {
+                    version,
+                    associated,
+                }))
             })
         })
         .await
@@ -882,59 +882,59 @@ impl Store for SqliteStore {
                 let appid = appid.as_str();
                 let info = &info;
                 let (key_type, key_a, key_b) = key_cols(&info.order_key);
-        let stored = stored_shipping(&mut *conn, appid, key_type, key_a, key_b).await?;
-        if let Some(fact) = stored.and_then(|stored| refusal(&stored, upload_ns, &body)) {
-            return Ok(Finish::Rollback(fact));
-        }
-        let version: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time, upload_time_ns,
-                                         body, version, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-             ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
-                 upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
-                 body = excluded.body, version = shipping_infos.version + 1,
-                 updated_at = excluded.updated_at
-             WHERE excluded.upload_time_ns > shipping_infos.upload_time_ns
-             RETURNING version",
-        )
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .bind(info.upload_time.as_str())
-        .bind(upload_ns)
-        .bind(&body)
-        .bind(now)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(version) = version else {
-            let stored = stored_shipping(&mut *conn, appid, key_type, key_a, key_b).await?;
-            return Ok(Finish::Rollback(stored
-                .and_then(|stored| refusal(&stored, upload_ns, &body))
-                .unwrap_or(Saved::Stale {
-                    stored_upload_time: String::new(),
-                })));
-        };
-        sqlx::query(
-            "INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
-                                                 body, accepted_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(appid)
-        .bind(key_type)
-        .bind(key_a)
-        .bind(key_b)
-        .bind(version)
-        .bind(info.upload_time.as_str())
-        .bind(&body)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-                Ok(Finish::Commit(Saved::Accepted {
-            version,
-            associated: false,
-        }))
+                let stored = stored_shipping(&mut *conn, appid, key_type, key_a, key_b).await?;
+                if let Some(fact) = stored.and_then(|stored| refusal(&stored, upload_ns, &body)) {
+                    return Ok(Finish::Rollback(fact));
+                }
+                let version: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time, upload_time_ns,
+                                                 body, version, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+                     ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
+                         upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
+                         body = excluded.body, version = shipping_infos.version + 1,
+                         updated_at = excluded.updated_at
+                     WHERE excluded.upload_time_ns > shipping_infos.upload_time_ns
+                     RETURNING version",
+                )
+                .bind(appid)
+                .bind(key_type)
+                .bind(key_a)
+                .bind(key_b)
+                .bind(info.upload_time.as_str())
+                .bind(upload_ns)
+                .bind(&body)
+                .bind(now)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(version) = version else {
+                    let stored = stored_shipping(&mut *conn, appid, key_type, key_a, key_b).await?;
+                    return Ok(Finish::Rollback(stored
+                        .and_then(|stored| refusal(&stored, upload_ns, &body))
+                        .unwrap_or(Saved::Stale {
+                            stored_upload_time: String::new(),
+                        })));
+                };
+                sqlx::query(
+                    "INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
+                                                         body, accepted_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(appid)
+                .bind(key_type)
+                .bind(key_a)
+                .bind(key_b)
+                .bind(version)
+                .bind(info.upload_time.as_str())
+                .bind(&body)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                        Ok(Finish::Commit(Saved::Accepted {
+                    version,
+                    associated: false,
+                }))
             })
         })
         .await
@@ -989,7 +989,7 @@ impl Store for SqliteStore {
                 let done = sqlx::query(
                     "UPDATE apps SET product_state = ?, review_due_at = ?,
                              last_review_result = COALESCE(?, last_review_result)
-             WHERE appid = ? AND product_state = ?",
+                     WHERE appid = ? AND product_state = ?",
                 )
                 .bind(to.as_str())
                 .bind(review_due_at)
@@ -1010,20 +1010,20 @@ impl Store for SqliteStore {
             Box::pin(async move {
                 let component = &component;
                 let done = sqlx::query(
-            "INSERT INTO components (component_appid, secret_hash, verify_ticket, created_at)
-             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&component.component_appid)
-        .bind(&component.secret_hash)
-        .bind(&component.verify_ticket)
-        .bind(component.created_at)
-        .execute(&mut *conn)
-        .await?;
-                Ok(Finish::Commit(if done.rows_affected() == 1 {
-                    Created::Created
-                } else {
-                    Created::Conflict
-                }))
+                    "INSERT INTO components (component_appid, secret_hash, verify_ticket, created_at)
+                     VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(&component.component_appid)
+                .bind(&component.secret_hash)
+                .bind(&component.verify_ticket)
+                .bind(component.created_at)
+                .execute(&mut *conn)
+                .await?;
+                        Ok(Finish::Commit(if done.rows_affected() == 1 {
+                            Created::Created
+                        } else {
+                            Created::Conflict
+                        }))
             })
         })
         .await
@@ -1063,30 +1063,30 @@ impl Store for SqliteStore {
                 sqlx::query(
                     "INSERT INTO authorizations (component_appid, authorizer_appid, funcscope,
                                          agreement_signed, refresh_token, authorized_at)
-             VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (component_appid, authorizer_appid) DO UPDATE SET
-                 funcscope = excluded.funcscope, agreement_signed = excluded.agreement_signed,
-                 refresh_token = excluded.refresh_token, authorized_at = excluded.authorized_at",
+                     VALUES (?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (component_appid, authorizer_appid) DO UPDATE SET
+                         funcscope = excluded.funcscope, agreement_signed = excluded.agreement_signed,
+                         refresh_token = excluded.refresh_token, authorized_at = excluded.authorized_at",
+                        )
+                        .bind(&authorization.component_appid)
+                        .bind(&authorization.authorizer_appid)
+                        .bind(&funcscope)
+                        .bind(authorization.agreement_signed)
+                        .bind(&authorization.refresh_token)
+                        .bind(authorization.authorized_at)
+                        .execute(&mut *conn)
+                        .await?;
+                        sqlx::query(
+                    "INSERT INTO authorization_codes (code, component_appid, authorizer_appid, expires_at)
+                     VALUES (?, ?, ?, ?)",
                 )
+                .bind(code)
                 .bind(&authorization.component_appid)
                 .bind(&authorization.authorizer_appid)
-                .bind(&funcscope)
-                .bind(authorization.agreement_signed)
-                .bind(&authorization.refresh_token)
-                .bind(authorization.authorized_at)
+                .bind(code_expires_at)
                 .execute(&mut *conn)
                 .await?;
-                sqlx::query(
-            "INSERT INTO authorization_codes (code, component_appid, authorizer_appid, expires_at)
-             VALUES (?, ?, ?, ?)",
-        )
-        .bind(code)
-        .bind(&authorization.component_appid)
-        .bind(&authorization.authorizer_appid)
-        .bind(code_expires_at)
-        .execute(&mut *conn)
-        .await?;
-                Ok(Finish::Commit(()))
+                        Ok(Finish::Commit(()))
             })
         })
         .await
@@ -1106,8 +1106,8 @@ impl Store for SqliteStore {
                 let code = code.as_str();
                 let authorizer: Option<String> = sqlx::query_scalar(
                     "UPDATE authorization_codes SET used = 1
-             WHERE code = ? AND component_appid = ? AND used = 0 AND expires_at > ?
-             RETURNING authorizer_appid",
+                     WHERE code = ? AND component_appid = ? AND used = 0 AND expires_at > ?
+                     RETURNING authorizer_appid",
                 )
                 .bind(code)
                 .bind(component_appid)
@@ -1139,34 +1139,39 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             Box::pin(async move {
                 let entries = &entries[..];
-        for e in entries {
-            sqlx::query(
-                "INSERT INTO journal (rid, appid, invoke_time, cost_in_ms, request_url, request_body,
-                                      response_body, client_ip, errcode)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rid) DO NOTHING",
-            )
-            .bind(&e.rid)
-            .bind(&e.appid)
-            .bind(e.invoke_time)
-            .bind(e.cost_in_ms)
-            .bind(&e.request_url)
-            .bind(&e.request_body)
-            .bind(&e.response_body)
-            .bind(&e.client_ip)
-            .bind(e.errcode)
-            .execute(&mut *conn)
-            .await?;
-        }
-        sqlx::query(
-            "DELETE FROM journal
-             WHERE invoke_time < ?
-                OR id <= (SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?)",
-        )
-        .bind(retention.oldest)
-        .bind(retention.max_entries)
-        .execute(&mut *conn)
-        .await?;
-                Ok(Finish::Commit(()))
+                // Many rows per statement: the writer pays per statement, not per row.
+                for chunk in entries.chunks(100) {
+                    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+                    let sql = format!(
+                        "INSERT INTO journal (rid, appid, invoke_time, cost_in_ms, request_url, request_body,
+                                              response_body, client_ip, errcode)
+                         VALUES {rows} ON CONFLICT (rid) DO NOTHING"
+                    );
+                    let mut insert = sqlx::query(&sql);
+                    for e in chunk {
+                        insert = insert
+                            .bind(&e.rid)
+                            .bind(&e.appid)
+                            .bind(e.invoke_time)
+                            .bind(e.cost_in_ms)
+                            .bind(&e.request_url)
+                            .bind(&e.request_body)
+                            .bind(&e.response_body)
+                            .bind(&e.client_ip)
+                            .bind(e.errcode);
+                    }
+                    insert.execute(&mut *conn).await?;
+                }
+                sqlx::query(
+                    "DELETE FROM journal
+                     WHERE invoke_time < ?
+                        OR id <= (SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                )
+                .bind(retention.oldest)
+                .bind(retention.max_entries)
+                .execute(&mut *conn)
+                .await?;
+                        Ok(Finish::Commit(()))
             })
         })
         .await
