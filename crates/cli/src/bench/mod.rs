@@ -508,6 +508,13 @@ impl Bench {
         Ok(ours)
     }
 
+    /// The pause per connection that makes all connections together send half of
+    /// `max_rate` (wrk's `delay()`, in whole milliseconds).
+    fn half_rate_pause(&self, max_rate: f64) -> u64 {
+        let pause = (f64::from(self.args.connections) * 1000.0) / (max_rate / 2.0);
+        (pause.round() as u64).max(1)
+    }
+
     /// Uploads combined orders as fast as possible until the store holds `target` orders.
     async fn fill_to(&mut self, target: u64) -> anyhow::Result<()> {
         let started = Instant::now();
@@ -600,21 +607,25 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
         args,
     };
     let scenarios = bench.args.scenarios.clone();
-    let mut empty_combined = None;
+    let mut max_rates = Vec::new();
     for scenario in &scenarios {
         let ours = bench.compare(*scenario).await?;
-        if *scenario == Scenario::Combined {
-            empty_combined = Some(ours.requests_per_second);
+        max_rates.push((*scenario, ours.requests_per_second));
+    }
+    // Latency at half the maximum rate, for uploads and the order list.
+    for (scenario, max_rate) in &max_rates {
+        if matches!(scenario, Scenario::Combined | Scenario::List) {
+            let pace_ms = bench.half_rate_pause(*max_rate);
+            bench.measure(*scenario, pace_ms, false).await?;
         }
     }
-    if let Some(max_rate) = empty_combined {
-        // Half the maximum rate: each connection pauses so that together they send half.
-        let pace_ms =
-            ((f64::from(bench.args.connections) * 1000.0) / (max_rate / 2.0)).round() as u64;
-        bench
-            .measure(Scenario::Combined, pace_ms.max(1), false)
-            .await?;
-    }
+    let rate_of = |wanted: Scenario| {
+        max_rates
+            .iter()
+            .find(|(scenario, _)| *scenario == wanted)
+            .map(|(_, rate)| *rate)
+    };
+    let empty_combined = rate_of(Scenario::Combined);
     let (peak_empty, _) = memory_mib(bench.server.pid());
     println!("userorder peak RSS so far: {peak_empty:.1} MiB");
 
@@ -629,6 +640,11 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
                         ours.stored_orders,
                         ours.requests_per_second / empty
                     );
+                }
+                if let Some(empty_rate) = rate_of(scenario) {
+                    // The same paced load as on the nearly empty store, for comparable p99s.
+                    let pace_ms = bench.half_rate_pause(empty_rate);
+                    bench.measure(scenario, pace_ms, false).await?;
                 }
             }
         }
