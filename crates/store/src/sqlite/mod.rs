@@ -46,7 +46,7 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite")
             .run(&mut writer)
             .await?;
-        let writer = GroupCommit::start(writer)?;
+        let writer = GroupCommit::start(writer);
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
