@@ -8,7 +8,6 @@ local headers = { ["Content-Type"] = "application/json", ["Cookie"] = "{{COOKIE}
 local openids = { {{OPENIDS}} }
 local run = "{{RUN}}"
 local pace_ms = {{PACE_MS}}
-local stop_after = {{STOP_AFTER}}
 
 local next_thread = 0
 function setup(thread)
@@ -17,7 +16,6 @@ function setup(thread)
 end
 
 local counter = 0
-local answered = 0
 
 function request()
   counter = counter + 1
@@ -33,15 +31,6 @@ end
 if pace_ms > 0 then
   function delay()
     return pace_ms
-  end
-end
-
-if stop_after > 0 then
-  function response(status, headers, body)
-    answered = answered + 1
-    if answered >= stop_after then
-      wrk.thread:stop()
-    end
   end
 end
 
