@@ -1078,10 +1078,12 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        // Ids only grow and rows leave from the oldest end, so the newest `max_entries` are
+        // the ids above MAX(id) - max_entries (fewer only across sequence gaps).
         sqlx::query(
             "DELETE FROM journal
              WHERE invoke_time < $1
-                OR id <= (SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                OR id <= (SELECT MAX(id) FROM journal) - $2",
         )
         .bind(retention.oldest)
         .bind(retention.max_entries)

@@ -1169,10 +1169,13 @@ impl Store for SqliteStore {
                     }
                     insert.execute(&mut *conn).await?;
                 }
+                // Ids only grow and rows leave from the oldest end, so the newest
+                // `max_entries` are the ids above MAX(id) - max_entries: an index lookup,
+                // where `ORDER BY id DESC OFFSET n` walked n rows of big bodies per batch.
                 sqlx::query(
                     "DELETE FROM journal
                      WHERE invoke_time < ?
-                        OR id <= (SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                        OR id <= (SELECT MAX(id) FROM journal) - ?",
                 )
                 .bind(retention.oldest)
                 .bind(retention.max_entries)
