@@ -426,10 +426,13 @@ struct Bench {
 }
 
 impl Bench {
+    /// One wrk run against the floor server, or against userorder (with the floor's rate
+    /// for the same scenario, when there is one, to report the ratio).
     async fn measure(
         &mut self,
         scenario: Scenario,
         pace_ms: u64,
+        floor_rate: Option<f64>,
         floor: bool,
     ) -> anyhow::Result<Measured> {
         if !floor && matches!(scenario, Scenario::Combined | Scenario::Single) {
@@ -463,6 +466,7 @@ impl Bench {
         if !floor && matches!(scenario, Scenario::Combined | Scenario::Single) {
             self.stored += ok;
         }
+        let requests_per_second = summary.requests as f64 / (summary.duration_us as f64 / 1e6);
         let measured = Measured {
             scenario,
             target,
@@ -473,14 +477,14 @@ impl Bench {
                 format!("{pace_ms} ms pause per connection")
             },
             requests: summary.requests,
-            requests_per_second: summary.requests as f64 / (summary.duration_us as f64 / 1e6),
+            requests_per_second,
             p50_ms: summary.p50_us as f64 / 1e3,
             p99_ms: summary.p99_us as f64 / 1e3,
             max_ms: summary.max_us as f64 / 1e3,
             ok,
             socket_errors: summary.socket_errors,
             non_2xx: summary.non_2xx,
-            floor_ratio: None,
+            floor_ratio: floor_rate.map(|floor| requests_per_second / floor),
         };
         print_row(&measured);
         self.results.push(measured.clone());
@@ -489,12 +493,10 @@ impl Bench {
 
     /// Measures a scenario on the floor and on userorder; answers userorder's row.
     async fn compare(&mut self, scenario: Scenario) -> anyhow::Result<Measured> {
-        let floor = self.measure(scenario, 0, true).await?;
-        let mut ours = self.measure(scenario, 0, false).await?;
-        ours.floor_ratio = Some(ours.requests_per_second / floor.requests_per_second);
-        if let Some(last) = self.results.last_mut() {
-            last.floor_ratio = ours.floor_ratio;
-        }
+        let floor = self.measure(scenario, 0, None, true).await?;
+        let ours = self
+            .measure(scenario, 0, Some(floor.requests_per_second), false)
+            .await?;
         println!(
             "    → userorder/floor = {:.2}",
             ours.floor_ratio.unwrap_or(f64::NAN)
@@ -616,7 +618,7 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
     for (scenario, max_rate) in &max_rates {
         if matches!(scenario, Scenario::Combined | Scenario::List) {
             let pace_ms = bench.half_rate_pause(*max_rate);
-            bench.measure(*scenario, pace_ms, false).await?;
+            bench.measure(*scenario, pace_ms, None, false).await?;
         }
     }
     let rate_of = |wanted: Scenario| {
@@ -633,7 +635,7 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
         bench.fill_to(bench.args.stored).await?;
         for scenario in [Scenario::Combined, Scenario::List] {
             if scenarios.contains(&scenario) {
-                let ours = bench.measure(scenario, 0, false).await?;
+                let ours = bench.measure(scenario, 0, None, false).await?;
                 if let (Scenario::Combined, Some(empty)) = (scenario, empty_combined) {
                     println!(
                         "    → rate at {} orders / rate when nearly empty = {:.2}",
@@ -644,7 +646,7 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
                 if let Some(empty_rate) = rate_of(scenario) {
                     // The same paced load as on the nearly empty store, for comparable p99s.
                     let pace_ms = bench.half_rate_pause(empty_rate);
-                    bench.measure(scenario, pace_ms, false).await?;
+                    bench.measure(scenario, pace_ms, None, false).await?;
                 }
             }
         }

@@ -889,10 +889,8 @@ impl Store for SqliteStore {
                 let appid = appid.as_str();
                 let info = &info;
                 let (key_type, key_a, key_b) = key_cols(&info.order_key);
-                let stored = stored_shipping(&mut *conn, appid, key_type, key_a, key_b).await?;
-                if let Some(fact) = stored.and_then(|stored| refusal(&stored, upload_ns, &body)) {
-                    return Ok(Finish::Rollback(fact));
-                }
+                // As for shopping details: the upsert applies the ordering rule, and only
+                // when it declines is the stored version read to say why.
                 let version: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time, upload_time_ns,
                                                  body, version, created_at, updated_at)
