@@ -154,16 +154,16 @@ impl FromRequestParts<AppState> for Caller {
         let path = parts.uri.path().to_owned();
         let rules = endpoint(&path);
         let token = query_param(parts, "access_token").ok_or(ErrCode::ACCESS_TOKEN_MISSING)?;
-        let now = clock::now(state.store.as_ref()).await?;
+        // The clock, the token, its app and the fault check in one read.
+        let facts = state.store.call_facts(&token, &path).await?;
+        let now = clock::real_now() + facts.clock_offset;
         // A component_access_token is not an access_token.
-        let record = state
-            .store
-            .token(&token)
-            .await?
-            .filter(|r| r.kind != TokenKind::Component);
+        let record = facts.token.filter(|r| r.kind != TokenKind::Component);
         if let Some(record) = &record {
             note_appid(parts, &record.appid);
-            scripted_fault(state, &record.appid, &path).await?;
+            if facts.fault_possible {
+                scripted_fault(state, &record.appid, &path).await?;
+            }
         }
         if let Some(code) = token_problem(record.as_ref(), now) {
             return Err(code.into());
@@ -171,10 +171,9 @@ impl FromRequestParts<AppState> for Caller {
         let Some(record) = record else {
             return Err(ErrCode::INVALID_CREDENTIAL.into());
         };
-        let app = state
-            .store
-            .app(&record.appid)
-            .await?
+        let app = facts
+            .app
+            .filter(|app| app.appid == record.appid)
             .ok_or(ErrCode::INVALID_CREDENTIAL)?;
         if app.state_at(now) == ProductState::NotOpen && !rules.while_not_open {
             return Err(ErrCode::API_UNAUTHORIZED.into());

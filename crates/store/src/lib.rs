@@ -3,9 +3,10 @@
 //! decision), so several server processes can share one database; the server decides what
 //! errcode a fact deserves.
 
-mod common;
 mod postgres;
 mod records;
+mod rows;
+mod rules;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -24,6 +25,8 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://…")]
@@ -32,6 +35,18 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Batch(String),
+}
+
+/// See [`Store::call_facts`].
+#[derive(Debug, Clone)]
+pub struct CallFacts {
+    pub clock_offset: i64,
+    pub token: Option<TokenRecord>,
+    /// The app the token acts for.
+    pub app: Option<App>,
+    /// False only when no fault is queued for the app on the path: `take_fault` need not
+    /// be asked.
+    pub fault_possible: bool,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -46,6 +61,24 @@ pub trait Store: Send + Sync + 'static {
     async fn clock_offset(&self) -> Result<i64>;
     /// Moves the sandbox clock forward; answers the new offset.
     async fn advance_clock(&self, seconds: i64) -> Result<i64>;
+
+    /// What an authenticated call reads before anything else: the clock, the token, the
+    /// token's app, and whether a fault may be queued for that app on `path`. One read
+    /// where the backend can make it one (PostgreSQL: one round trip).
+    async fn call_facts(&self, token: &str, _path: &str) -> Result<CallFacts> {
+        let clock_offset = self.clock_offset().await?;
+        let token = self.token(token).await?;
+        let app = match &token {
+            Some(record) => self.app(&record.appid).await?,
+            None => None,
+        };
+        Ok(CallFacts {
+            clock_offset,
+            token,
+            app,
+            fault_possible: true,
+        })
+    }
 
     async fn create_app(&self, app: &NewApp) -> Result<Created>;
     async fn app(&self, appid: &str) -> Result<Option<App>>;
@@ -158,7 +191,7 @@ pub trait Store: Send + Sync + 'static {
     async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>>;
 
     /// Batch sizes and commit latency of a group-committing writer; `None` for backends
-    /// whose transactions commit one by one (PostgreSQL).
+    /// whose database groups commits itself (PostgreSQL).
     fn write_stats(&self) -> Option<WriteStats> {
         None
     }

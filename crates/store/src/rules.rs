@@ -1,5 +1,7 @@
-//! What both backends share: how keys map to columns, how rows become records, and the
-//! association verdict over stored facts. No SQL here.
+//! The decisions both backends apply, written once: how keys map to columns, when an
+//! upload may replace what is stored (the ordering rule), what a sub-order claim means,
+//! the association verdict over stored facts, and which uploads a listing shows. The
+//! backends only run statements and hand the facts they read to these functions.
 
 use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
@@ -44,125 +46,6 @@ pub fn verify(appid: &str, info: &ShoppingInfo, payment: Option<&Payment>) -> Ve
         },
         facts.as_ref(),
     )
-}
-
-pub type TokenRow = (
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    Option<i64>,
-    bool,
-    Option<String>,
-);
-
-pub fn token_record(row: TokenRow) -> Result<TokenRecord, StoreError> {
-    let (
-        token,
-        appid,
-        kind,
-        generation,
-        issued_at,
-        expires_at,
-        superseded_at,
-        revoked,
-        component_appid,
-    ) = row;
-    Ok(TokenRecord {
-        token,
-        appid,
-        kind: TokenKind::parse(&kind).ok_or_else(|| corrupt(format!("token kind {kind}")))?,
-        generation,
-        issued_at,
-        expires_at,
-        superseded_at,
-        revoked,
-        component_appid,
-    })
-}
-
-pub type AppRow = (
-    String,
-    String,
-    String,
-    String,
-    bool,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<String>,
-);
-
-pub fn app_from_row(row: AppRow) -> Result<App, StoreError> {
-    let (
-        appid,
-        secret_hash,
-        name,
-        state,
-        in_open_scope,
-        daily,
-        per_minute,
-        token_daily,
-        created_at,
-        review_due_at,
-        last_review_result,
-    ) = row;
-    Ok(App {
-        appid,
-        secret_hash,
-        name,
-        product_state: ProductState::parse(&state).ok_or_else(|| corrupt(state))?,
-        in_open_scope,
-        quota: Quota {
-            daily,
-            per_minute,
-            token_daily,
-        },
-        created_at,
-        review_due_at,
-        last_review_result,
-    })
-}
-
-pub type JournalRow = (
-    String,
-    Option<String>,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-);
-
-pub fn journal_entry(row: JournalRow) -> JournalEntry {
-    let (
-        rid,
-        appid,
-        invoke_time,
-        cost_in_ms,
-        request_url,
-        request_body,
-        response_body,
-        client_ip,
-        errcode,
-    ) = row;
-    JournalEntry {
-        rid,
-        appid,
-        invoke_time,
-        cost_in_ms,
-        request_url,
-        request_body,
-        response_body,
-        client_ip,
-        errcode,
-    }
 }
 
 /// What is stored for an order, as the ordering rule (SPEC §5.4) compares it.
@@ -218,4 +101,49 @@ pub fn upload_listing(filter: &UploadFilter, sigil: char) -> (String, Vec<&str>)
         n + 2
     );
     (sql, binds)
+}
+
+/// What a failed sub-order claim means: the first key of `wanted` that another combined
+/// order of the same app holds (`owners` are the masters, as (key_a, key_b), that hold each
+/// key of `wanted`, in the same order; `None` where nobody does).
+pub fn taken_sub_order<'a>(
+    master: (&str, &str),
+    wanted: &[&'a OrderKey],
+    owners: &[Option<(String, String)>],
+) -> Option<&'a OrderKey> {
+    wanted
+        .iter()
+        .zip(owners)
+        .find(|(_, owner)| {
+            owner
+                .as_ref()
+                .is_some_and(|(a, b)| (a.as_str(), b.as_str()) != master)
+        })
+        .map(|(key, _)| *key)
+}
+
+/// The fact a declined upsert stands for: judged against what is stored now (the row that
+/// made the upsert decline). A row that vanished meanwhile cannot happen (uploads are never
+/// deleted); answer stale rather than guess.
+pub fn declined(stored: Option<StoredUpload>, upload_ns: i64, body: &str) -> Saved {
+    stored
+        .and_then(|stored| refusal(&stored, upload_ns, body))
+        .unwrap_or(Saved::Stale {
+            stored_upload_time: String::new(),
+        })
+}
+
+/// The record of a token just inserted as generation `generation` of its line.
+pub fn issued(new: &NewToken, generation: i64) -> TokenRecord {
+    TokenRecord {
+        token: new.token.clone(),
+        appid: new.appid.clone(),
+        kind: new.kind,
+        generation,
+        issued_at: new.issued_at,
+        expires_at: new.expires_at,
+        superseded_at: None,
+        revoked: false,
+        component_appid: new.component_appid.clone(),
+    }
 }

@@ -1,0 +1,656 @@
+//! The PostgreSQL backend, for several server processes on one database. Every decision
+//! is one transaction in READ COMMITTED; where a decision reads before it writes, it first
+//! locks the rows the decision is about (`SELECT … FOR UPDATE`), always in the order
+//! payment → upload, so concurrent uploads, payments and token fetches serialize on the
+//! rows they share and nowhere else.
+//!
+//! Round trips, not the disk, set the rate here, so each decision takes as few as it can:
+//! an authenticated call's clock, token, app and fault check are one statement
+//! ([`statements::call_facts`]); an upload is BEGIN, the payment's lock, the order's lock,
+//! one statement that archives, upserts, claims and associates, and COMMIT; a quota count
+//! is one statement on a connection that commits without waiting for the WAL flush.
+//! PostgreSQL flushes the WAL of transactions that commit together once (group commit),
+//! so concurrent uploads share their fsyncs without a batching layer of ours.
+//!
+//! The statements are in [`statements`]; the decisions they feed are `crate::rules`.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use rand::RngCore;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use userorder_model::association::VerifyResult;
+use userorder_model::shipping::ShippingInfo;
+use userorder_model::shopping::{OrderKey, ShoppingInfo};
+
+mod statements;
+
+use statements as sql;
+
+use crate::records::*;
+use crate::rows::*;
+use crate::rules::{self, corrupt, key_cols, verify};
+use crate::{CallFacts, Result, Store, StoreError};
+
+/// How often an upload that lost a race for a new order is tried again: each retry means
+/// another upload of the same order committed, so this bounds only pathological contention.
+const RETRIES: usize = 16;
+
+pub struct PostgresStore {
+    pool: PgPool,
+    /// Commits without waiting for the WAL flush: quota counts only (README, "Durability").
+    relaxed: PgPool,
+    /// (appid, mchid) pairs known to be bound. Bindings are never removed, so a positive
+    /// answer stays true on every process; a miss asks the database.
+    bound: Mutex<HashSet<(String, String)>>,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str, pool_size: u32) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let relaxed = PgPoolOptions::new()
+            .max_connections((pool_size / 2).max(1))
+            .connect_with(options.options([("synchronous_commit", "off")]))
+            .await?;
+        Ok(Self {
+            pool,
+            relaxed,
+            bound: Mutex::new(HashSet::new()),
+        })
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
+}
+
+async fn payment_from(conn: &mut PgConnection, row: Option<PaymentRow>) -> Result<Option<Payment>> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let subs = sql::sub_payments(conn, &row.transaction_id).await?;
+    Ok(Some(row.into_payment(subs)))
+}
+
+async fn payment_by_id(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<Payment>> {
+    let row = sql::payment(conn, Some(transaction_id), ("", ""), false).await?;
+    payment_from(conn, row).await
+}
+
+/// The payment an upload with this master key refers to; `lock` locks it.
+async fn payment_for_key(
+    conn: &mut PgConnection,
+    key: &OrderKey,
+    lock: bool,
+) -> Result<Option<Payment>> {
+    let row = match key {
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => sql::payment(conn, None, (mchid, out_trade_no), lock).await?,
+        OrderKey::WxPay { transaction_id } => {
+            sql::payment(conn, Some(transaction_id), ("", ""), lock).await?
+        }
+    };
+    payment_from(conn, row).await
+}
+
+async fn stored_info(conn: &mut PgConnection, row: InfoRow) -> Result<StoredInfo> {
+    let info: ShoppingInfo = serde_json::from_str(&row.body).map_err(corrupt)?;
+    // Association locks the upload and needs a paid payment, which never changes again.
+    let verify_result = if row.associated_at.is_some() {
+        VerifyResult::Associated
+    } else {
+        let payment = payment_for_key(conn, &info.order_key, false).await?;
+        verify(&row.appid, &info, payment.as_ref())
+    };
+    Ok(StoredInfo {
+        appid: row.appid,
+        info,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        associated_at: row.associated_at,
+        transaction_id: row.transaction_id,
+        verify_result,
+    })
+}
+
+fn created(inserted: bool) -> Created {
+    if inserted {
+        Created::Created
+    } else {
+        Created::Conflict
+    }
+}
+
+/// One attempt at an upload; `None` when a concurrent first upload of the same order got
+/// in between (try again: the order's row exists now and will be locked).
+async fn try_save_shopping(
+    conn: &mut PgConnection,
+    appid: &str,
+    info: &ShoppingInfo,
+    body: &str,
+    now: i64,
+) -> Result<Option<Saved>> {
+    let key = key_cols(&info.order_key);
+    let upload_ns = info.upload_time.unix_nanos();
+    let payment = payment_for_key(conn, &info.order_key, true).await?;
+    let stored = sql::lock_stored_shopping(conn, appid, key).await?;
+    let expected = stored.as_ref().map_or(1, |(_, version)| version + 1);
+    if let Some((row, _)) = stored {
+        if let Some(refused) = rules::refusal(&row.into(), upload_ns, body) {
+            return Ok(Some(refused));
+        }
+    }
+    let associated = verify(appid, info, payment.as_ref()) == VerifyResult::Associated;
+    let association = payment
+        .as_ref()
+        .filter(|_| associated)
+        .map(|p| p.keys.transaction_id.as_str());
+    let subs = info.sub_order_keys();
+    let (subs_a, subs_b): (Vec<&str>, Vec<&str>) = subs
+        .iter()
+        .map(|k| {
+            let (_, a, b) = key_cols(k);
+            (a, b)
+        })
+        .unzip();
+    let (version, claimed) = sql::save_shopping(
+        conn,
+        appid,
+        key,
+        info.is_combined(),
+        &info.payer.openid,
+        info.upload_time.as_str(),
+        upload_ns,
+        body,
+        now,
+        association,
+        (&subs_a, &subs_b),
+    )
+    .await?;
+    if version != Some(expected) {
+        return Ok(None);
+    }
+    if claimed < subs.len() as i64 {
+        let mut owners = Vec::with_capacity(subs.len());
+        for (a, b) in subs_a.iter().zip(&subs_b) {
+            let owner = sql::sub_order_owner(conn, appid, key.0, (a, b)).await?;
+            owners.push(owner.map(|o| (o.master_key_a, o.master_key_b)));
+        }
+        return match rules::taken_sub_order((key.1, key.2), &subs, &owners) {
+            Some(taken) => Ok(Some(Saved::SubOrderTaken { key: taken.clone() })),
+            None => Ok(None),
+        };
+    }
+    Ok(Some(Saved::Accepted {
+        version: expected,
+        associated,
+    }))
+}
+
+async fn try_save_shipping(
+    conn: &mut PgConnection,
+    appid: &str,
+    info: &ShippingInfo,
+    body: &str,
+    now: i64,
+) -> Result<Option<Saved>> {
+    let key = key_cols(&info.order_key);
+    let upload_ns = info.upload_time.unix_nanos();
+    let stored = sql::lock_stored_shipping(conn, appid, key).await?;
+    let expected = stored.as_ref().map_or(1, |(_, version)| version + 1);
+    if let Some((row, _)) = stored {
+        if let Some(refused) = rules::refusal(&row.into(), upload_ns, body) {
+            return Ok(Some(refused));
+        }
+    }
+    let version = sql::save_shipping(
+        conn,
+        appid,
+        key,
+        info.upload_time.as_str(),
+        upload_ns,
+        body,
+        now,
+    )
+    .await?;
+    Ok((version == Some(expected)).then_some(Saved::Accepted {
+        version: expected,
+        associated: false,
+    }))
+}
+
+/// Only an accepted upload commits; a refusal, or an attempt that lost a race, rolls back.
+fn keeps(saved: &Saved) -> bool {
+    matches!(saved, Saved::Accepted { .. })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn server_key(&self, name: &str) -> Result<[u8; 32]> {
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        let mut conn = self.conn().await?;
+        sql::insert_server_key(&mut conn, name, &fresh).await?;
+        sql::server_key(&mut conn, name)
+            .await?
+            .try_into()
+            .map_err(|_| corrupt(format!("server key {name} is not 32 bytes")))
+    }
+
+    async fn clock_offset(&self) -> Result<i64> {
+        Ok(sql::clock_offset(&mut *self.conn().await?).await?)
+    }
+
+    async fn advance_clock(&self, seconds: i64) -> Result<i64> {
+        Ok(sql::advance_clock(&mut *self.conn().await?, seconds).await?)
+    }
+
+    async fn call_facts(&self, token: &str, path: &str) -> Result<CallFacts> {
+        let (clock_offset, token, app, fault_possible) =
+            sql::call_facts(&mut *self.conn().await?, token, path).await?;
+        Ok(CallFacts {
+            clock_offset,
+            token: token.map(TokenRecord::try_from).transpose()?,
+            app: app.map(App::try_from).transpose()?,
+            fault_possible,
+        })
+    }
+
+    async fn create_app(&self, app: &NewApp) -> Result<Created> {
+        Ok(created(
+            sql::insert_app(&mut *self.conn().await?, app).await?,
+        ))
+    }
+
+    async fn app(&self, appid: &str) -> Result<Option<App>> {
+        sql::app(&mut *self.conn().await?, appid)
+            .await?
+            .map(App::try_from)
+            .transpose()
+    }
+
+    async fn apps(&self) -> Result<Vec<App>> {
+        sql::apps(&mut *self.conn().await?)
+            .await?
+            .into_iter()
+            .map(App::try_from)
+            .collect()
+    }
+
+    async fn set_app_quota(&self, appid: &str, quota: &Quota) -> Result<bool> {
+        Ok(sql::set_app_quota(&mut *self.conn().await?, appid, quota).await?)
+    }
+
+    async fn create_merchant(&self, mchid: &str, appids: &[String], now: i64) -> Result<Created> {
+        let mut tx = self.pool.begin().await?;
+        if !sql::insert_merchant(&mut tx, mchid, now).await? {
+            return Ok(Created::Conflict);
+        }
+        for appid in appids {
+            sql::bind_merchant(&mut tx, mchid, appid).await?;
+        }
+        tx.commit().await?;
+        Ok(Created::Created)
+    }
+
+    async fn first_unbound_mchid(&self, appid: &str, mchids: &[&str]) -> Result<Option<String>> {
+        let unknown: Vec<&str> = {
+            let bound = self.bound.lock().unwrap_or_else(PoisonError::into_inner);
+            mchids
+                .iter()
+                .copied()
+                .filter(|m| !bound.contains(&(appid.to_owned(), (*m).to_owned())))
+                .collect()
+        };
+        if unknown.is_empty() {
+            return Ok(None);
+        }
+        let found = sql::bound_mchids(&mut *self.conn().await?, appid, &unknown).await?;
+        let mut bound = self.bound.lock().unwrap_or_else(PoisonError::into_inner);
+        for mchid in &found {
+            bound.insert((appid.to_owned(), mchid.clone()));
+        }
+        Ok(unknown
+            .into_iter()
+            .find(|m| !found.iter().any(|f| f == m))
+            .map(str::to_owned))
+    }
+
+    async fn merchants(&self) -> Result<Vec<Merchant>> {
+        Ok(merchants(
+            sql::merchant_apps(&mut *self.conn().await?).await?,
+        ))
+    }
+
+    async fn issue_token(&self, token: &NewToken) -> Result<TokenRecord> {
+        let mut tx = self.pool.begin().await?;
+        sql::lock_token_owner(&mut tx, token).await?;
+        // A new generation: the previous one keeps working through its grace period; a new
+        // stable token (a forced refresh) revokes the previous one at once.
+        let stable = token.kind == TokenKind::Stable;
+        let generation = sql::insert_next_token(&mut tx, token, !stable, stable).await?;
+        tx.commit().await?;
+        Ok(rules::issued(token, generation))
+    }
+
+    async fn token(&self, token: &str) -> Result<Option<TokenRecord>> {
+        sql::token(&mut *self.conn().await?, token)
+            .await?
+            .map(TokenRecord::try_from)
+            .transpose()
+    }
+
+    async fn stable_token(&self, mint: &NewToken) -> Result<TokenRecord> {
+        let mut tx = self.pool.begin().await?;
+        sql::lock_token_owner(&mut tx, mint).await?;
+        let record = match sql::current_stable_token(&mut tx, &mint.appid, mint.issued_at).await? {
+            Some(row) => TokenRecord::try_from(row)?,
+            None => {
+                let generation = sql::insert_next_token(&mut tx, mint, false, false).await?;
+                rules::issued(mint, generation)
+            }
+        };
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn forced_refreshes_since(&self, appid: &str, since: i64) -> Result<(i64, Option<i64>)> {
+        Ok(sql::forced_refreshes_since(&mut *self.conn().await?, appid, since).await?)
+    }
+
+    /// One statement on a connection with `synchronous_commit = off`: a crash may forget
+    /// the last few calls' counts, never an upload; every process counts in the same rows.
+    async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts> {
+        let (day, minute) = sql::count_call(&mut *self.relaxed.acquire().await?, call).await?;
+        Ok(QuotaCounts { day, minute })
+    }
+
+    async fn create_payment(&self, payment: &NewPayment) -> Result<Created> {
+        let mut tx = self.pool.begin().await?;
+        let parent = payment.keys.transaction_id.as_str();
+        let rows = std::iter::once((&payment.keys, payment.amount, None)).chain(
+            payment
+                .sub_payments
+                .iter()
+                .map(|(keys, amount)| (keys, *amount, Some(parent))),
+        );
+        for (position, (keys, amount, parent)) in rows.enumerate() {
+            if !sql::insert_payment(&mut tx, payment, keys, amount, parent, position as i64).await?
+            {
+                return Ok(Created::Conflict);
+            }
+        }
+        tx.commit().await?;
+        Ok(Created::Created)
+    }
+
+    async fn payment(&self, transaction_id: &str) -> Result<Option<Payment>> {
+        payment_by_id(&mut *self.conn().await?, transaction_id).await
+    }
+
+    async fn payments(&self, filter: &PaymentFilter) -> Result<Vec<Payment>> {
+        let mut conn = self.conn().await?;
+        let mut payments = Vec::new();
+        for id in sql::payment_ids(&mut conn, filter).await? {
+            payments.extend(payment_by_id(&mut conn, &id).await?);
+        }
+        Ok(payments)
+    }
+
+    async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>> {
+        let mut tx = self.pool.begin().await?;
+        // The update locks the payment first, as uploads do.
+        sql::mark_paid(&mut tx, transaction_id, now).await?;
+        let Some(payment) = payment_by_id(&mut tx, transaction_id).await? else {
+            return Ok(None);
+        };
+        for (key_type, key_a, key_b, body) in
+            sql::unassociated_uploads_of(&mut tx, &payment).await?
+        {
+            let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
+            if verify(&payment.appid, &info, Some(&payment)) == VerifyResult::Associated {
+                let key = (key_type, key_a.as_str(), key_b.as_str());
+                let txid = &payment.keys.transaction_id;
+                sql::associate(&mut tx, &payment.appid, key, txid, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(payment))
+    }
+
+    async fn save_shopping_info(
+        &self,
+        appid: &str,
+        info: &ShoppingInfo,
+        now: i64,
+    ) -> Result<Saved> {
+        let body = serde_json::to_string(info).map_err(corrupt)?;
+        for _ in 0..RETRIES {
+            let mut tx = self.pool.begin().await?;
+            if let Some(saved) = try_save_shopping(&mut tx, appid, info, &body, now).await? {
+                if keeps(&saved) {
+                    tx.commit().await?;
+                }
+                return Ok(saved);
+            }
+        }
+        Err(StoreError::Batch(format!(
+            "upload lost {RETRIES} races for its order in a row"
+        )))
+    }
+
+    async fn shopping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredInfo>> {
+        let mut conn = self.conn().await?;
+        match sql::shopping_info(&mut conn, appid, key_cols(key)).await? {
+            Some(row) => Ok(Some(stored_info(&mut conn, row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn shopping_infos(&self, filter: &UploadFilter) -> Result<Vec<StoredInfo>> {
+        let mut conn = self.conn().await?;
+        let (listing, binds) = rules::upload_listing(filter, '$');
+        let rows =
+            sql::shopping_infos(&mut conn, &listing, &binds, filter.limit, filter.offset).await?;
+        let mut infos = Vec::with_capacity(rows.len());
+        for row in rows {
+            infos.push(stored_info(&mut conn, row).await?);
+        }
+        Ok(infos)
+    }
+
+    async fn shopping_info_versions(
+        &self,
+        appid: &str,
+        key: &OrderKey,
+    ) -> Result<Vec<StoredVersion>> {
+        sql::versions(
+            &mut *self.conn().await?,
+            "shopping_infos",
+            "shopping_info_versions",
+            appid,
+            key_cols(key),
+        )
+        .await?
+        .into_iter()
+        .map(VersionRow::into_version)
+        .collect()
+    }
+
+    async fn payment_for_key(&self, key: &OrderKey) -> Result<Option<Payment>> {
+        payment_for_key(&mut *self.conn().await?, key, false).await
+    }
+
+    async fn save_shipping_info(
+        &self,
+        appid: &str,
+        info: &ShippingInfo,
+        now: i64,
+    ) -> Result<Saved> {
+        let body = serde_json::to_string(info).map_err(corrupt)?;
+        for _ in 0..RETRIES {
+            let mut tx = self.pool.begin().await?;
+            if let Some(saved) = try_save_shipping(&mut tx, appid, info, &body, now).await? {
+                if keeps(&saved) {
+                    tx.commit().await?;
+                }
+                return Ok(saved);
+            }
+        }
+        Err(StoreError::Batch(format!(
+            "shipping upload lost {RETRIES} races for its order in a row"
+        )))
+    }
+
+    async fn shipping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredShipping>> {
+        sql::shipping_info(&mut *self.conn().await?, appid, key_cols(key))
+            .await?
+            .map(|row| row.into_stored(appid))
+            .transpose()
+    }
+
+    async fn shipping_info_versions(
+        &self,
+        appid: &str,
+        key: &OrderKey,
+    ) -> Result<Vec<StoredVersion<ShippingInfo>>> {
+        sql::versions(
+            &mut *self.conn().await?,
+            "shipping_infos",
+            "shipping_info_versions",
+            appid,
+            key_cols(key),
+        )
+        .await?
+        .into_iter()
+        .map(VersionRow::into_version)
+        .collect()
+    }
+
+    async fn transition_product_state(
+        &self,
+        appid: &str,
+        from: ProductState,
+        to: ProductState,
+        review_due_at: Option<i64>,
+        last_review_result: Option<&str>,
+    ) -> Result<bool> {
+        Ok(sql::transition_product_state(
+            &mut *self.conn().await?,
+            appid,
+            from,
+            to,
+            review_due_at,
+            last_review_result,
+        )
+        .await?)
+    }
+
+    async fn create_component(&self, component: &Component) -> Result<Created> {
+        Ok(created(
+            sql::insert_component(&mut *self.conn().await?, component).await?,
+        ))
+    }
+
+    async fn component(&self, component_appid: &str) -> Result<Option<Component>> {
+        Ok(sql::component(&mut *self.conn().await?, component_appid)
+            .await?
+            .map(Into::into))
+    }
+
+    async fn authorize(
+        &self,
+        authorization: &Authorization,
+        code: &str,
+        code_expires_at: i64,
+    ) -> Result<()> {
+        let funcscope = serde_json::to_string(&authorization.funcscope).map_err(corrupt)?;
+        let mut tx = self.pool.begin().await?;
+        sql::upsert_authorization(&mut tx, authorization, &funcscope).await?;
+        sql::insert_authorization_code(&mut tx, code, authorization, code_expires_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn redeem_authorization_code(
+        &self,
+        component_appid: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<Option<Authorization>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(authorizer) =
+            sql::spend_authorization_code(&mut tx, component_appid, code, now).await?
+        else {
+            return Ok(None);
+        };
+        let authorization = sql::authorization(&mut tx, component_appid, &authorizer)
+            .await?
+            .map(Authorization::try_from)
+            .transpose()?;
+        tx.commit().await?;
+        Ok(authorization)
+    }
+
+    async fn authorization(
+        &self,
+        component_appid: &str,
+        authorizer_appid: &str,
+    ) -> Result<Option<Authorization>> {
+        sql::authorization(&mut *self.conn().await?, component_appid, authorizer_appid)
+            .await?
+            .map(Authorization::try_from)
+            .transpose()
+    }
+
+    async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sql::insert_journal_entries(&mut tx, entries).await?;
+        sql::prune_journal(&mut tx, retention).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>> {
+        Ok(sql::journal(&mut *self.conn().await?, filter)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn add_faults(
+        &self,
+        appid: &str,
+        path: Option<&str>,
+        errcodes: &[i64],
+        delay_ms: i64,
+    ) -> Result<()> {
+        Ok(sql::insert_faults(&mut *self.conn().await?, appid, path, errcodes, delay_ms).await?)
+    }
+
+    async fn clear_faults(&self, appid: &str, path: Option<&str>) -> Result<u64> {
+        Ok(sql::delete_faults(&mut *self.conn().await?, appid, path).await?)
+    }
+
+    async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>> {
+        let mut conn = self.conn().await?;
+        // Most calls have no fault queued: answer those with a read, without a write.
+        if !sql::fault_queued(&mut conn, appid, path).await? {
+            return Ok(None);
+        }
+        Ok(sql::take_fault(&mut conn, appid, path)
+            .await?
+            .map(Into::into))
+    }
+}

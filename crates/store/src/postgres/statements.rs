@@ -1,0 +1,990 @@
+//! Every SQL statement of the PostgreSQL store, one function each. No decisions here:
+//! `super` composes these with `crate::rules`.
+
+use sqlx::postgres::PgConnection;
+use sqlx::{Result, Row};
+use userorder_model::association::PaymentKeys;
+
+use crate::records::*;
+use crate::rows::*;
+
+type Key<'a> = (i64, &'a str, &'a str);
+
+// ---- server keys and the clock -------------------------------------------------------
+
+pub async fn insert_server_key(conn: &mut PgConnection, name: &str, value: &[u8]) -> Result<()> {
+    sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(name)
+        .bind(value)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn server_key(conn: &mut PgConnection, name: &str) -> Result<Vec<u8>> {
+    sqlx::query_scalar("SELECT value FROM server_keys WHERE name = $1")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn clock_offset(conn: &mut PgConnection) -> Result<i64> {
+    sqlx::query_scalar("SELECT offset_seconds FROM clock WHERE id = 1")
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn advance_clock(conn: &mut PgConnection, seconds: i64) -> Result<i64> {
+    sqlx::query_scalar(
+        "UPDATE clock SET offset_seconds = offset_seconds + $1 WHERE id = 1
+         RETURNING offset_seconds",
+    )
+    .bind(seconds)
+    .fetch_one(conn)
+    .await
+}
+
+/// What every authenticated call reads, in one round trip: the clock, the token, its
+/// app, and whether a fault is queued for the app on `path`.
+pub async fn call_facts(
+    conn: &mut PgConnection,
+    token: &str,
+    path: &str,
+) -> Result<(i64, Option<TokenRow>, Option<AppRow>, bool)> {
+    let sql = format!(
+        "SELECT (SELECT offset_seconds FROM clock WHERE id = 1) AS clock_offset,
+                t.token IS NOT NULL AS has_token, {token},
+                a.appid IS NOT NULL AS has_app, {app},
+                EXISTS (SELECT 1 FROM faults f WHERE f.appid = t.appid
+                        AND (f.path IS NULL OR f.path = $2)) AS fault_queued
+         FROM (SELECT 1) one
+         LEFT JOIN access_tokens t ON t.token = $1
+         LEFT JOIN apps a ON a.appid = t.appid",
+        token = prefixed("t", "t_", TokenRow::COLUMNS),
+        app = prefixed("a", "a_", AppRow::COLUMNS),
+    );
+    let row = sqlx::query(&sql)
+        .bind(token)
+        .bind(path)
+        .fetch_one(conn)
+        .await?;
+    let token = if row.try_get("has_token")? {
+        Some(TokenRow {
+            token: row.try_get("t_token")?,
+            appid: row.try_get("t_appid")?,
+            kind: row.try_get("t_kind")?,
+            generation: row.try_get("t_generation")?,
+            issued_at: row.try_get("t_issued_at")?,
+            expires_at: row.try_get("t_expires_at")?,
+            superseded_at: row.try_get("t_superseded_at")?,
+            revoked: row.try_get("t_revoked")?,
+            component_appid: row.try_get("t_component_appid")?,
+        })
+    } else {
+        None
+    };
+    let app = if row.try_get("has_app")? {
+        Some(AppRow {
+            appid: row.try_get("a_appid")?,
+            secret_hash: row.try_get("a_secret_hash")?,
+            name: row.try_get("a_name")?,
+            product_state: row.try_get("a_product_state")?,
+            in_open_scope: row.try_get("a_in_open_scope")?,
+            quota_daily: row.try_get("a_quota_daily")?,
+            quota_per_minute: row.try_get("a_quota_per_minute")?,
+            token_quota_daily: row.try_get("a_token_quota_daily")?,
+            created_at: row.try_get("a_created_at")?,
+            review_due_at: row.try_get("a_review_due_at")?,
+            last_review_result: row.try_get("a_last_review_result")?,
+        })
+    } else {
+        None
+    };
+    Ok((
+        row.try_get("clock_offset")?,
+        token,
+        app,
+        row.try_get("fault_queued")?,
+    ))
+}
+
+/// `t.a AS t_a, t.b AS t_b, …` for a column list.
+fn prefixed(table: &str, alias: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{table}.{c} AS {alias}{c}", c = c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---- apps and merchants --------------------------------------------------------------
+
+pub async fn insert_app(conn: &mut PgConnection, app: &NewApp) -> Result<bool> {
+    sqlx::query(
+        "INSERT INTO apps (appid, secret_hash, name, product_state, in_open_scope, quota_daily,
+                           quota_per_minute, token_quota_daily, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+    )
+    .bind(&app.appid)
+    .bind(&app.secret_hash)
+    .bind(&app.name)
+    .bind(app.product_state.as_str())
+    .bind(app.in_open_scope)
+    .bind(app.quota.daily)
+    .bind(app.quota.per_minute)
+    .bind(app.quota.token_daily)
+    .bind(app.created_at)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
+}
+
+pub async fn app(conn: &mut PgConnection, appid: &str) -> Result<Option<AppRow>> {
+    let sql = format!("SELECT {} FROM apps WHERE appid = $1", AppRow::COLUMNS);
+    sqlx::query_as(&sql).bind(appid).fetch_optional(conn).await
+}
+
+pub async fn apps(conn: &mut PgConnection) -> Result<Vec<AppRow>> {
+    let sql = format!(
+        "SELECT {} FROM apps ORDER BY created_at, appid",
+        AppRow::COLUMNS
+    );
+    sqlx::query_as(&sql).fetch_all(conn).await
+}
+
+pub async fn set_app_quota(conn: &mut PgConnection, appid: &str, quota: &Quota) -> Result<bool> {
+    sqlx::query(
+        "UPDATE apps SET quota_daily = $1, quota_per_minute = $2, token_quota_daily = $3
+         WHERE appid = $4",
+    )
+    .bind(quota.daily)
+    .bind(quota.per_minute)
+    .bind(quota.token_daily)
+    .bind(appid)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
+}
+
+pub async fn transition_product_state(
+    conn: &mut PgConnection,
+    appid: &str,
+    from: ProductState,
+    to: ProductState,
+    review_due_at: Option<i64>,
+    last_review_result: Option<&str>,
+) -> Result<bool> {
+    sqlx::query(
+        "UPDATE apps SET product_state = $1, review_due_at = $2,
+                         last_review_result = COALESCE($3, last_review_result)
+         WHERE appid = $4 AND product_state = $5",
+    )
+    .bind(to.as_str())
+    .bind(review_due_at)
+    .bind(last_review_result)
+    .bind(appid)
+    .bind(from.as_str())
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
+}
+
+pub async fn insert_merchant(conn: &mut PgConnection, mchid: &str, now: i64) -> Result<bool> {
+    sqlx::query("INSERT INTO merchants (mchid, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(mchid)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected() == 1)
+}
+
+pub async fn bind_merchant(conn: &mut PgConnection, mchid: &str, appid: &str) -> Result<()> {
+    sqlx::query("INSERT INTO merchant_apps (mchid, appid) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(mchid)
+        .bind(appid)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Which of `mchids` are bound to `appid`.
+pub async fn bound_mchids(
+    conn: &mut PgConnection,
+    appid: &str,
+    mchids: &[&str],
+) -> Result<Vec<String>> {
+    sqlx::query_scalar("SELECT mchid FROM merchant_apps WHERE appid = $1 AND mchid = ANY($2)")
+        .bind(appid)
+        .bind(mchids)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn merchant_apps(conn: &mut PgConnection) -> Result<Vec<MerchantAppRow>> {
+    sqlx::query_as(
+        "SELECT m.mchid AS mchid, a.appid AS appid FROM merchants m
+         LEFT JOIN merchant_apps a ON a.mchid = m.mchid
+         ORDER BY m.created_at, m.mchid, a.appid",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+// ---- tokens --------------------------------------------------------------------------
+
+pub async fn token(conn: &mut PgConnection, token: &str) -> Result<Option<TokenRow>> {
+    let sql = format!(
+        "SELECT {} FROM access_tokens WHERE token = $1",
+        TokenRow::COLUMNS
+    );
+    sqlx::query_as(&sql).bind(token).fetch_optional(conn).await
+}
+
+/// Locks the row that owns a token's generations (the app, the component, or the
+/// authorization), so two fetches cannot both become the newest generation.
+pub async fn lock_token_owner(conn: &mut PgConnection, token: &NewToken) -> Result<()> {
+    let query = match (token.kind, &token.component_appid) {
+        (TokenKind::Component, _) => {
+            sqlx::query("SELECT 1::BIGINT FROM components WHERE component_appid = $1 FOR UPDATE")
+                .bind(&token.appid)
+        }
+        (TokenKind::Authorizer, Some(component)) => sqlx::query(
+            "SELECT 1::BIGINT FROM authorizations
+             WHERE authorizer_appid = $1 AND component_appid = $2 FOR UPDATE",
+        )
+        .bind(&token.appid)
+        .bind(component),
+        _ => {
+            sqlx::query("SELECT 1::BIGINT FROM apps WHERE appid = $1 FOR UPDATE").bind(&token.appid)
+        }
+    };
+    query.execute(conn).await.map(|_| ())
+}
+
+/// Inserts a token as the next generation of its line, in one statement: first (as asked)
+/// the line's current tokens start their grace period (`supersede`) or every stable token
+/// of the app is revoked (`revoke`), and tokens a day past their lifetime are dropped.
+pub async fn insert_next_token(
+    conn: &mut PgConnection,
+    token: &NewToken,
+    supersede: bool,
+    revoke: bool,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "WITH superseded AS (
+             UPDATE access_tokens SET superseded_at = $4
+             WHERE $8 AND appid = $2 AND kind = $3
+               AND component_appid IS NOT DISTINCT FROM $7 AND superseded_at IS NULL
+         ), revoked AS (
+             UPDATE access_tokens SET revoked = TRUE
+             WHERE $9 AND appid = $2 AND kind = 'stable' AND revoked = FALSE
+         ), expired AS (
+             DELETE FROM access_tokens WHERE appid = $2 AND expires_at < $4 - 86400
+         )
+         INSERT INTO access_tokens (token, appid, kind, generation, issued_at, expires_at, forced,
+                                    component_appid)
+         SELECT $1, $2, $3, COALESCE(MAX(generation), 0) + 1, $4, $5, $6, $7
+         FROM access_tokens
+         WHERE appid = $2 AND kind = $3 AND component_appid IS NOT DISTINCT FROM $7
+         RETURNING generation",
+    )
+    .bind(&token.token)
+    .bind(&token.appid)
+    .bind(token.kind.as_str())
+    .bind(token.issued_at)
+    .bind(token.expires_at)
+    .bind(token.forced)
+    .bind(&token.component_appid)
+    .bind(supersede)
+    .bind(revoke)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn current_stable_token(
+    conn: &mut PgConnection,
+    appid: &str,
+    now: i64,
+) -> Result<Option<TokenRow>> {
+    let sql = format!(
+        "SELECT {} FROM access_tokens
+         WHERE appid = $1 AND kind = 'stable' AND revoked = FALSE AND expires_at > $2
+         ORDER BY generation DESC LIMIT 1",
+        TokenRow::COLUMNS
+    );
+    sqlx::query_as(&sql)
+        .bind(appid)
+        .bind(now)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn forced_refreshes_since(
+    conn: &mut PgConnection,
+    appid: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM access_tokens
+                 WHERE appid = $1 AND kind = 'stable' AND forced = TRUE AND issued_at >= $2),
+                (SELECT MAX(issued_at) FROM access_tokens
+                 WHERE appid = $1 AND kind = 'stable' AND forced = TRUE)",
+    )
+    .bind(appid)
+    .bind(since)
+    .fetch_one(conn)
+    .await
+}
+
+/// Counts a call in both windows and answers (day, minute); a window's first call drops
+/// the counter's older windows.
+pub async fn count_call(conn: &mut PgConnection, call: &QuotaCall<'_>) -> Result<(i64, i64)> {
+    sqlx::query_as(
+        "WITH counted AS (
+             INSERT INTO quota_counters (appid, api, \"window\", window_start, count)
+             VALUES ($1, $2, 'd', $3, 1), ($1, $2, 'm', $4, 1)
+             ON CONFLICT (appid, api, \"window\", window_start)
+             DO UPDATE SET count = quota_counters.count + 1
+             RETURNING \"window\", window_start, count
+         ), pruned AS (
+             DELETE FROM quota_counters q USING counted c
+             WHERE c.count = 1 AND q.appid = $1 AND q.api = $2
+               AND q.\"window\" = c.\"window\" AND q.window_start < c.window_start
+         )
+         SELECT (SELECT count FROM counted WHERE \"window\" = 'd'),
+                (SELECT count FROM counted WHERE \"window\" = 'm')",
+    )
+    .bind(call.appid)
+    .bind(call.api)
+    .bind(call.day_start)
+    .bind(call.minute_start)
+    .fetch_one(conn)
+    .await
+}
+
+// ---- payments ------------------------------------------------------------------------
+
+pub async fn insert_payment(
+    conn: &mut PgConnection,
+    payment: &NewPayment,
+    keys: &PaymentKeys,
+    amount: i64,
+    parent: Option<&str>,
+    position: i64,
+) -> Result<bool> {
+    sqlx::query(
+        "INSERT INTO payments (transaction_id, parent_transaction_id, appid, openid, mchid,
+                               out_trade_no, amount, state, created_at, position)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'NOTPAY', $8, $9) ON CONFLICT DO NOTHING",
+    )
+    .bind(&keys.transaction_id)
+    .bind(parent)
+    .bind(&payment.appid)
+    .bind(&payment.openid)
+    .bind(&keys.mchid)
+    .bind(&keys.out_trade_no)
+    .bind(amount)
+    .bind(payment.created_at)
+    .bind(position)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
+}
+
+/// A payment by transaction_id, or by (mchid, out_trade_no) when `transaction_id` is
+/// None; `lock` locks it for the rest of the transaction.
+pub async fn payment(
+    conn: &mut PgConnection,
+    transaction_id: Option<&str>,
+    merchant: (&str, &str),
+    lock: bool,
+) -> Result<Option<PaymentRow>> {
+    let sql = format!(
+        "SELECT {} FROM payments
+         WHERE parent_transaction_id IS NULL
+           AND ((transaction_id = $1) OR ($1 IS NULL AND mchid = $2 AND out_trade_no = $3)){}",
+        PaymentRow::COLUMNS,
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    sqlx::query_as(&sql)
+        .bind(transaction_id)
+        .bind(merchant.0)
+        .bind(merchant.1)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn sub_payments(conn: &mut PgConnection, parent: &str) -> Result<Vec<SubPaymentRow>> {
+    let sql = format!(
+        "SELECT {} FROM payments WHERE parent_transaction_id = $1 ORDER BY position",
+        SubPaymentRow::COLUMNS
+    );
+    sqlx::query_as(&sql).bind(parent).fetch_all(conn).await
+}
+
+pub async fn payment_ids(conn: &mut PgConnection, filter: &PaymentFilter) -> Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT transaction_id FROM payments
+         WHERE parent_transaction_id IS NULL AND ($1::TEXT IS NULL OR appid = $1)
+         ORDER BY created_at DESC, transaction_id DESC LIMIT $2",
+    )
+    .bind(&filter.appid)
+    .bind(filter.limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn mark_paid(conn: &mut PgConnection, transaction_id: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE payments SET state = 'SUCCESS', paid_at = $1
+         WHERE (transaction_id = $2 OR parent_transaction_id = $2) AND state = 'NOTPAY'",
+    )
+    .bind(now)
+    .bind(transaction_id)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+// ---- shopping details ----------------------------------------------------------------
+
+pub async fn unassociated_uploads_of(
+    conn: &mut PgConnection,
+    payment: &Payment,
+) -> Result<Vec<(i64, String, String, String)>> {
+    sqlx::query_as(
+        "SELECT key_type, key_a, key_b, body FROM shopping_infos
+         WHERE appid = $1 AND associated_at IS NULL
+           AND ((key_type = 1 AND key_a = $2 AND key_b = $3)
+                OR (key_type = 2 AND key_a = $4 AND key_b = ''))",
+    )
+    .bind(&payment.appid)
+    .bind(&payment.keys.mchid)
+    .bind(&payment.keys.out_trade_no)
+    .bind(&payment.keys.transaction_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn associate(
+    conn: &mut PgConnection,
+    appid: &str,
+    key: Key<'_>,
+    transaction_id: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE shopping_infos SET associated_at = $1, transaction_id = $2
+         WHERE appid = $3 AND key_type = $4 AND key_a = $5 AND key_b = $6",
+    )
+    .bind(now)
+    .bind(transaction_id)
+    .bind(appid)
+    .bind(key.0)
+    .bind(key.1)
+    .bind(key.2)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// The stored upload of an order (with its version), locked for the rest of the
+/// transaction.
+pub async fn lock_stored_shopping(
+    conn: &mut PgConnection,
+    appid: &str,
+    key: Key<'_>,
+) -> Result<Option<(StoredRow, i64)>> {
+    let row = sqlx::query(
+        "SELECT upload_time_ns, upload_time, body, associated_at IS NOT NULL AS associated, version
+         FROM shopping_infos WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
+         FOR UPDATE",
+    )
+    .bind(appid)
+    .bind(key.0)
+    .bind(key.1)
+    .bind(key.2)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok((
+            <StoredRow as sqlx::FromRow<_>>::from_row(&row)?,
+            row.try_get("version")?,
+        ))
+    })
+    .transpose()
+}
+
+/// The upload itself, in one statement: the replaced version moves to the history table,
+/// the row is upserted under the ordering rule (associated at once when `association` is
+/// given), and the order's sub-order keys are claimed (the ones it no longer names are
+/// released). Answers the new version (None when the ordering rule declined) and how many
+/// of `subs` the order now holds.
+#[allow(clippy::too_many_arguments)]
+pub async fn save_shopping(
+    conn: &mut PgConnection,
+    appid: &str,
+    key: Key<'_>,
+    combined: bool,
+    openid: &str,
+    upload_time: &str,
+    upload_ns: i64,
+    body: &str,
+    now: i64,
+    association: Option<&str>,
+    subs: (&[&str], &[&str]),
+) -> Result<(Option<i64>, i64)> {
+    sqlx::query_as(
+        "WITH archived AS (
+             INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version,
+                                                 upload_time, body, accepted_at)
+             SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
+             FROM shopping_infos
+             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
+               AND upload_time_ns < $8 AND associated_at IS NULL
+         ), saved AS (
+             INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid,
+                                         upload_time, upload_time_ns, body, version, created_at,
+                                         updated_at, associated_at, transaction_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10,
+                     CASE WHEN $11::TEXT IS NULL THEN NULL ELSE $10 END, $11)
+             ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
+                 combined = excluded.combined, openid = excluded.openid,
+                 upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
+                 body = excluded.body, version = shopping_infos.version + 1,
+                 updated_at = excluded.updated_at, associated_at = excluded.associated_at,
+                 transaction_id = excluded.transaction_id
+             WHERE excluded.upload_time_ns > shopping_infos.upload_time_ns
+               AND shopping_infos.associated_at IS NULL
+             RETURNING version
+         ), released AS (
+             DELETE FROM sub_order_keys k
+             WHERE EXISTS (SELECT 1 FROM saved)
+               AND k.appid = $1 AND k.key_type = $2 AND k.master_key_a = $3 AND k.master_key_b = $4
+               AND NOT EXISTS (SELECT 1 FROM unnest($12::TEXT[], $13::TEXT[]) AS s(a, b)
+                               WHERE s.a = k.key_a AND s.b = k.key_b)
+         ), claimed AS (
+             INSERT INTO sub_order_keys (appid, key_type, key_a, key_b, master_key_a, master_key_b)
+             SELECT $1, $2, s.a, s.b, $3, $4
+             FROM unnest($12::TEXT[], $13::TEXT[]) AS s(a, b)
+             WHERE EXISTS (SELECT 1 FROM saved)
+             ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE
+                 SET master_key_a = excluded.master_key_a
+                 WHERE sub_order_keys.master_key_a = excluded.master_key_a
+                   AND sub_order_keys.master_key_b = excluded.master_key_b
+             RETURNING 1
+         )
+         SELECT (SELECT version FROM saved), (SELECT COUNT(*) FROM claimed)",
+    )
+    .bind(appid)
+    .bind(key.0)
+    .bind(key.1)
+    .bind(key.2)
+    .bind(combined)
+    .bind(openid)
+    .bind(upload_time)
+    .bind(upload_ns)
+    .bind(body)
+    .bind(now)
+    .bind(association)
+    .bind(subs.0)
+    .bind(subs.1)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn sub_order_owner(
+    conn: &mut PgConnection,
+    appid: &str,
+    key_type: i64,
+    sub: (&str, &str),
+) -> Result<Option<OwnerRow>> {
+    let sql = format!(
+        "SELECT {} FROM sub_order_keys
+         WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4",
+        OwnerRow::COLUMNS
+    );
+    sqlx::query_as(&sql)
+        .bind(appid)
+        .bind(key_type)
+        .bind(sub.0)
+        .bind(sub.1)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn shopping_info(
+    conn: &mut PgConnection,
+    appid: &str,
+    key: Key<'_>,
+) -> Result<Option<InfoRow>> {
+    let sql = format!(
+        "SELECT {} FROM shopping_infos
+         WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4",
+        InfoRow::COLUMNS
+    );
+    sqlx::query_as(&sql)
+        .bind(appid)
+        .bind(key.0)
+        .bind(key.1)
+        .bind(key.2)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn shopping_infos(
+    conn: &mut PgConnection,
+    listing: &str,
+    binds: &[&str],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<InfoRow>> {
+    let sql = format!("SELECT {} FROM shopping_infos {listing}", InfoRow::COLUMNS);
+    let mut query = sqlx::query_as(&sql);
+    for value in binds {
+        query = query.bind(*value);
+    }
+    query.bind(limit).bind(offset).fetch_all(conn).await
+}
+
+pub async fn versions(
+    conn: &mut PgConnection,
+    current: &str,
+    history: &str,
+    appid: &str,
+    key: Key<'_>,
+) -> Result<Vec<VersionRow>> {
+    let sql = format!(
+        "SELECT version, upload_time, accepted_at, body FROM {history}
+         WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
+         UNION ALL
+         SELECT version, upload_time, updated_at AS accepted_at, body FROM {current}
+         WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
+         ORDER BY version"
+    );
+    sqlx::query_as(&sql)
+        .bind(appid)
+        .bind(key.0)
+        .bind(key.1)
+        .bind(key.2)
+        .fetch_all(conn)
+        .await
+}
+
+// ---- shipping details ----------------------------------------------------------------
+
+/// The stored shipping details of an order (with their version), locked for the rest of
+/// the transaction.
+pub async fn lock_stored_shipping(
+    conn: &mut PgConnection,
+    appid: &str,
+    key: Key<'_>,
+) -> Result<Option<(StoredRow, i64)>> {
+    let row = sqlx::query(
+        "SELECT upload_time_ns, upload_time, body, FALSE AS associated, version
+         FROM shipping_infos WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
+         FOR UPDATE",
+    )
+    .bind(appid)
+    .bind(key.0)
+    .bind(key.1)
+    .bind(key.2)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok((
+            <StoredRow as sqlx::FromRow<_>>::from_row(&row)?,
+            row.try_get("version")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Archive and upsert in one statement, as for shopping details. A concurrent first upload
+/// of the same order can make the archive miss the version it replaces; the caller checks
+/// the answered version against the one it expects and retries.
+pub async fn save_shipping(
+    conn: &mut PgConnection,
+    appid: &str,
+    key: Key<'_>,
+    upload_time: &str,
+    upload_ns: i64,
+    body: &str,
+    now: i64,
+) -> Result<Option<i64>> {
+    sqlx::query_scalar(
+        "WITH archived AS (
+             INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version,
+                                                 upload_time, body, accepted_at)
+             SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
+             FROM shipping_infos
+             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
+               AND upload_time_ns < $6
+         ), saved AS (
+             INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time,
+                                         upload_time_ns, body, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)
+             ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
+                 upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
+                 body = excluded.body, version = shipping_infos.version + 1,
+                 updated_at = excluded.updated_at
+             WHERE excluded.upload_time_ns > shipping_infos.upload_time_ns
+             RETURNING version
+         )
+         SELECT version FROM saved",
+    )
+    .bind(appid)
+    .bind(key.0)
+    .bind(key.1)
+    .bind(key.2)
+    .bind(upload_time)
+    .bind(upload_ns)
+    .bind(body)
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn shipping_info(
+    conn: &mut PgConnection,
+    appid: &str,
+    key: Key<'_>,
+) -> Result<Option<ShippingRow>> {
+    let sql = format!(
+        "SELECT {} FROM shipping_infos
+         WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4",
+        ShippingRow::COLUMNS
+    );
+    sqlx::query_as(&sql)
+        .bind(appid)
+        .bind(key.0)
+        .bind(key.1)
+        .bind(key.2)
+        .fetch_optional(conn)
+        .await
+}
+
+// ---- third-party platforms -----------------------------------------------------------
+
+pub async fn insert_component(conn: &mut PgConnection, c: &Component) -> Result<bool> {
+    sqlx::query(
+        "INSERT INTO components (component_appid, secret_hash, verify_ticket, created_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(&c.component_appid)
+    .bind(&c.secret_hash)
+    .bind(&c.verify_ticket)
+    .bind(c.created_at)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
+}
+
+pub async fn component(
+    conn: &mut PgConnection,
+    component_appid: &str,
+) -> Result<Option<ComponentRow>> {
+    let sql = format!(
+        "SELECT {} FROM components WHERE component_appid = $1",
+        ComponentRow::COLUMNS
+    );
+    sqlx::query_as(&sql)
+        .bind(component_appid)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn upsert_authorization(
+    conn: &mut PgConnection,
+    a: &Authorization,
+    funcscope: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO authorizations (component_appid, authorizer_appid, funcscope,
+                                     agreement_signed, refresh_token, authorized_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (component_appid, authorizer_appid) DO UPDATE SET
+             funcscope = excluded.funcscope, agreement_signed = excluded.agreement_signed,
+             refresh_token = excluded.refresh_token, authorized_at = excluded.authorized_at",
+    )
+    .bind(&a.component_appid)
+    .bind(&a.authorizer_appid)
+    .bind(funcscope)
+    .bind(a.agreement_signed)
+    .bind(&a.refresh_token)
+    .bind(a.authorized_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn insert_authorization_code(
+    conn: &mut PgConnection,
+    code: &str,
+    a: &Authorization,
+    expires_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO authorization_codes (code, component_appid, authorizer_appid, expires_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(code)
+    .bind(&a.component_appid)
+    .bind(&a.authorizer_appid)
+    .bind(expires_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn spend_authorization_code(
+    conn: &mut PgConnection,
+    component_appid: &str,
+    code: &str,
+    now: i64,
+) -> Result<Option<String>> {
+    sqlx::query_scalar(
+        "UPDATE authorization_codes SET used = TRUE
+         WHERE code = $1 AND component_appid = $2 AND used = FALSE AND expires_at > $3
+         RETURNING authorizer_appid",
+    )
+    .bind(code)
+    .bind(component_appid)
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn authorization(
+    conn: &mut PgConnection,
+    component_appid: &str,
+    authorizer_appid: &str,
+) -> Result<Option<AuthorizationRow>> {
+    let sql = format!(
+        "SELECT {} FROM authorizations WHERE component_appid = $1 AND authorizer_appid = $2",
+        AuthorizationRow::COLUMNS
+    );
+    sqlx::query_as(&sql)
+        .bind(component_appid)
+        .bind(authorizer_appid)
+        .fetch_optional(conn)
+        .await
+}
+
+// ---- journal and faults --------------------------------------------------------------
+
+/// Appends entries, many rows per statement.
+pub async fn insert_journal_entries(
+    conn: &mut PgConnection,
+    entries: &[JournalEntry],
+) -> Result<()> {
+    let column = |f: fn(&JournalEntry) -> String| entries.iter().map(f).collect::<Vec<_>>();
+    let number = |f: fn(&JournalEntry) -> i64| entries.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO journal (rid, appid, invoke_time, cost_in_ms, request_url, request_body,
+                              response_body, client_ip, errcode)
+         SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[],
+                              $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[])
+         ON CONFLICT (rid) DO NOTHING",
+    )
+    .bind(column(|e| e.rid.clone()))
+    .bind(entries.iter().map(|e| e.appid.clone()).collect::<Vec<_>>())
+    .bind(number(|e| e.invoke_time))
+    .bind(number(|e| e.cost_in_ms))
+    .bind(column(|e| e.request_url.clone()))
+    .bind(column(|e| e.request_body.clone()))
+    .bind(column(|e| e.response_body.clone()))
+    .bind(column(|e| e.client_ip.clone()))
+    .bind(number(|e| e.errcode))
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Ids only grow and rows leave from the oldest end, so the newest `max_entries` are the
+/// ids above MAX(id) - max_entries (fewer only across sequence gaps).
+pub async fn prune_journal(conn: &mut PgConnection, retention: Retention) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM journal WHERE invoke_time < $1 OR id <= (SELECT MAX(id) FROM journal) - $2",
+    )
+    .bind(retention.oldest)
+    .bind(retention.max_entries)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn journal(conn: &mut PgConnection, filter: &JournalFilter) -> Result<Vec<JournalRow>> {
+    let sql = format!(
+        "SELECT {} FROM journal
+         WHERE ($1::TEXT IS NULL OR appid = $1) AND ($2::TEXT IS NULL OR rid = $2)
+         ORDER BY id DESC LIMIT $3",
+        JournalRow::COLUMNS
+    );
+    sqlx::query_as(&sql)
+        .bind(&filter.appid)
+        .bind(&filter.rid)
+        .bind(filter.limit)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn insert_faults(
+    conn: &mut PgConnection,
+    appid: &str,
+    path: Option<&str>,
+    errcodes: &[i64],
+    delay_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO faults (appid, path, errcode, delay_ms)
+         SELECT $1, $2, e, $4 FROM unnest($3::BIGINT[]) WITH ORDINALITY AS c(e, n) ORDER BY n",
+    )
+    .bind(appid)
+    .bind(path)
+    .bind(errcodes)
+    .bind(delay_ms)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn delete_faults(
+    conn: &mut PgConnection,
+    appid: &str,
+    path: Option<&str>,
+) -> Result<u64> {
+    sqlx::query("DELETE FROM faults WHERE appid = $1 AND ($2::TEXT IS NULL OR path = $2)")
+        .bind(appid)
+        .bind(path)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+}
+
+pub async fn fault_queued(conn: &mut PgConnection, appid: &str, path: &str) -> Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM faults WHERE appid = $1 AND (path IS NULL OR path = $2))",
+    )
+    .bind(appid)
+    .bind(path)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn take_fault(
+    conn: &mut PgConnection,
+    appid: &str,
+    path: &str,
+) -> Result<Option<FaultRow>> {
+    sqlx::query_as(
+        "DELETE FROM faults WHERE id = (
+             SELECT id FROM faults WHERE appid = $1 AND (path IS NULL OR path = $2)
+             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING errcode, delay_ms",
+    )
+    .bind(appid)
+    .bind(path)
+    .fetch_optional(conn)
+    .await
+}

@@ -1,0 +1,343 @@
+//! Rows as both backends read them: named structs, mapped by column name (never by
+//! position), and what each becomes as a record. [`row!`] writes, from one field list, the
+//! struct, its `sqlx::FromRow` (PostgreSQL), its rusqlite mapping (SQLite) and the SELECT
+//! list of its columns, so a column can be neither misplaced nor forgotten on one side.
+
+use userorder_model::association::PaymentKeys;
+
+use crate::StoreError;
+use crate::records::*;
+use crate::rules::{StoredUpload, corrupt};
+
+macro_rules! row {
+    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, sqlx::FromRow)]
+        pub struct $name {
+            $(pub $field: $ty),*
+        }
+
+        impl $name {
+            /// The columns, comma-separated, for a SELECT list.
+            #[allow(dead_code)]
+            pub const COLUMNS: &'static str = stringify!($($field),*);
+
+            /// Reads the columns by name from a SQLite row.
+            pub fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok(Self {
+                    $($field: row.get(stringify!($field))?),*
+                })
+            }
+        }
+    };
+}
+
+row!(AppRow {
+    appid: String,
+    secret_hash: String,
+    name: String,
+    product_state: String,
+    in_open_scope: bool,
+    quota_daily: Option<i64>,
+    quota_per_minute: Option<i64>,
+    token_quota_daily: Option<i64>,
+    created_at: i64,
+    review_due_at: Option<i64>,
+    last_review_result: Option<String>,
+});
+
+impl TryFrom<AppRow> for App {
+    type Error = StoreError;
+
+    fn try_from(row: AppRow) -> Result<Self, StoreError> {
+        Ok(App {
+            product_state: ProductState::parse(&row.product_state)
+                .ok_or_else(|| corrupt(format!("product state {}", row.product_state)))?,
+            appid: row.appid,
+            secret_hash: row.secret_hash,
+            name: row.name,
+            in_open_scope: row.in_open_scope,
+            quota: Quota {
+                daily: row.quota_daily,
+                per_minute: row.quota_per_minute,
+                token_daily: row.token_quota_daily,
+            },
+            created_at: row.created_at,
+            review_due_at: row.review_due_at,
+            last_review_result: row.last_review_result,
+        })
+    }
+}
+
+row!(TokenRow {
+    token: String,
+    appid: String,
+    kind: String,
+    generation: i64,
+    issued_at: i64,
+    expires_at: i64,
+    superseded_at: Option<i64>,
+    revoked: bool,
+    component_appid: Option<String>,
+});
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(TokenRecord {
+            kind: TokenKind::parse(&row.kind)
+                .ok_or_else(|| corrupt(format!("token kind {}", row.kind)))?,
+            token: row.token,
+            appid: row.appid,
+            generation: row.generation,
+            issued_at: row.issued_at,
+            expires_at: row.expires_at,
+            superseded_at: row.superseded_at,
+            revoked: row.revoked,
+            component_appid: row.component_appid,
+        })
+    }
+}
+
+row!(
+    /// A payment (not a sub-payment); its sub-payments are [`SubPaymentRow`]s.
+    PaymentRow {
+        transaction_id: String,
+        appid: String,
+        openid: String,
+        mchid: String,
+        out_trade_no: String,
+        amount: i64,
+        state: String,
+        created_at: i64,
+        paid_at: Option<i64>,
+    }
+);
+
+row!(SubPaymentRow {
+    transaction_id: String,
+    mchid: String,
+    out_trade_no: String,
+    amount: i64,
+});
+
+impl PaymentRow {
+    pub fn into_payment(self, subs: Vec<SubPaymentRow>) -> Payment {
+        Payment {
+            keys: PaymentKeys {
+                transaction_id: self.transaction_id,
+                mchid: self.mchid,
+                out_trade_no: self.out_trade_no,
+            },
+            appid: self.appid,
+            openid: self.openid,
+            amount: self.amount,
+            state: self.state,
+            created_at: self.created_at,
+            paid_at: self.paid_at,
+            sub_orders: subs
+                .into_iter()
+                .map(|s| SubPayment {
+                    keys: PaymentKeys {
+                        transaction_id: s.transaction_id,
+                        mchid: s.mchid,
+                        out_trade_no: s.out_trade_no,
+                    },
+                    amount: s.amount,
+                })
+                .collect(),
+        }
+    }
+}
+
+row!(
+    /// The current shopping details of an order, as listings read them.
+    InfoRow {
+        appid: String,
+        body: String,
+        version: i64,
+        created_at: i64,
+        updated_at: i64,
+        associated_at: Option<i64>,
+        transaction_id: Option<String>,
+    }
+);
+
+row!(
+    /// What the ordering rule compares: the stored upload of an order.
+    StoredRow {
+        upload_time_ns: i64,
+        upload_time: String,
+        body: String,
+        associated: bool,
+    }
+);
+
+impl From<StoredRow> for StoredUpload {
+    fn from(row: StoredRow) -> Self {
+        StoredUpload {
+            upload_time_ns: row.upload_time_ns,
+            upload_time: row.upload_time,
+            body: row.body,
+            associated: row.associated,
+        }
+    }
+}
+
+row!(ShippingRow {
+    body: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+});
+
+row!(
+    /// One accepted version, from the history table or the current row.
+    VersionRow {
+        version: i64,
+        upload_time: String,
+        accepted_at: i64,
+        body: String,
+    }
+);
+
+impl VersionRow {
+    pub fn into_version<T: serde::de::DeserializeOwned>(
+        self,
+    ) -> Result<StoredVersion<T>, StoreError> {
+        Ok(StoredVersion {
+            version: self.version,
+            upload_time: self.upload_time,
+            accepted_at: self.accepted_at,
+            info: serde_json::from_str(&self.body).map_err(corrupt)?,
+        })
+    }
+}
+
+row!(JournalRow {
+    rid: String,
+    appid: Option<String>,
+    invoke_time: i64,
+    cost_in_ms: i64,
+    request_url: String,
+    request_body: String,
+    response_body: String,
+    client_ip: String,
+    errcode: i64,
+});
+
+impl From<JournalRow> for JournalEntry {
+    fn from(row: JournalRow) -> Self {
+        JournalEntry {
+            rid: row.rid,
+            appid: row.appid,
+            invoke_time: row.invoke_time,
+            cost_in_ms: row.cost_in_ms,
+            request_url: row.request_url,
+            request_body: row.request_body,
+            response_body: row.response_body,
+            client_ip: row.client_ip,
+            errcode: row.errcode,
+        }
+    }
+}
+
+row!(ComponentRow {
+    component_appid: String,
+    secret_hash: String,
+    verify_ticket: String,
+    created_at: i64,
+});
+
+impl From<ComponentRow> for Component {
+    fn from(row: ComponentRow) -> Self {
+        Component {
+            component_appid: row.component_appid,
+            secret_hash: row.secret_hash,
+            verify_ticket: row.verify_ticket,
+            created_at: row.created_at,
+        }
+    }
+}
+
+row!(AuthorizationRow {
+    component_appid: String,
+    authorizer_appid: String,
+    funcscope: String,
+    agreement_signed: bool,
+    refresh_token: String,
+    authorized_at: i64,
+});
+
+impl TryFrom<AuthorizationRow> for Authorization {
+    type Error = StoreError;
+
+    fn try_from(row: AuthorizationRow) -> Result<Self, StoreError> {
+        Ok(Authorization {
+            funcscope: serde_json::from_str(&row.funcscope).map_err(corrupt)?,
+            component_appid: row.component_appid,
+            authorizer_appid: row.authorizer_appid,
+            agreement_signed: row.agreement_signed,
+            refresh_token: row.refresh_token,
+            authorized_at: row.authorized_at,
+        })
+    }
+}
+
+row!(FaultRow {
+    errcode: i64,
+    delay_ms: i64,
+});
+
+impl From<FaultRow> for Fault {
+    fn from(row: FaultRow) -> Self {
+        Fault {
+            errcode: row.errcode,
+            delay_ms: row.delay_ms,
+        }
+    }
+}
+
+row!(
+    /// One (merchant, bound app) pair; `appid` is NULL for a merchant bound to none.
+    MerchantAppRow {
+        mchid: String,
+        appid: Option<String>,
+    }
+);
+
+/// Folds (merchant, app) pairs, ordered by merchant, into merchants.
+pub fn merchants(rows: Vec<MerchantAppRow>) -> Vec<Merchant> {
+    let mut merchants: Vec<Merchant> = Vec::new();
+    for row in rows {
+        match merchants.last_mut() {
+            Some(last) if last.mchid == row.mchid => last.appids.extend(row.appid),
+            _ => merchants.push(Merchant {
+                mchid: row.mchid,
+                appids: row.appid.into_iter().collect(),
+            }),
+        }
+    }
+    merchants
+}
+
+row!(
+    /// Who holds a sub-order key: the master key columns of its combined order.
+    OwnerRow {
+        master_key_a: String,
+        master_key_b: String,
+    }
+);
+
+impl ShippingRow {
+    pub fn into_stored(self, appid: &str) -> Result<StoredShipping, StoreError> {
+        Ok(StoredShipping {
+            appid: appid.to_owned(),
+            info: serde_json::from_str(&self.body).map_err(corrupt)?,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}

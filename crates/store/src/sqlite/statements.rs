@@ -1,0 +1,821 @@
+//! Every SQL statement of the SQLite store, one function each, prepared once per
+//! connection (rusqlite's statement cache). No decisions here: `super` composes these with
+//! `crate::rules`.
+
+use rusqlite::{Connection, OptionalExtension, Result, params};
+
+use crate::records::*;
+use crate::rows::*;
+
+// ---- server keys and the clock -------------------------------------------------------
+
+pub fn insert_server_key(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO server_keys (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![name, value])
+    .map(|_| ())
+}
+
+pub fn server_key(conn: &Connection, name: &str) -> Result<Vec<u8>> {
+    conn.prepare_cached("SELECT value FROM server_keys WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+}
+
+pub fn clock_offset(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached("SELECT offset_seconds FROM clock WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+}
+
+pub fn advance_clock(conn: &Connection, seconds: i64) -> Result<i64> {
+    conn.prepare_cached(
+        "UPDATE clock SET offset_seconds = offset_seconds + ?1 WHERE id = 1
+         RETURNING offset_seconds",
+    )?
+    .query_row([seconds], |r| r.get(0))
+}
+
+// ---- apps and merchants --------------------------------------------------------------
+
+pub fn insert_app(conn: &Connection, app: &NewApp) -> Result<bool> {
+    conn.prepare_cached(
+        "INSERT INTO apps (appid, secret_hash, name, product_state, in_open_scope, quota_daily,
+                           quota_per_minute, token_quota_daily, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        app.appid,
+        app.secret_hash,
+        app.name,
+        app.product_state.as_str(),
+        app.in_open_scope,
+        app.quota.daily,
+        app.quota.per_minute,
+        app.quota.token_daily,
+        app.created_at
+    ])
+    .map(|n| n == 1)
+}
+
+pub fn app(conn: &Connection, appid: &str) -> Result<Option<AppRow>> {
+    let sql = format!("SELECT {} FROM apps WHERE appid = ?1", AppRow::COLUMNS);
+    conn.prepare_cached(&sql)?
+        .query_row([appid], AppRow::from_sqlite)
+        .optional()
+}
+
+pub fn apps(conn: &Connection) -> Result<Vec<AppRow>> {
+    let sql = format!(
+        "SELECT {} FROM apps ORDER BY created_at, appid",
+        AppRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_map([], AppRow::from_sqlite)?
+        .collect()
+}
+
+pub fn set_app_quota(conn: &Connection, appid: &str, quota: &Quota) -> Result<bool> {
+    conn.prepare_cached(
+        "UPDATE apps SET quota_daily = ?1, quota_per_minute = ?2, token_quota_daily = ?3
+         WHERE appid = ?4",
+    )?
+    .execute(params![
+        quota.daily,
+        quota.per_minute,
+        quota.token_daily,
+        appid
+    ])
+    .map(|n| n == 1)
+}
+
+pub fn transition_product_state(
+    conn: &Connection,
+    appid: &str,
+    from: ProductState,
+    to: ProductState,
+    review_due_at: Option<i64>,
+    last_review_result: Option<&str>,
+) -> Result<bool> {
+    conn.prepare_cached(
+        "UPDATE apps SET product_state = ?1, review_due_at = ?2,
+                         last_review_result = COALESCE(?3, last_review_result)
+         WHERE appid = ?4 AND product_state = ?5",
+    )?
+    .execute(params![
+        to.as_str(),
+        review_due_at,
+        last_review_result,
+        appid,
+        from.as_str()
+    ])
+    .map(|n| n == 1)
+}
+
+pub fn insert_merchant(conn: &Connection, mchid: &str, now: i64) -> Result<bool> {
+    conn.prepare_cached(
+        "INSERT INTO merchants (mchid, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![mchid, now])
+    .map(|n| n == 1)
+}
+
+pub fn bind_merchant(conn: &Connection, mchid: &str, appid: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO merchant_apps (mchid, appid) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![mchid, appid])
+    .map(|_| ())
+}
+
+pub fn merchant_bound(conn: &Connection, mchid: &str, appid: &str) -> Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM merchant_apps WHERE mchid = ?1 AND appid = ?2")?
+        .exists(params![mchid, appid])
+}
+
+pub fn merchant_apps(conn: &Connection) -> Result<Vec<MerchantAppRow>> {
+    conn.prepare_cached(
+        "SELECT m.mchid AS mchid, a.appid AS appid FROM merchants m
+         LEFT JOIN merchant_apps a ON a.mchid = m.mchid
+         ORDER BY m.created_at, m.mchid, a.appid",
+    )?
+    .query_map([], MerchantAppRow::from_sqlite)?
+    .collect()
+}
+
+// ---- tokens --------------------------------------------------------------------------
+
+pub fn token(conn: &Connection, token: &str) -> Result<Option<TokenRow>> {
+    let sql = format!(
+        "SELECT {} FROM access_tokens WHERE token = ?1",
+        TokenRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row([token], TokenRow::from_sqlite)
+        .optional()
+}
+
+/// Starts the grace period of every current token of the owner's generation line.
+pub fn supersede_tokens(conn: &Connection, token: &NewToken) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE access_tokens SET superseded_at = ?1
+         WHERE appid = ?2 AND kind = ?3 AND component_appid IS ?4 AND superseded_at IS NULL",
+    )?
+    .execute(params![
+        token.issued_at,
+        token.appid,
+        token.kind.as_str(),
+        token.component_appid
+    ])
+    .map(|_| ())
+}
+
+pub fn revoke_stable_tokens(conn: &Connection, appid: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE access_tokens SET revoked = 1 WHERE appid = ?1 AND kind = 'stable' AND revoked = 0",
+    )?
+    .execute([appid])
+    .map(|_| ())
+}
+
+pub fn next_generation(conn: &Connection, token: &NewToken) -> Result<i64> {
+    conn.prepare_cached(
+        "SELECT COALESCE(MAX(generation), 0) + 1 FROM access_tokens
+         WHERE appid = ?1 AND kind = ?2 AND component_appid IS ?3",
+    )?
+    .query_row(
+        params![token.appid, token.kind.as_str(), token.component_appid],
+        |r| r.get(0),
+    )
+}
+
+pub fn delete_tokens_expired_before(conn: &Connection, appid: &str, before: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM access_tokens WHERE appid = ?1 AND expires_at < ?2")?
+        .execute(params![appid, before])
+        .map(|_| ())
+}
+
+pub fn insert_token(conn: &Connection, token: &NewToken, generation: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO access_tokens (token, appid, kind, generation, issued_at, expires_at, forced,
+                                    component_appid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        token.token,
+        token.appid,
+        token.kind.as_str(),
+        generation,
+        token.issued_at,
+        token.expires_at,
+        token.forced,
+        token.component_appid
+    ])
+    .map(|_| ())
+}
+
+pub fn current_stable_token(conn: &Connection, appid: &str, now: i64) -> Result<Option<TokenRow>> {
+    let sql = format!(
+        "SELECT {} FROM access_tokens
+         WHERE appid = ?1 AND kind = 'stable' AND revoked = 0 AND expires_at > ?2
+         ORDER BY generation DESC LIMIT 1",
+        TokenRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![appid, now], TokenRow::from_sqlite)
+        .optional()
+}
+
+pub fn forced_refreshes_since(
+    conn: &Connection,
+    appid: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>)> {
+    conn.prepare_cached(
+        "SELECT (SELECT COUNT(*) FROM access_tokens
+                 WHERE appid = ?1 AND kind = 'stable' AND forced = 1 AND issued_at >= ?2),
+                (SELECT MAX(issued_at) FROM access_tokens
+                 WHERE appid = ?1 AND kind = 'stable' AND forced = 1)",
+    )?
+    .query_row(params![appid, since], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
+// ---- payments ------------------------------------------------------------------------
+
+/// Inserts a payment (`parent` None) or a sub-payment; false when its keys exist.
+pub fn insert_payment(
+    conn: &Connection,
+    payment: &NewPayment,
+    keys: &userorder_model::association::PaymentKeys,
+    amount: i64,
+    parent: Option<&str>,
+    position: i64,
+) -> Result<bool> {
+    conn.prepare_cached(
+        "INSERT INTO payments (transaction_id, parent_transaction_id, appid, openid, mchid,
+                               out_trade_no, amount, state, created_at, position)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'NOTPAY', ?8, ?9) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        keys.transaction_id,
+        parent,
+        payment.appid,
+        payment.openid,
+        keys.mchid,
+        keys.out_trade_no,
+        amount,
+        payment.created_at,
+        position
+    ])
+    .map(|n| n == 1)
+}
+
+pub fn payment_by_id(conn: &Connection, transaction_id: &str) -> Result<Option<PaymentRow>> {
+    let sql = format!(
+        "SELECT {} FROM payments WHERE parent_transaction_id IS NULL AND transaction_id = ?1",
+        PaymentRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row([transaction_id], PaymentRow::from_sqlite)
+        .optional()
+}
+
+pub fn payment_by_out_trade_no(
+    conn: &Connection,
+    mchid: &str,
+    out_trade_no: &str,
+) -> Result<Option<PaymentRow>> {
+    let sql = format!(
+        "SELECT {} FROM payments
+         WHERE parent_transaction_id IS NULL AND mchid = ?1 AND out_trade_no = ?2",
+        PaymentRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![mchid, out_trade_no], PaymentRow::from_sqlite)
+        .optional()
+}
+
+pub fn sub_payments(conn: &Connection, parent: &str) -> Result<Vec<SubPaymentRow>> {
+    let sql = format!(
+        "SELECT {} FROM payments WHERE parent_transaction_id = ?1 ORDER BY position",
+        SubPaymentRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_map([parent], SubPaymentRow::from_sqlite)?
+        .collect()
+}
+
+pub fn payment_ids(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<String>> {
+    match &filter.appid {
+        Some(appid) => conn
+            .prepare_cached(
+                "SELECT transaction_id FROM payments
+                 WHERE parent_transaction_id IS NULL AND appid = ?1
+                 ORDER BY created_at DESC, transaction_id DESC LIMIT ?2",
+            )?
+            .query_map(params![appid, filter.limit], |r| r.get(0))?
+            .collect(),
+        None => conn
+            .prepare_cached(
+                "SELECT transaction_id FROM payments WHERE parent_transaction_id IS NULL
+                 ORDER BY created_at DESC, transaction_id DESC LIMIT ?1",
+            )?
+            .query_map([filter.limit], |r| r.get(0))?
+            .collect(),
+    }
+}
+
+/// Marks a payment and its sub-payments paid, if they are not yet.
+pub fn mark_paid(conn: &Connection, transaction_id: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE payments SET state = 'SUCCESS', paid_at = ?1
+         WHERE (transaction_id = ?2 OR parent_transaction_id = ?2) AND state = 'NOTPAY'",
+    )?
+    .execute(params![now, transaction_id])
+    .map(|_| ())
+}
+
+// ---- shopping details ----------------------------------------------------------------
+
+/// The unassociated uploads a payment may associate: (key_type, key_a, key_b, body).
+pub fn unassociated_uploads_of(
+    conn: &Connection,
+    payment: &Payment,
+) -> Result<Vec<(i64, String, String, String)>> {
+    conn.prepare_cached(
+        "SELECT key_type, key_a, key_b, body FROM shopping_infos
+         WHERE appid = ?1 AND associated_at IS NULL
+           AND ((key_type = 1 AND key_a = ?2 AND key_b = ?3)
+                OR (key_type = 2 AND key_a = ?4 AND key_b = ''))",
+    )?
+    .query_map(
+        params![
+            payment.appid,
+            payment.keys.mchid,
+            payment.keys.out_trade_no,
+            payment.keys.transaction_id
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?
+    .collect()
+}
+
+pub fn associate(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+    transaction_id: &str,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE shopping_infos SET associated_at = ?1, transaction_id = ?2
+         WHERE appid = ?3 AND key_type = ?4 AND key_a = ?5 AND key_b = ?6",
+    )?
+    .execute(params![now, transaction_id, appid, key.0, key.1, key.2])
+    .map(|_| ())
+}
+
+pub fn stored_shopping(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+) -> Result<Option<StoredRow>> {
+    conn.prepare_cached(
+        "SELECT upload_time_ns, upload_time, body, associated_at IS NOT NULL AS associated
+         FROM shopping_infos WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4",
+    )?
+    .query_row(params![appid, key.0, key.1, key.2], StoredRow::from_sqlite)
+    .optional()
+}
+
+/// Moves the current version of an order to the history table when an upload of
+/// `upload_ns` is about to replace it (the upsert's own condition): each accepted body is
+/// stored once, as the current row or as history.
+pub fn archive_shopping(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+    upload_ns: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
+                                             body, accepted_at)
+         SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
+         FROM shopping_infos
+         WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4
+           AND upload_time_ns < ?5 AND associated_at IS NULL",
+    )?
+    .execute(params![appid, key.0, key.1, key.2, upload_ns])
+    .map(|_| ())
+}
+
+/// The ordering rule itself: only a strictly later, unassociated upload replaces. Answers
+/// the new version, or None when the stored upload stands.
+#[allow(clippy::too_many_arguments)]
+pub fn upsert_shopping(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+    combined: bool,
+    openid: &str,
+    upload_time: &str,
+    upload_ns: i64,
+    body: &str,
+    now: i64,
+) -> Result<Option<i64>> {
+    conn.prepare_cached(
+        "INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid, upload_time,
+                                     upload_time_ns, body, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)
+         ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
+             combined = excluded.combined, openid = excluded.openid,
+             upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
+             body = excluded.body, version = shopping_infos.version + 1,
+             updated_at = excluded.updated_at
+         WHERE excluded.upload_time_ns > shopping_infos.upload_time_ns
+           AND shopping_infos.associated_at IS NULL
+         RETURNING version",
+    )?
+    .query_row(
+        params![
+            appid,
+            key.0,
+            key.1,
+            key.2,
+            combined,
+            openid,
+            upload_time,
+            upload_ns,
+            body,
+            now
+        ],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+pub fn release_sub_orders(conn: &Connection, appid: &str, master: (i64, &str, &str)) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM sub_order_keys
+         WHERE appid = ?1 AND key_type = ?2 AND master_key_a = ?3 AND master_key_b = ?4",
+    )?
+    .execute(params![appid, master.0, master.1, master.2])
+    .map(|_| ())
+}
+
+/// Claims one sub-order key for a master; false when the key is held already.
+pub fn claim_sub_order(
+    conn: &Connection,
+    appid: &str,
+    master: (i64, &str, &str),
+    sub: (&str, &str),
+) -> Result<bool> {
+    conn.prepare_cached(
+        "INSERT INTO sub_order_keys (appid, key_type, key_a, key_b, master_key_a, master_key_b)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![appid, master.0, sub.0, sub.1, master.1, master.2])
+    .map(|n| n == 1)
+}
+
+pub fn sub_order_owner(
+    conn: &Connection,
+    appid: &str,
+    key_type: i64,
+    sub: (&str, &str),
+) -> Result<Option<OwnerRow>> {
+    let sql = format!(
+        "SELECT {} FROM sub_order_keys
+         WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4",
+        OwnerRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(
+            params![appid, key_type, sub.0, sub.1],
+            OwnerRow::from_sqlite,
+        )
+        .optional()
+}
+
+pub fn shopping_info(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+) -> Result<Option<InfoRow>> {
+    let sql = format!(
+        "SELECT {} FROM shopping_infos
+         WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4",
+        InfoRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![appid, key.0, key.1, key.2], InfoRow::from_sqlite)
+        .optional()
+}
+
+/// A listing: `listing` and `binds` from `rules::upload_listing`, then limit and offset.
+pub fn shopping_infos(
+    conn: &Connection,
+    listing: &str,
+    binds: &[&str],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<InfoRow>> {
+    let sql = format!("SELECT {} FROM shopping_infos {listing}", InfoRow::COLUMNS);
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut values: Vec<&dyn rusqlite::ToSql> = binds.iter().map(|b| b as _).collect();
+    values.push(&limit);
+    values.push(&offset);
+    statement
+        .query_map(values.as_slice(), InfoRow::from_sqlite)?
+        .collect()
+}
+
+/// Every accepted version of an order, oldest first: the history table and the current
+/// row of `table` (`shopping_infos` or `shipping_infos`).
+pub fn versions(
+    conn: &Connection,
+    current: &str,
+    history: &str,
+    appid: &str,
+    key: (i64, &str, &str),
+) -> Result<Vec<VersionRow>> {
+    let sql = format!(
+        "SELECT version, upload_time, accepted_at, body FROM {history}
+         WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4
+         UNION ALL
+         SELECT version, upload_time, updated_at AS accepted_at, body FROM {current}
+         WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4
+         ORDER BY version"
+    );
+    conn.prepare_cached(&sql)?
+        .query_map(params![appid, key.0, key.1, key.2], VersionRow::from_sqlite)?
+        .collect()
+}
+
+// ---- shipping details ----------------------------------------------------------------
+
+pub fn stored_shipping(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+) -> Result<Option<StoredRow>> {
+    conn.prepare_cached(
+        "SELECT upload_time_ns, upload_time, body, 0 AS associated
+         FROM shipping_infos WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4",
+    )?
+    .query_row(params![appid, key.0, key.1, key.2], StoredRow::from_sqlite)
+    .optional()
+}
+
+pub fn archive_shipping(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+    upload_ns: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version, upload_time,
+                                             body, accepted_at)
+         SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
+         FROM shipping_infos
+         WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4 AND upload_time_ns < ?5",
+    )?
+    .execute(params![appid, key.0, key.1, key.2, upload_ns])
+    .map(|_| ())
+}
+
+pub fn upsert_shipping(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+    upload_time: &str,
+    upload_ns: i64,
+    body: &str,
+    now: i64,
+) -> Result<Option<i64>> {
+    conn.prepare_cached(
+        "INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time, upload_time_ns,
+                                     body, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)
+         ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
+             upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
+             body = excluded.body, version = shipping_infos.version + 1,
+             updated_at = excluded.updated_at
+         WHERE excluded.upload_time_ns > shipping_infos.upload_time_ns
+         RETURNING version",
+    )?
+    .query_row(
+        params![
+            appid,
+            key.0,
+            key.1,
+            key.2,
+            upload_time,
+            upload_ns,
+            body,
+            now
+        ],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+pub fn shipping_info(
+    conn: &Connection,
+    appid: &str,
+    key: (i64, &str, &str),
+) -> Result<Option<ShippingRow>> {
+    let sql = format!(
+        "SELECT {} FROM shipping_infos
+         WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4",
+        ShippingRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(
+            params![appid, key.0, key.1, key.2],
+            ShippingRow::from_sqlite,
+        )
+        .optional()
+}
+
+// ---- third-party platforms -----------------------------------------------------------
+
+pub fn insert_component(conn: &Connection, c: &Component) -> Result<bool> {
+    conn.prepare_cached(
+        "INSERT INTO components (component_appid, secret_hash, verify_ticket, created_at)
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        c.component_appid,
+        c.secret_hash,
+        c.verify_ticket,
+        c.created_at
+    ])
+    .map(|n| n == 1)
+}
+
+pub fn component(conn: &Connection, component_appid: &str) -> Result<Option<ComponentRow>> {
+    let sql = format!(
+        "SELECT {} FROM components WHERE component_appid = ?1",
+        ComponentRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row([component_appid], ComponentRow::from_sqlite)
+        .optional()
+}
+
+pub fn upsert_authorization(conn: &Connection, a: &Authorization, funcscope: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO authorizations (component_appid, authorizer_appid, funcscope,
+                                     agreement_signed, refresh_token, authorized_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (component_appid, authorizer_appid) DO UPDATE SET
+             funcscope = excluded.funcscope, agreement_signed = excluded.agreement_signed,
+             refresh_token = excluded.refresh_token, authorized_at = excluded.authorized_at",
+    )?
+    .execute(params![
+        a.component_appid,
+        a.authorizer_appid,
+        funcscope,
+        a.agreement_signed,
+        a.refresh_token,
+        a.authorized_at
+    ])
+    .map(|_| ())
+}
+
+pub fn insert_authorization_code(
+    conn: &Connection,
+    code: &str,
+    a: &Authorization,
+    expires_at: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO authorization_codes (code, component_appid, authorizer_appid, expires_at)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        code,
+        a.component_appid,
+        a.authorizer_appid,
+        expires_at
+    ])
+    .map(|_| ())
+}
+
+/// Spends an unused, unexpired code; answers its authorizer.
+pub fn spend_authorization_code(
+    conn: &Connection,
+    component_appid: &str,
+    code: &str,
+    now: i64,
+) -> Result<Option<String>> {
+    conn.prepare_cached(
+        "UPDATE authorization_codes SET used = 1
+         WHERE code = ?1 AND component_appid = ?2 AND used = 0 AND expires_at > ?3
+         RETURNING authorizer_appid",
+    )?
+    .query_row(params![code, component_appid, now], |r| r.get(0))
+    .optional()
+}
+
+pub fn authorization(
+    conn: &Connection,
+    component_appid: &str,
+    authorizer_appid: &str,
+) -> Result<Option<AuthorizationRow>> {
+    let sql = format!(
+        "SELECT {} FROM authorizations WHERE component_appid = ?1 AND authorizer_appid = ?2",
+        AuthorizationRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(
+            params![component_appid, authorizer_appid],
+            AuthorizationRow::from_sqlite,
+        )
+        .optional()
+}
+
+// ---- journal and faults --------------------------------------------------------------
+
+pub fn insert_journal_entry(conn: &Connection, e: &JournalEntry) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO journal (rid, appid, invoke_time, cost_in_ms, request_url, request_body,
+                              response_body, client_ip, errcode)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (rid) DO NOTHING",
+    )?
+    .execute(params![
+        e.rid,
+        e.appid,
+        e.invoke_time,
+        e.cost_in_ms,
+        e.request_url,
+        e.request_body,
+        e.response_body,
+        e.client_ip,
+        e.errcode
+    ])
+    .map(|_| ())
+}
+
+/// Ids only grow and rows leave from the oldest end, so the newest `max_entries` are the
+/// ids above MAX(id) - max_entries: an index lookup, not a walk over big bodies.
+pub fn prune_journal(conn: &Connection, retention: Retention) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM journal WHERE invoke_time < ?1 OR id <= (SELECT MAX(id) FROM journal) - ?2",
+    )?
+    .execute(params![retention.oldest, retention.max_entries])
+    .map(|_| ())
+}
+
+pub fn journal(conn: &Connection, filter: &JournalFilter) -> Result<Vec<JournalRow>> {
+    let sql = format!(
+        "SELECT {} FROM journal
+         WHERE (?1 IS NULL OR appid = ?1) AND (?2 IS NULL OR rid = ?2)
+         ORDER BY id DESC LIMIT ?3",
+        JournalRow::COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_map(
+            params![filter.appid, filter.rid, filter.limit],
+            JournalRow::from_sqlite,
+        )?
+        .collect()
+}
+
+pub fn insert_fault(
+    conn: &Connection,
+    appid: &str,
+    path: Option<&str>,
+    errcode: i64,
+    delay_ms: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO faults (appid, path, errcode, delay_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![appid, path, errcode, delay_ms])
+    .map(|_| ())
+}
+
+pub fn delete_faults(conn: &Connection, appid: &str, path: Option<&str>) -> Result<u64> {
+    conn.prepare_cached("DELETE FROM faults WHERE appid = ?1 AND (?2 IS NULL OR path = ?2)")?
+        .execute(params![appid, path])
+        .map(|n| n as u64)
+}
+
+pub fn fault_queued(conn: &Connection, appid: &str, path: &str) -> Result<bool> {
+    conn.prepare_cached(
+        "SELECT 1 FROM faults WHERE appid = ?1 AND (path IS NULL OR path = ?2) LIMIT 1",
+    )?
+    .exists(params![appid, path])
+}
+
+pub fn take_fault(conn: &Connection, appid: &str, path: &str) -> Result<Option<FaultRow>> {
+    conn.prepare_cached(
+        "DELETE FROM faults WHERE id = (
+             SELECT id FROM faults WHERE appid = ?1 AND (path IS NULL OR path = ?2)
+             ORDER BY id LIMIT 1)
+         RETURNING errcode, delay_ms",
+    )?
+    .query_row(params![appid, path], FaultRow::from_sqlite)
+    .optional()
+}
