@@ -615,18 +615,19 @@ impl Store for PostgresStore {
 
     async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sql::insert_journal_entries(&mut tx, entries).await?;
+        let rows: Vec<JournalRow> = entries.iter().map(JournalRow::packed).collect();
+        sql::insert_journal_rows(&mut tx, &rows).await?;
         sql::prune_journal(&mut tx, retention).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>> {
-        Ok(sql::journal(&mut *self.conn().await?, filter)
+        sql::journal(&mut *self.conn().await?, filter)
             .await?
             .into_iter()
-            .map(Into::into)
-            .collect())
+            .map(JournalEntry::try_from)
+            .collect()
     }
 
     async fn add_faults(

@@ -283,9 +283,12 @@ pub async fn insert_next_token(
          )
          INSERT INTO access_tokens (token, appid, kind, generation, issued_at, expires_at, forced,
                                     component_appid)
-         SELECT $1, $2, $3, COALESCE(MAX(generation), 0) + 1, $4, $5, $6, $7
-         FROM access_tokens
-         WHERE appid = $2 AND kind = $3 AND component_appid IS NOT DISTINCT FROM $7
+         VALUES ($1, $2, $3,
+                 COALESCE((SELECT generation FROM access_tokens
+                           WHERE appid = $2 AND kind = $3
+                             AND component_appid IS NOT DISTINCT FROM $7
+                           ORDER BY generation DESC LIMIT 1), 0) + 1,
+                 $4, $5, $6, $7)
          RETURNING generation",
     )
     .bind(&token.token)
@@ -874,28 +877,27 @@ pub async fn authorization(
 // ---- journal and faults --------------------------------------------------------------
 
 /// Appends entries, many rows per statement.
-pub async fn insert_journal_entries(
-    conn: &mut PgConnection,
-    entries: &[JournalEntry],
-) -> Result<()> {
-    let column = |f: fn(&JournalEntry) -> String| entries.iter().map(f).collect::<Vec<_>>();
-    let number = |f: fn(&JournalEntry) -> i64| entries.iter().map(f).collect::<Vec<_>>();
+pub async fn insert_journal_rows(conn: &mut PgConnection, rows: &[JournalRow]) -> Result<()> {
+    fn column<T>(rows: &[JournalRow], f: impl Fn(&JournalRow) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
     sqlx::query(
         "INSERT INTO journal (rid, appid, invoke_time, cost_in_ms, request_url, request_body,
-                              response_body, client_ip, errcode)
+                              request_body_lz4, response_body, client_ip, errcode)
          SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[],
-                              $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[])
+                              $6::TEXT[], $7::BYTEA[], $8::TEXT[], $9::TEXT[], $10::BIGINT[])
          ON CONFLICT (rid) DO NOTHING",
     )
-    .bind(column(|e| e.rid.clone()))
-    .bind(entries.iter().map(|e| e.appid.clone()).collect::<Vec<_>>())
-    .bind(number(|e| e.invoke_time))
-    .bind(number(|e| e.cost_in_ms))
-    .bind(column(|e| e.request_url.clone()))
-    .bind(column(|e| e.request_body.clone()))
-    .bind(column(|e| e.response_body.clone()))
-    .bind(column(|e| e.client_ip.clone()))
-    .bind(number(|e| e.errcode))
+    .bind(column(rows, |r| r.rid.clone()))
+    .bind(column(rows, |r| r.appid.clone()))
+    .bind(column(rows, |r| r.invoke_time))
+    .bind(column(rows, |r| r.cost_in_ms))
+    .bind(column(rows, |r| r.request_url.clone()))
+    .bind(column(rows, |r| r.request_body.clone()))
+    .bind(column(rows, |r| r.request_body_lz4.clone()))
+    .bind(column(rows, |r| r.response_body.clone()))
+    .bind(column(rows, |r| r.client_ip.clone()))
+    .bind(column(rows, |r| r.errcode))
     .execute(conn)
     .await
     .map(|_| ())

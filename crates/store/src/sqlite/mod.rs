@@ -117,6 +117,7 @@ impl SqliteStore {
         let quotas = Arc::new(QuotaBook::default());
         let writer = Writer::start(conn, quotas.clone())
             .map_err(|e| StoreError::Batch(format!("cannot start the SQLite writer: {e}")))?;
+        writer.flush_quotas_every(Duration::from_millis(500), Arc::downgrade(&quotas));
         let readers = Readers {
             path,
             idle: Mutex::new(Vec::new()),
@@ -418,14 +419,10 @@ impl Store for SqliteStore {
         self.read(|conn| Ok(sql::forced_refreshes_since(conn, appid, since)?))
     }
 
-    /// Counted in memory; the writer writes the counts with its next batch (a crash may
-    /// forget the last batch's calls, never an upload).
+    /// Counted in memory; the writer writes the counts with its next batch, or within half a
+    /// second (a crash may forget those calls, never an upload).
     async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts> {
-        let (counts, was_clean) = self.read(|conn| Ok(self.quotas.count(call, conn)?))?;
-        if was_clean {
-            self.writer.nudge();
-        }
-        Ok(counts)
+        self.read(|conn| Ok(self.quotas.count(call, conn)?))
     }
 
     async fn create_payment(&self, payment: &NewPayment) -> Result<Created> {
@@ -662,10 +659,11 @@ impl Store for SqliteStore {
     }
 
     async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()> {
-        let entries = entries.to_vec();
+        // Compressed here, on the journal task's thread, so the writer only writes.
+        let rows: Vec<JournalRow> = entries.iter().map(JournalRow::packed).collect();
         self.write(move |conn| {
-            for entry in &entries {
-                sql::insert_journal_entry(conn, entry)?;
+            for row in &rows {
+                sql::insert_journal_row(conn, row)?;
             }
             sql::prune_journal(conn, retention)?;
             Ok(Finish::Commit(()))
@@ -675,10 +673,10 @@ impl Store for SqliteStore {
 
     async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>> {
         self.read(|conn| {
-            Ok(sql::journal(conn, filter)?
+            sql::journal(conn, filter)?
                 .into_iter()
-                .map(Into::into)
-                .collect())
+                .map(JournalEntry::try_from)
+                .collect()
         })
     }
 

@@ -34,16 +34,20 @@ pub struct QuotaBook {
 }
 
 impl QuotaBook {
+    /// Whether calls were counted that no batch has written yet.
+    pub fn has_pending(&self) -> bool {
+        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        windows.values().any(|w| w.pending > 0)
+    }
+
     /// Counts one call; a window this process has not seen yet starts from its stored row
-    /// (`stored` reads it). Answers the counts, this call included, and whether the book
-    /// held no unwritten calls before (the caller then asks the writer for a batch).
+    /// (`stored` reads it). Answers the counts, this call included.
     pub fn count(
         &self,
         call: &QuotaCall<'_>,
         stored: &Connection,
-    ) -> rusqlite::Result<(QuotaCounts, bool)> {
+    ) -> rusqlite::Result<QuotaCounts> {
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        let was_clean = windows.values().all(|w| w.pending == 0);
         let mut counts = [0i64; 2];
         for (slot, (window, start)) in [("d", call.day_start), ("m", call.minute_start)]
             .into_iter()
@@ -74,13 +78,10 @@ impl QuotaBook {
             entry.pending += 1;
             counts[slot] = entry.count;
         }
-        Ok((
-            QuotaCounts {
-                day: counts[0],
-                minute: counts[1],
-            },
-            was_clean,
-        ))
+        Ok(QuotaCounts {
+            day: counts[0],
+            minute: counts[1],
+        })
     }
 
     /// Writes the calls counted since the last batch (inside the writer's transaction) and

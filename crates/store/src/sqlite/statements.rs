@@ -179,8 +179,9 @@ pub fn revoke_stable_tokens(conn: &Connection, appid: &str) -> Result<()> {
 
 pub fn next_generation(conn: &Connection, token: &NewToken) -> Result<i64> {
     conn.prepare_cached(
-        "SELECT COALESCE(MAX(generation), 0) + 1 FROM access_tokens
-         WHERE appid = ?1 AND kind = ?2 AND component_appid IS ?3",
+        "SELECT COALESCE((SELECT generation FROM access_tokens
+                          WHERE appid = ?1 AND kind = ?2 AND component_appid IS ?3
+                          ORDER BY generation DESC LIMIT 1), 0) + 1",
     )?
     .query_row(
         params![token.appid, token.kind.as_str(), token.component_appid],
@@ -737,11 +738,11 @@ pub fn authorization(
 
 // ---- journal and faults --------------------------------------------------------------
 
-pub fn insert_journal_entry(conn: &Connection, e: &JournalEntry) -> Result<()> {
+pub fn insert_journal_row(conn: &Connection, e: &JournalRow) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO journal (rid, appid, invoke_time, cost_in_ms, request_url, request_body,
-                              response_body, client_ip, errcode)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (rid) DO NOTHING",
+                              request_body_lz4, response_body, client_ip, errcode)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (rid) DO NOTHING",
     )?
     .execute(params![
         e.rid,
@@ -750,6 +751,7 @@ pub fn insert_journal_entry(conn: &Connection, e: &JournalEntry) -> Result<()> {
         e.cost_in_ms,
         e.request_url,
         e.request_body,
+        e.request_body_lz4,
         e.response_body,
         e.client_ip,
         e.errcode

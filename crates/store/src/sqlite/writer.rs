@@ -13,9 +13,9 @@
 //! batch costs no hand-off per statement, only one per job (the queue in, the answer out).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -104,11 +104,25 @@ impl Writer {
             .map_err(|_| StoreError::Batch("the SQLite writer dropped this write".into()))?
     }
 
-    /// Asks for a batch soon without waiting for it (quota counts ride on every batch).
-    pub fn nudge(&self) {
-        let job: Job = Box::new(|_| (true, Box::new(|_| {})));
-        // A full queue will run a batch soon anyway.
-        let _ = self.queue.try_send(job);
+    /// Quota counts ride on every batch; when calls are counted but nothing is written
+    /// (say, every call answers 45011), this task asks for a batch every `period` so the
+    /// counts reach the file anyway. It ends with the store.
+    pub fn flush_quotas_every(&self, period: Duration, quotas: Weak<QuotaBook>) {
+        let queue = self.queue.downgrade();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let (Some(queue), Some(quotas)) = (queue.upgrade(), quotas.upgrade()) else {
+                    break;
+                };
+                if quotas.has_pending() {
+                    let empty: Job = Box::new(|_| (true, Box::new(|_| {})));
+                    // A full queue runs a batch soon anyway.
+                    let _ = queue.try_send(empty);
+                }
+            }
+        });
     }
 
     pub fn stats(&self) -> WriteStats {
