@@ -114,10 +114,16 @@ impl SqliteStore {
         // The writer's page cache survives its own commits, so a larger one saves
         // re-reading index pages on every write: 32 MiB.
         let conn = open_connection(&path, 32 * 1024)?;
+        // Checkpoints run on a thread of their own (below), not inside a commit of the
+        // writer's, where they held every queued upload for milliseconds; this bound only
+        // stops the WAL from growing without end should that thread fall behind.
+        conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
         let quotas = Arc::new(QuotaBook::default());
         let writer = Writer::start(conn, quotas.clone())
             .map_err(|e| StoreError::Batch(format!("cannot start the SQLite writer: {e}")))?;
         writer.flush_quotas_every(Duration::from_millis(500), Arc::downgrade(&quotas));
+        start_checkpointer(open_connection(&path, 1024)?, Arc::downgrade(&quotas))
+            .map_err(|e| StoreError::Batch(format!("cannot start the checkpointer: {e}")))?;
         let readers = Readers {
             path,
             idle: Mutex::new(Vec::new()),
@@ -153,6 +159,26 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// Copies committed WAL frames into the database file every 100 ms (a PASSIVE checkpoint
+/// never waits for the writer or readers), so the writer's commits never run one. Ends
+/// with the store (`alive` is any value the store owns).
+fn start_checkpointer<T: Send + Sync + 'static>(
+    conn: Connection,
+    alive: std::sync::Weak<T>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while alive.strong_count() > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })
+        .map(|_| ())
 }
 
 fn payment_from(conn: &Connection, row: Option<PaymentRow>) -> Result<Option<Payment>> {
