@@ -3,21 +3,39 @@
 
 use tempfile::TempDir;
 
-/// Which store a test runs on. PostgreSQL tests run when USERORDER_TEST_POSTGRES_URL names
-/// a server (any database on it: the harness creates and drops one database per test).
+/// Which store a test runs on. PostgreSQL tests always run: against
+/// USERORDER_TEST_POSTGRES_URL when set, else the machine's own server at
+/// [`DEFAULT_POSTGRES_URL`] (any database on it: the harness creates and drops one database
+/// per test). When no server answers they fail and say how to provide one. The only way to
+/// leave them out is to build the tests with `RUSTFLAGS="--cfg userorder_no_postgres"`,
+/// which marks them ignored, so the run reports them as skipped rather than passed.
 #[derive(Debug, Clone)]
 pub enum Backend {
     Sqlite,
     Postgres(String),
 }
 
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
 impl Backend {
-    pub fn postgres() -> Option<Self> {
-        std::env::var("USERORDER_TEST_POSTGRES_URL")
+    pub fn postgres() -> Self {
+        let url = std::env::var("USERORDER_TEST_POSTGRES_URL")
             .ok()
             .filter(|u| !u.is_empty())
-            .map(Self::Postgres)
+            .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned());
+        Self::Postgres(url)
     }
+}
+
+fn no_postgres(url: &str, error: &dyn std::fmt::Display) -> ! {
+    panic!(
+        "the PostgreSQL tests need a server at {url} and none answered ({error}). Start the \
+         machine's own (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main \
+         start`), point USERORDER_TEST_POSTGRES_URL at another server (any database on a \
+         server where you may create databases), or leave these tests out explicitly by \
+         building them with RUSTFLAGS=\"--cfg userorder_no_postgres\" (they then show as \
+         skipped)"
+    )
 }
 
 /// A database of its own for one test: a SQLite file in a temporary directory, or a
@@ -42,9 +60,11 @@ impl TestDb {
             }
             Backend::Postgres(admin_url) => {
                 let name = format!("userorder_test_{:016x}", rand::random::<u64>());
-                let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
-                    .await
-                    .expect("postgres");
+                let mut admin =
+                    match <sqlx::PgConnection as sqlx::Connection>::connect(admin_url).await {
+                        Ok(admin) => admin,
+                        Err(e) => no_postgres(admin_url, &e),
+                    };
                 sqlx::query(&format!("CREATE DATABASE {name}"))
                     .execute(&mut admin)
                     .await

@@ -144,12 +144,10 @@ async fn try_save_shopping(
     let upload_ns = info.upload_time.unix_nanos();
     let payment = payment_for_key(conn, &info.order_key, true).await?;
     let stored = sql::lock_stored_shopping(conn, appid, key).await?;
-    let expected = stored.as_ref().map_or(1, |(_, version)| version + 1);
-    if let Some((row, _)) = stored {
-        if let Some(refused) = rules::refusal(&row.into(), upload_ns, body) {
-            return Ok(Some(refused));
-        }
-    }
+    let expected = match judge(stored, upload_ns, body) {
+        Ok(version) => version,
+        Err(refused) => return Ok(Some(refused)),
+    };
     let associated = verify(appid, info, payment.as_ref()) == VerifyResult::Associated;
     let association = payment
         .as_ref()
@@ -207,12 +205,10 @@ async fn try_save_shipping(
     let key = key_cols(&info.order_key);
     let upload_ns = info.upload_time.unix_nanos();
     let stored = sql::lock_stored_shipping(conn, appid, key).await?;
-    let expected = stored.as_ref().map_or(1, |(_, version)| version + 1);
-    if let Some((row, _)) = stored {
-        if let Some(refused) = rules::refusal(&row.into(), upload_ns, body) {
-            return Ok(Some(refused));
-        }
-    }
+    let expected = match judge(stored, upload_ns, body) {
+        Ok(version) => version,
+        Err(refused) => return Ok(Some(refused)),
+    };
     let version = sql::save_shipping(
         conn,
         appid,
@@ -227,6 +223,17 @@ async fn try_save_shipping(
         version: expected,
         associated: false,
     }))
+}
+
+/// The version an upload gets over what is stored (locked), or the fact that refuses it.
+fn judge(stored: Option<(StoredRow, i64)>, upload_ns: i64, body: &str) -> Result<i64, Saved> {
+    match stored {
+        None => Ok(1),
+        Some((row, version)) => match rules::refusal(&row.into(), upload_ns, body) {
+            Some(refused) => Err(refused),
+            None => Ok(version + 1),
+        },
+    }
 }
 
 /// Only an accepted upload commits; a refusal, or an attempt that lost a race, rolls back.

@@ -173,6 +173,8 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, stats: &Stats, quotas: &
         );
         observe(&stats.batch_buckets, &BATCH_SIZE_BUCKETS, size as f64);
     }
+    // The store is gone: write the calls counted since the last batch.
+    run_batch(&conn, &mut batch, quotas);
 }
 
 fn observe(buckets: &[AtomicU64], bounds: &[f64], value: f64) {

@@ -1,0 +1,611 @@
+//! The store conformance suite: the same cases on both backends, straight against the
+//! `Store` trait (no server in between), each on a database of its own. Where a case needs
+//! two processes it opens two store handles on one database.
+
+use std::sync::Arc;
+
+use userorder_model::association::PaymentKeys;
+use userorder_model::shopping::{
+    Details, Item, JumpLink, LogisticsType, Order, OrderKey, Payer, ShoppingInfo, SubOrder,
+    UploadTime,
+};
+use userorder_store::testing::{Backend, TestDb};
+use userorder_store::*;
+
+const APP: &str = "wx0123456789abcdef";
+const MCH: &str = "1230000109";
+const OPENID: &str = "o-payer";
+const T0: i64 = 1_800_000_000;
+
+macro_rules! on_both_stores {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(userorder_store::testing::Backend::Sqlite).await
+                }
+
+                #[tokio::test]
+                #[cfg_attr(userorder_no_postgres, ignore = "built with --cfg userorder_no_postgres")]
+                async fn postgres() {
+                    super::$name(userorder_store::testing::Backend::postgres()).await
+                }
+            }
+        )+
+    };
+}
+
+on_both_stores!(
+    every_saved_fact,
+    a_sub_order_key_serves_one_combined_order,
+    association_whichever_comes_first,
+    token_generations_grace_and_stable_tokens,
+    quotas_count_every_call,
+    the_journal_keeps_bodies_and_its_bound,
+    faults_are_consumed_once_across_two_handles,
+    shipping_follows_the_ordering_rule,
+);
+
+async fn store(backend: &Backend) -> (TestDb, Arc<dyn Store>) {
+    let db = TestDb::create(backend).await;
+    let store = connect(&db.url, 4).await.expect("open the store");
+    (db, store)
+}
+
+/// A shop: an app and a merchant bound to it.
+async fn shop(store: &dyn Store) {
+    let app = NewApp {
+        appid: APP.into(),
+        secret_hash: "hash".into(),
+        name: "Shop".into(),
+        product_state: ProductState::Approved,
+        in_open_scope: true,
+        quota: Quota::default(),
+        created_at: T0,
+    };
+    assert_eq!(store.create_app(&app).await.expect("app"), Created::Created);
+    assert_eq!(
+        store.create_app(&app).await.expect("app"),
+        Created::Conflict
+    );
+    let merchant = store
+        .create_merchant(MCH, &[APP.to_owned()], T0)
+        .await
+        .expect("merchant");
+    assert_eq!(merchant, Created::Created);
+    assert_eq!(
+        store.first_unbound_mchid(APP, &[MCH]).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        store
+            .first_unbound_mchid(APP, &[MCH, "999"])
+            .await
+            .expect("read"),
+        Some("999".to_owned())
+    );
+}
+
+fn key(out_trade_no: &str) -> OrderKey {
+    OrderKey::Merchant {
+        mchid: MCH.into(),
+        out_trade_no: out_trade_no.into(),
+    }
+}
+
+fn items(name: &str) -> Vec<Item> {
+    vec![Item {
+        merchant_item_id: None,
+        name: name.into(),
+        description: None,
+        unit_price: 100,
+        quantity: 1,
+        image_url: vec!["https://qpic.cn/x".into()],
+        item_detail_jump_link: JumpLink::Url {
+            url: "https://shop.example.com/i".into(),
+        },
+    }]
+}
+
+fn upload_time(seconds: u32) -> UploadTime {
+    UploadTime::parse(&format!("2026-11-26T10:00:{seconds:02}+08:00")).expect("time")
+}
+
+fn single(out_trade_no: &str, seconds: u32, name: &str) -> ShoppingInfo {
+    ShoppingInfo {
+        order_key: key(out_trade_no),
+        payer: Payer {
+            openid: OPENID.into(),
+        },
+        upload_time: upload_time(seconds),
+        details: Details::Single {
+            order_list: vec![Order {
+                merchant_order_no: "MO".into(),
+                order_detail_jump_link: JumpLink::Url {
+                    url: "https://shop.example.com/o".into(),
+                },
+                item_list: items(name),
+            }],
+            logistics_type: LogisticsType::PhysicalLogistics,
+        },
+    }
+}
+
+fn combined(master: &str, subs: &[&str], seconds: u32) -> ShoppingInfo {
+    ShoppingInfo {
+        order_key: key(master),
+        payer: Payer {
+            openid: OPENID.into(),
+        },
+        upload_time: upload_time(seconds),
+        details: Details::Combined {
+            sub_orders: subs
+                .iter()
+                .map(|sub| SubOrder {
+                    order_key: key(sub),
+                    merchant_order_no: format!("MO-{sub}"),
+                    order_detail_jump_link: JumpLink::Url {
+                        url: "https://shop.example.com/o".into(),
+                    },
+                    item_list: items(sub),
+                    logistics_type: LogisticsType::VirtualGoods,
+                })
+                .collect(),
+        },
+    }
+}
+
+fn payment(txid: &str, out_trade_no: &str, subs: &[(&str, &str)]) -> NewPayment {
+    let keys = |txid: &str, out_trade_no: &str| PaymentKeys {
+        transaction_id: txid.into(),
+        mchid: MCH.into(),
+        out_trade_no: out_trade_no.into(),
+    };
+    NewPayment {
+        appid: APP.into(),
+        openid: OPENID.into(),
+        keys: keys(txid, out_trade_no),
+        amount: 100 * subs.len().max(1) as i64,
+        sub_payments: subs.iter().map(|(t, o)| (keys(t, o), 100)).collect(),
+        created_at: T0,
+    }
+}
+
+fn accepted(version: i64, associated: bool) -> Saved {
+    Saved::Accepted {
+        version,
+        associated,
+    }
+}
+
+async fn every_saved_fact(backend: Backend) {
+    let (_db, store) = store(&backend).await;
+    shop(store.as_ref()).await;
+    let first = single("A", 10, "first");
+    let save = |info: ShoppingInfo| {
+        let store = store.clone();
+        async move {
+            store
+                .save_shopping_info(APP, &info, T0)
+                .await
+                .expect("save")
+        }
+    };
+    assert_eq!(save(first.clone()).await, accepted(1, false));
+    assert_eq!(save(first.clone()).await, Saved::Identical, "a retry");
+    assert_eq!(
+        save(single("A", 10, "other body")).await,
+        Saved::Stale {
+            stored_upload_time: "2026-11-26T10:00:10+08:00".into()
+        },
+        "same time, other body"
+    );
+    assert!(matches!(
+        save(single("A", 9, "older")).await,
+        Saved::Stale { .. }
+    ));
+    assert_eq!(save(single("A", 11, "second")).await, accepted(2, false));
+
+    let versions = store
+        .shopping_info_versions(APP, &key("A"))
+        .await
+        .expect("versions");
+    let names: Vec<(i64, String)> = versions
+        .iter()
+        .map(|v| match &v.info.details {
+            Details::Single { order_list, .. } => {
+                (v.version, order_list[0].item_list[0].name.clone())
+            }
+            Details::Combined { .. } => unreachable!("a single upload"),
+        })
+        .collect();
+    assert_eq!(names, [(1, "first".into()), (2, "second".into())]);
+    let stored = store
+        .shopping_info(APP, &key("A"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!((stored.version, stored.associated_at), (2, None));
+
+    // Paid by the same payer: associated and locked; an identical retry still answers.
+    store
+        .create_payment(&payment("4200000001", "A", &[]))
+        .await
+        .expect("payment");
+    store.pay("4200000001", T0 + 5).await.expect("pay");
+    assert_eq!(save(single("A", 12, "third")).await, Saved::Locked);
+    assert_eq!(save(single("A", 11, "second")).await, Saved::Identical);
+    let stored = store
+        .shopping_info(APP, &key("A"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        stored.verify_result,
+        userorder_model::association::VerifyResult::Associated
+    );
+    assert_eq!(stored.transaction_id.as_deref(), Some("4200000001"));
+}
+
+async fn a_sub_order_key_serves_one_combined_order(backend: Backend) {
+    let (_db, store) = store(&backend).await;
+    shop(store.as_ref()).await;
+    let first = combined("M1", &["S1", "S2"], 10);
+    assert_eq!(
+        store
+            .save_shopping_info(APP, &first, T0)
+            .await
+            .expect("save"),
+        accepted(1, false)
+    );
+    let thief = combined("M2", &["S3", "S2"], 10);
+    assert_eq!(
+        store
+            .save_shopping_info(APP, &thief, T0)
+            .await
+            .expect("save"),
+        Saved::SubOrderTaken { key: key("S2") }
+    );
+    assert!(
+        store
+            .shopping_info(APP, &key("M2"))
+            .await
+            .expect("read")
+            .is_none(),
+        "a refused upload leaves no trace"
+    );
+    // The owner may drop a sub-order in a later upload; the key is then free for others.
+    let shrunk = combined("M1", &["S1"], 11);
+    assert_eq!(
+        store
+            .save_shopping_info(APP, &shrunk, T0)
+            .await
+            .expect("save"),
+        accepted(2, false)
+    );
+    assert_eq!(
+        store
+            .save_shopping_info(APP, &thief, T0)
+            .await
+            .expect("save"),
+        accepted(1, false)
+    );
+}
+
+async fn association_whichever_comes_first(backend: Backend) {
+    let (_db, store) = store(&backend).await;
+    shop(store.as_ref()).await;
+    // Upload, then pay.
+    let info = combined("U1", &["U1a", "U1b"], 10);
+    store
+        .save_shopping_info(APP, &info, T0)
+        .await
+        .expect("save");
+    store
+        .create_payment(&payment(
+            "4200000010",
+            "U1",
+            &[("4200000011", "U1a"), ("4200000012", "U1b")],
+        ))
+        .await
+        .expect("payment");
+    let paid = store
+        .pay("4200000010", T0 + 1)
+        .await
+        .expect("pay")
+        .expect("known");
+    assert!(paid.is_paid());
+    let stored = store
+        .shopping_info(APP, &key("U1"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.associated_at, Some(T0 + 1));
+
+    // Pay, then upload.
+    store
+        .create_payment(&payment("4200000020", "P1", &[("4200000021", "P1a")]))
+        .await
+        .expect("payment");
+    store.pay("4200000020", T0 + 2).await.expect("pay");
+    let info = combined("P1", &["P1a"], 10);
+    assert_eq!(
+        store
+            .save_shopping_info(APP, &info, T0 + 3)
+            .await
+            .expect("save"),
+        accepted(1, true)
+    );
+
+    // Other sub-orders than the payment's: not associated.
+    store
+        .create_payment(&payment("4200000030", "X1", &[("4200000031", "X1a")]))
+        .await
+        .expect("payment");
+    store.pay("4200000030", T0).await.expect("pay");
+    let info = combined("X1", &["X1b"], 10);
+    assert_eq!(
+        store
+            .save_shopping_info(APP, &info, T0)
+            .await
+            .expect("save"),
+        accepted(1, false)
+    );
+    assert_eq!(
+        store
+            .create_payment(&payment("4200000030", "X1", &[]))
+            .await
+            .expect("payment"),
+        Created::Conflict
+    );
+}
+
+fn new_token(token: &str, kind: TokenKind, issued_at: i64, forced: bool) -> NewToken {
+    NewToken {
+        token: token.into(),
+        appid: APP.into(),
+        kind,
+        issued_at,
+        expires_at: issued_at + 7200,
+        forced,
+        component_appid: None,
+    }
+}
+
+async fn token_generations_grace_and_stable_tokens(backend: Backend) {
+    let (_db, store) = store(&backend).await;
+    shop(store.as_ref()).await;
+    let one = store
+        .issue_token(&new_token("t1", TokenKind::Basic, T0, false))
+        .await
+        .expect("issue");
+    let two = store
+        .issue_token(&new_token("t2", TokenKind::Basic, T0 + 60, false))
+        .await
+        .expect("issue");
+    assert_eq!((one.generation, two.generation), (1, 2));
+    let old = store.token("t1").await.expect("read").expect("kept");
+    assert_eq!(
+        old.superseded_at,
+        Some(T0 + 60),
+        "its grace period starts now"
+    );
+    assert_eq!(
+        store
+            .token("t2")
+            .await
+            .expect("read")
+            .expect("kept")
+            .superseded_at,
+        None
+    );
+
+    // Stable tokens: one per app until a forced refresh, which revokes the previous one.
+    let stable = store
+        .stable_token(&new_token("s1", TokenKind::Stable, T0, false))
+        .await
+        .expect("stable");
+    let again = store
+        .stable_token(&new_token("s2", TokenKind::Stable, T0 + 1, false))
+        .await
+        .expect("stable");
+    assert_eq!(again.token, stable.token, "the same stable token again");
+    let forced = store
+        .issue_token(&new_token("s3", TokenKind::Stable, T0 + 2, true))
+        .await
+        .expect("forced");
+    assert_eq!(forced.generation, 2);
+    assert!(
+        store
+            .token("s1")
+            .await
+            .expect("read")
+            .expect("kept")
+            .revoked
+    );
+    assert!(
+        !store
+            .token("t2")
+            .await
+            .expect("read")
+            .expect("kept")
+            .revoked,
+        "basic tokens stay"
+    );
+    assert_eq!(
+        store.forced_refreshes_since(APP, T0).await.expect("count"),
+        (1, Some(T0 + 2))
+    );
+}
+
+async fn quotas_count_every_call(backend: Backend) {
+    let (db, store) = store(&backend).await;
+    shop(store.as_ref()).await;
+    let call = |minute_start| QuotaCall {
+        appid: APP,
+        api: "/user-order/orders",
+        day_start: T0,
+        minute_start,
+    };
+    for n in 1..=3 {
+        let counts = store.count_call(&call(T0)).await.expect("count");
+        assert_eq!(counts, QuotaCounts { day: n, minute: n });
+    }
+    let counts = store.count_call(&call(T0 + 60)).await.expect("count");
+    assert_eq!(counts, QuotaCounts { day: 4, minute: 1 }, "a new minute");
+    // Counted by another handle on the same database (another process) once written.
+    drop(store);
+    let other = connect(&db.url, 4).await.expect("reopen");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let counts = other.count_call(&call(T0 + 60)).await.expect("count");
+    assert_eq!(counts, QuotaCounts { day: 5, minute: 2 });
+}
+
+fn entry(n: usize, invoke_time: i64) -> JournalEntry {
+    JournalEntry {
+        rid: format!("rid-{n}"),
+        appid: Some(APP.into()),
+        invoke_time,
+        cost_in_ms: 1,
+        request_url: "/user-order/orders?access_token=***".into(),
+        request_body: format!("{{\"n\":{n},\"名\":\"{}\"}}", "x".repeat(n)),
+        response_body: "{\"errcode\":0,\"errmsg\":\"ok\"}".into(),
+        client_ip: "127.0.0.1".into(),
+        errcode: 0,
+    }
+}
+
+async fn the_journal_keeps_bodies_and_its_bound(backend: Backend) {
+    let (_db, store) = store(&backend).await;
+    let retention = Retention {
+        max_entries: 10,
+        oldest: T0 - 100,
+    };
+    let old: Vec<JournalEntry> = (0..5).map(|n| entry(n, T0 - 1000)).collect();
+    store
+        .record_requests(&old, retention)
+        .await
+        .expect("record");
+    let new: Vec<JournalEntry> = (5..30).map(|n| entry(n, T0)).collect();
+    store
+        .record_requests(&new, retention)
+        .await
+        .expect("record");
+    let all = store
+        .journal(&JournalFilter {
+            limit: 100,
+            ..JournalFilter::default()
+        })
+        .await
+        .expect("journal");
+    let rids: Vec<&str> = all.iter().map(|e| e.rid.as_str()).collect();
+    let newest: Vec<String> = (20..30).rev().map(|n| format!("rid-{n}")).collect();
+    assert_eq!(rids, newest, "the newest ten, newest first");
+    let one = store
+        .journal(&JournalFilter {
+            rid: Some("rid-25".into()),
+            limit: 10,
+            ..JournalFilter::default()
+        })
+        .await
+        .expect("journal");
+    assert_eq!(one.len(), 1);
+    assert_eq!(
+        one[0].request_body,
+        entry(25, T0).request_body,
+        "the body round-trips"
+    );
+}
+
+async fn faults_are_consumed_once_across_two_handles(backend: Backend) {
+    let (db, one) = store(&backend).await;
+    let two = connect(&db.url, 4).await.expect("second handle");
+    one.add_faults(APP, Some("/user-order/orders"), &[45009, -1], 5)
+        .await
+        .expect("add");
+    one.add_faults(APP, None, &[40001], 0).await.expect("add");
+    let path = "/user-order/orders";
+    let taken = [
+        two.take_fault(APP, path).await.expect("take"),
+        one.take_fault(APP, path).await.expect("take"),
+        two.take_fault(APP, path).await.expect("take"),
+        one.take_fault(APP, path).await.expect("take"),
+    ];
+    let codes: Vec<Option<i64>> = taken.iter().map(|f| f.map(|f| f.errcode)).collect();
+    assert_eq!(
+        codes,
+        [Some(45009), Some(-1), Some(40001), None],
+        "in order, once each"
+    );
+    one.add_faults(APP, Some("/other"), &[1, 2], 0)
+        .await
+        .expect("add");
+    assert_eq!(
+        two.take_fault(APP, path).await.expect("take"),
+        None,
+        "another path's"
+    );
+    assert_eq!(two.clear_faults(APP, None).await.expect("clear"), 2);
+}
+
+async fn shipping_follows_the_ordering_rule(backend: Backend) {
+    use userorder_model::shipping::ShippingInfo;
+    let (_db, store) = store(&backend).await;
+    shop(store.as_ref()).await;
+    let shipping = |seconds: u32| -> ShippingInfo {
+        serde_json::from_value(serde_json::json!({
+            "order_key": {"order_number_type": "MERCHANT_TRADE_NUMBER", "mchid": MCH, "out_trade_no": "SH"},
+            "upload_time": upload_time(seconds),
+            "combined": false,
+            "orders": [],
+        }))
+        .expect("shipping info")
+    };
+    let save = |info: ShippingInfo| {
+        let store = store.clone();
+        async move {
+            store
+                .save_shipping_info(APP, &info, T0)
+                .await
+                .expect("save")
+        }
+    };
+    assert_eq!(save(shipping(10)).await, accepted(1, false));
+    assert_eq!(save(shipping(10)).await, Saved::Identical);
+    assert!(matches!(save(shipping(9)).await, Saved::Stale { .. }));
+    assert_eq!(save(shipping(11)).await, accepted(2, false));
+    let versions = store
+        .shipping_info_versions(APP, &key("SH"))
+        .await
+        .expect("versions");
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(versions[1].upload_time, "2026-11-26T10:00:11+08:00");
+}
+
+/// The SQLite writer outlives a job that panics: the caller hears an error, the job's
+/// writes are gone, and every later write is served.
+#[tokio::test]
+async fn the_sqlite_writer_survives_a_panicking_job() {
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let store = SqliteStore::open(&db.url).await.expect("open");
+    let before = store.clock_offset().await.expect("clock");
+    let failed = store.write_panicking_job().await;
+    assert!(
+        matches!(&failed, Err(StoreError::Batch(why)) if why.contains("panicked")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        store.clock_offset().await.expect("clock"),
+        before,
+        "rolled back"
+    );
+    assert_eq!(
+        store.advance_clock(60).await.expect("a later write"),
+        before + 60
+    );
+    shop(&store).await;
+}
