@@ -15,6 +15,28 @@ pub enum Backend {
     Postgres(String),
 }
 
+/// Runs each named `async fn(Backend)` as two tests, `sqlite` and `postgres` (see
+/// [`Backend`] for where the PostgreSQL server comes from).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::testing::Backend::Sqlite).await
+                }
+
+                #[tokio::test]
+                #[cfg_attr(userorder_no_postgres, ignore = "built with --cfg userorder_no_postgres")]
+                async fn postgres() {
+                    super::$name($crate::testing::Backend::postgres()).await
+                }
+            }
+        )+
+    };
+}
+
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 impl Backend {

@@ -17,26 +17,7 @@ const MCH: &str = "1230000109";
 const OPENID: &str = "o-payer";
 const T0: i64 = 1_800_000_000;
 
-macro_rules! on_both_stores {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(userorder_store::testing::Backend::Sqlite).await
-                }
-
-                #[tokio::test]
-                #[cfg_attr(userorder_no_postgres, ignore = "built with --cfg userorder_no_postgres")]
-                async fn postgres() {
-                    super::$name(userorder_store::testing::Backend::postgres()).await
-                }
-            }
-        )+
-    };
-}
-
-on_both_stores!(
+userorder_store::on_every_backend!(
     every_saved_fact,
     a_sub_order_key_serves_one_combined_order,
     association_whichever_comes_first,

@@ -11,27 +11,7 @@ pub use userorder_store::testing::{Backend, TestDb};
 
 pub const ADMIN: &str = "test-admin-token";
 
-/// Runs each named `async fn(Backend)` as two tests, `sqlite` and `postgres` (see
-/// `userorder_store::testing::Backend` for where the PostgreSQL server comes from).
-#[macro_export]
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(userorder_store::testing::Backend::Sqlite).await
-                }
-
-                #[tokio::test]
-                #[cfg_attr(userorder_no_postgres, ignore = "built with --cfg userorder_no_postgres")]
-                async fn postgres() {
-                    super::$name(userorder_store::testing::Backend::postgres()).await
-                }
-            }
-        )+
-    };
-}
+pub use userorder_store::on_every_backend;
 
 pub struct TestServer {
     pub base: String,
