@@ -161,7 +161,7 @@ impl FromRequestParts<AppState> for Caller {
         let record = facts.token.filter(|r| r.kind != TokenKind::Component);
         if let Some(record) = &record {
             note_appid(parts, &record.appid);
-            if facts.fault_possible {
+            if facts.fault_queued {
                 scripted_fault(state, &record.appid, &path).await?;
             }
         }
@@ -171,10 +171,7 @@ impl FromRequestParts<AppState> for Caller {
         let Some(record) = record else {
             return Err(ErrCode::INVALID_CREDENTIAL.into());
         };
-        let app = facts
-            .app
-            .filter(|app| app.appid == record.appid)
-            .ok_or(ErrCode::INVALID_CREDENTIAL)?;
+        let app = facts.app.ok_or(ErrCode::INVALID_CREDENTIAL)?;
         if app.state_at(now) == ProductState::NotOpen && !rules.while_not_open {
             return Err(ErrCode::API_UNAUTHORIZED.into());
         }

@@ -26,7 +26,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
-    Sqlite(String),
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://…")]
@@ -44,9 +44,9 @@ pub struct CallFacts {
     pub token: Option<TokenRecord>,
     /// The app the token acts for.
     pub app: Option<App>,
-    /// False only when no fault is queued for the app on the path: `take_fault` need not
-    /// be asked.
-    pub fault_possible: bool,
+    /// Whether a fault is queued for the app on the path (then `take_fault` takes it; a
+    /// concurrent call may have taken it first).
+    pub fault_queued: bool,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -63,22 +63,9 @@ pub trait Store: Send + Sync + 'static {
     async fn advance_clock(&self, seconds: i64) -> Result<i64>;
 
     /// What an authenticated call reads before anything else: the clock, the token, the
-    /// token's app, and whether a fault may be queued for that app on `path`. One read
-    /// where the backend can make it one (PostgreSQL: one round trip).
-    async fn call_facts(&self, token: &str, _path: &str) -> Result<CallFacts> {
-        let clock_offset = self.clock_offset().await?;
-        let token = self.token(token).await?;
-        let app = match &token {
-            Some(record) => self.app(&record.appid).await?,
-            None => None,
-        };
-        Ok(CallFacts {
-            clock_offset,
-            token,
-            app,
-            fault_possible: true,
-        })
-    }
+    /// token's app, and whether a fault is queued for that app on `path` — in one read
+    /// (SQLite: one connection; PostgreSQL: one round trip).
+    async fn call_facts(&self, token: &str, path: &str) -> Result<CallFacts>;
 
     async fn create_app(&self, app: &NewApp) -> Result<Created>;
     async fn app(&self, appid: &str) -> Result<Option<App>>;

@@ -7,7 +7,7 @@ use userorder_model::association::PaymentKeys;
 
 use crate::StoreError;
 use crate::records::*;
-use crate::rules::{StoredUpload, corrupt};
+use crate::rules::corrupt;
 
 macro_rules! row {
     ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
@@ -21,6 +21,27 @@ macro_rules! row {
             /// The columns, comma-separated, for a SELECT list.
             #[allow(dead_code)]
             pub const COLUMNS: &'static str = stringify!($($field),*);
+
+            /// The columns as `table.column AS {prefix}column`, for a SELECT that joins
+            /// several rows into one.
+            #[allow(dead_code)]
+            pub fn prefixed_columns(table: &str, prefix: &str) -> String {
+                [$(stringify!($field)),*]
+                    .map(|c| format!("{table}.{c} AS {prefix}{c}"))
+                    .join(", ")
+            }
+
+            /// Reads the columns named `{prefix}column` from a PostgreSQL row.
+            #[allow(dead_code)]
+            pub fn from_pg_prefixed(
+                row: &sqlx::postgres::PgRow,
+                prefix: &str,
+            ) -> sqlx::Result<Self> {
+                use sqlx::Row;
+                Ok(Self {
+                    $($field: row.try_get(format!("{prefix}{}", stringify!($field)).as_str())?),*
+                })
+            }
 
             /// Reads the columns by name from a SQLite row.
             pub fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
@@ -165,25 +186,15 @@ row!(
 );
 
 row!(
-    /// What the ordering rule compares: the stored upload of an order.
-    StoredRow {
+    /// What the ordering rule (SPEC §5.4, `rules::refusal`) compares: the stored upload of
+    /// an order.
+    StoredUpload {
         upload_time_ns: i64,
         upload_time: String,
         body: String,
         associated: bool,
     }
 );
-
-impl From<StoredRow> for StoredUpload {
-    fn from(row: StoredRow) -> Self {
-        StoredUpload {
-            upload_time_ns: row.upload_time_ns,
-            upload_time: row.upload_time,
-            body: row.body,
-            associated: row.associated,
-        }
-    }
-}
 
 row!(ShippingRow {
     body: String,
@@ -358,14 +369,6 @@ pub fn merchants(rows: Vec<MerchantAppRow>) -> Vec<Merchant> {
     }
     merchants
 }
-
-row!(
-    /// Who holds a sub-order key: the master key columns of its combined order.
-    OwnerRow {
-        master_key_a: String,
-        master_key_b: String,
-    }
-);
 
 impl ShippingRow {
     pub fn into_stored(self, appid: &str) -> Result<StoredShipping, StoreError> {

@@ -8,6 +8,7 @@ use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
 use crate::StoreError;
 use crate::records::*;
+use crate::rows::StoredUpload;
 
 /// (key_type, key_a, key_b) columns of an order key.
 pub fn key_cols(key: &OrderKey) -> (i64, &str, &str) {
@@ -46,14 +47,6 @@ pub fn verify(appid: &str, info: &ShoppingInfo, payment: Option<&Payment>) -> Ve
         },
         facts.as_ref(),
     )
-}
-
-/// What is stored for an order, as the ordering rule (SPEC §5.4) compares it.
-pub struct StoredUpload {
-    pub upload_time_ns: i64,
-    pub upload_time: String,
-    pub body: String,
-    pub associated: bool,
 }
 
 /// `None` when an upload of `upload_ns` and `body` may replace what is stored; otherwise
@@ -103,23 +96,30 @@ pub fn upload_listing(filter: &UploadFilter, sigil: char) -> (String, Vec<&str>)
     (sql, binds)
 }
 
-/// What a failed sub-order claim means: the first key of `wanted` that another combined
-/// order of the same app holds (`owners` are the masters, as (key_a, key_b), that hold each
-/// key of `wanted`, in the same order; `None` where nobody does).
+/// What a failed sub-order claim means. An upload never names a key twice (validation
+/// refuses it) and an order's own claims are renewed when it is replaced, so a key of
+/// `wanted` that is not among the `claimed` ones belongs to another combined order: the
+/// first such key is the one to report.
 pub fn taken_sub_order<'a>(
-    master: (&str, &str),
     wanted: &[&'a OrderKey],
-    owners: &[Option<(String, String)>],
+    claimed: &[(String, String)],
 ) -> Option<&'a OrderKey> {
-    wanted
-        .iter()
-        .zip(owners)
-        .find(|(_, owner)| {
-            owner
-                .as_ref()
-                .is_some_and(|(a, b)| (a.as_str(), b.as_str()) != master)
-        })
-        .map(|(key, _)| *key)
+    wanted.iter().copied().find(|key| {
+        let (_, a, b) = key_cols(key);
+        !claimed.iter().any(|(ca, cb)| ca == a && cb == b)
+    })
+}
+
+/// The payment an upload is associated with when it is stored (SPEC §5.4): its
+/// transaction_id when the verdict is ASSOCIATED.
+pub fn association<'p>(
+    appid: &str,
+    info: &ShoppingInfo,
+    payment: Option<&'p Payment>,
+) -> Option<&'p str> {
+    payment
+        .filter(|p| verify(appid, info, Some(p)) == VerifyResult::Associated)
+        .map(|p| p.keys.transaction_id.as_str())
 }
 
 /// The fact a declined upsert stands for: judged against what is stored now (the row that

@@ -148,11 +148,7 @@ async fn try_save_shopping(
         Ok(version) => version,
         Err(refused) => return Ok(Some(refused)),
     };
-    let associated = verify(appid, info, payment.as_ref()) == VerifyResult::Associated;
-    let association = payment
-        .as_ref()
-        .filter(|_| associated)
-        .map(|p| p.keys.transaction_id.as_str());
+    let association = rules::association(appid, info, payment.as_ref());
     let subs = info.sub_order_keys();
     let (subs_a, subs_b): (Vec<&str>, Vec<&str>) = subs
         .iter()
@@ -178,20 +174,12 @@ async fn try_save_shopping(
     if version != Some(expected) {
         return Ok(None);
     }
-    if claimed < subs.len() as i64 {
-        let mut owners = Vec::with_capacity(subs.len());
-        for (a, b) in subs_a.iter().zip(&subs_b) {
-            let owner = sql::sub_order_owner(conn, appid, key.0, (a, b)).await?;
-            owners.push(owner.map(|o| (o.master_key_a, o.master_key_b)));
-        }
-        return match rules::taken_sub_order((key.1, key.2), &subs, &owners) {
-            Some(taken) => Ok(Some(Saved::SubOrderTaken { key: taken.clone() })),
-            None => Ok(None),
-        };
+    if let Some(taken) = rules::taken_sub_order(&subs, &claimed) {
+        return Ok(Some(Saved::SubOrderTaken { key: taken.clone() }));
     }
     Ok(Some(Saved::Accepted {
         version: expected,
-        associated,
+        associated: association.is_some(),
     }))
 }
 
@@ -226,10 +214,10 @@ async fn try_save_shipping(
 }
 
 /// The version an upload gets over what is stored (locked), or the fact that refuses it.
-fn judge(stored: Option<(StoredRow, i64)>, upload_ns: i64, body: &str) -> Result<i64, Saved> {
+fn judge(stored: Option<(StoredUpload, i64)>, upload_ns: i64, body: &str) -> Result<i64, Saved> {
     match stored {
         None => Ok(1),
-        Some((row, version)) => match rules::refusal(&row.into(), upload_ns, body) {
+        Some((stored, version)) => match rules::refusal(&stored, upload_ns, body) {
             Some(refused) => Err(refused),
             None => Ok(version + 1),
         },
@@ -263,13 +251,13 @@ impl Store for PostgresStore {
     }
 
     async fn call_facts(&self, token: &str, path: &str) -> Result<CallFacts> {
-        let (clock_offset, token, app, fault_possible) =
+        let (clock_offset, token, app, fault_queued) =
             sql::call_facts(&mut *self.conn().await?, token, path).await?;
         Ok(CallFacts {
             clock_offset,
             token: token.map(TokenRecord::try_from).transpose()?,
             app: app.map(App::try_from).transpose()?,
-            fault_possible,
+            fault_queued,
         })
     }
 
@@ -651,13 +639,10 @@ impl Store for PostgresStore {
         Ok(sql::delete_faults(&mut *self.conn().await?, appid, path).await?)
     }
 
+    /// One statement: a DELETE that finds nothing writes nothing and commits without a
+    /// WAL flush, so no read is needed first (`call_facts` spares most calls even this).
     async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>> {
-        let mut conn = self.conn().await?;
-        // Most calls have no fault queued: answer those with a read, without a write.
-        if !sql::fault_queued(&mut conn, appid, path).await? {
-            return Ok(None);
-        }
-        Ok(sql::take_fault(&mut conn, appid, path)
+        Ok(sql::take_fault(&mut *self.conn().await?, appid, path)
             .await?
             .map(Into::into))
     }

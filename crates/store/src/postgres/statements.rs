@@ -60,45 +60,21 @@ pub async fn call_facts(
          FROM (SELECT 1) one
          LEFT JOIN access_tokens t ON t.token = $1
          LEFT JOIN apps a ON a.appid = t.appid",
-        token = prefixed("t", "t_", TokenRow::COLUMNS),
-        app = prefixed("a", "a_", AppRow::COLUMNS),
+        token = TokenRow::prefixed_columns("t", "t_"),
+        app = AppRow::prefixed_columns("a", "a_"),
     );
     let row = sqlx::query(&sql)
         .bind(token)
         .bind(path)
         .fetch_one(conn)
         .await?;
-    let token = if row.try_get("has_token")? {
-        Some(TokenRow {
-            token: row.try_get("t_token")?,
-            appid: row.try_get("t_appid")?,
-            kind: row.try_get("t_kind")?,
-            generation: row.try_get("t_generation")?,
-            issued_at: row.try_get("t_issued_at")?,
-            expires_at: row.try_get("t_expires_at")?,
-            superseded_at: row.try_get("t_superseded_at")?,
-            revoked: row.try_get("t_revoked")?,
-            component_appid: row.try_get("t_component_appid")?,
-        })
-    } else {
-        None
+    let token = match row.try_get("has_token")? {
+        true => Some(TokenRow::from_pg_prefixed(&row, "t_")?),
+        false => None,
     };
-    let app = if row.try_get("has_app")? {
-        Some(AppRow {
-            appid: row.try_get("a_appid")?,
-            secret_hash: row.try_get("a_secret_hash")?,
-            name: row.try_get("a_name")?,
-            product_state: row.try_get("a_product_state")?,
-            in_open_scope: row.try_get("a_in_open_scope")?,
-            quota_daily: row.try_get("a_quota_daily")?,
-            quota_per_minute: row.try_get("a_quota_per_minute")?,
-            token_quota_daily: row.try_get("a_token_quota_daily")?,
-            created_at: row.try_get("a_created_at")?,
-            review_due_at: row.try_get("a_review_due_at")?,
-            last_review_result: row.try_get("a_last_review_result")?,
-        })
-    } else {
-        None
+    let app = match row.try_get("has_app")? {
+        true => Some(AppRow::from_pg_prefixed(&row, "a_")?),
+        false => None,
     };
     Ok((
         row.try_get("clock_offset")?,
@@ -106,15 +82,6 @@ pub async fn call_facts(
         app,
         row.try_get("fault_queued")?,
     ))
-}
-
-/// `t.a AS t_a, t.b AS t_b, …` for a column list.
-fn prefixed(table: &str, alias: &str, columns: &str) -> String {
-    columns
-        .split(',')
-        .map(|c| format!("{table}.{c} AS {alias}{c}", c = c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 // ---- apps and merchants --------------------------------------------------------------
@@ -497,7 +464,7 @@ pub async fn lock_stored_shopping(
     conn: &mut PgConnection,
     appid: &str,
     key: Key<'_>,
-) -> Result<Option<(StoredRow, i64)>> {
+) -> Result<Option<(StoredUpload, i64)>> {
     let row = sqlx::query(
         "SELECT upload_time_ns, upload_time, body, associated_at IS NOT NULL AS associated, version
          FROM shopping_infos WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
@@ -511,7 +478,7 @@ pub async fn lock_stored_shopping(
     .await?;
     row.map(|row| {
         Ok((
-            <StoredRow as sqlx::FromRow<_>>::from_row(&row)?,
+            <StoredUpload as sqlx::FromRow<_>>::from_row(&row)?,
             row.try_get("version")?,
         ))
     })
@@ -521,8 +488,8 @@ pub async fn lock_stored_shopping(
 /// The upload itself, in one statement: the replaced version moves to the history table,
 /// the row is upserted under the ordering rule (associated at once when `association` is
 /// given), and the order's sub-order keys are claimed (the ones it no longer names are
-/// released). Answers the new version (None when the ordering rule declined) and how many
-/// of `subs` the order now holds.
+/// released). Answers the new version (None when the ordering rule declined) and the keys
+/// of `subs` the order now holds, as (key_a, key_b).
 #[allow(clippy::too_many_arguments)]
 pub async fn save_shopping(
     conn: &mut PgConnection,
@@ -536,8 +503,8 @@ pub async fn save_shopping(
     now: i64,
     association: Option<&str>,
     subs: (&[&str], &[&str]),
-) -> Result<(Option<i64>, i64)> {
-    sqlx::query_as(
+) -> Result<(Option<i64>, Vec<(String, String)>)> {
+    let (version, claimed_a, claimed_b): (Option<i64>, Vec<String>, Vec<String>) = sqlx::query_as(
         "WITH archived AS (
              INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version,
                                                  upload_time, body, accepted_at)
@@ -575,9 +542,10 @@ pub async fn save_shopping(
                  SET master_key_a = excluded.master_key_a
                  WHERE sub_order_keys.master_key_a = excluded.master_key_a
                    AND sub_order_keys.master_key_b = excluded.master_key_b
-             RETURNING 1
+             RETURNING key_a, key_b
          )
-         SELECT (SELECT version FROM saved), (SELECT COUNT(*) FROM claimed)",
+         SELECT (SELECT version FROM saved),
+                ARRAY(SELECT key_a FROM claimed), ARRAY(SELECT key_b FROM claimed)",
     )
     .bind(appid)
     .bind(key.0)
@@ -593,27 +561,8 @@ pub async fn save_shopping(
     .bind(subs.0)
     .bind(subs.1)
     .fetch_one(conn)
-    .await
-}
-
-pub async fn sub_order_owner(
-    conn: &mut PgConnection,
-    appid: &str,
-    key_type: i64,
-    sub: (&str, &str),
-) -> Result<Option<OwnerRow>> {
-    let sql = format!(
-        "SELECT {} FROM sub_order_keys
-         WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4",
-        OwnerRow::COLUMNS
-    );
-    sqlx::query_as(&sql)
-        .bind(appid)
-        .bind(key_type)
-        .bind(sub.0)
-        .bind(sub.1)
-        .fetch_optional(conn)
-        .await
+    .await?;
+    Ok((version, claimed_a.into_iter().zip(claimed_b).collect()))
 }
 
 pub async fn shopping_info(
@@ -682,7 +631,7 @@ pub async fn lock_stored_shipping(
     conn: &mut PgConnection,
     appid: &str,
     key: Key<'_>,
-) -> Result<Option<(StoredRow, i64)>> {
+) -> Result<Option<(StoredUpload, i64)>> {
     let row = sqlx::query(
         "SELECT upload_time_ns, upload_time, body, FALSE AS associated, version
          FROM shipping_infos WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
@@ -696,7 +645,7 @@ pub async fn lock_stored_shipping(
     .await?;
     row.map(|row| {
         Ok((
-            <StoredRow as sqlx::FromRow<_>>::from_row(&row)?,
+            <StoredUpload as sqlx::FromRow<_>>::from_row(&row)?,
             row.try_get("version")?,
         ))
     })
@@ -962,16 +911,6 @@ pub async fn delete_faults(
         .execute(conn)
         .await
         .map(|done| done.rows_affected())
-}
-
-pub async fn fault_queued(conn: &mut PgConnection, appid: &str, path: &str) -> Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM faults WHERE appid = $1 AND (path IS NULL OR path = $2))",
-    )
-    .bind(appid)
-    .bind(path)
-    .fetch_one(conn)
-    .await
 }
 
 pub async fn take_fault(

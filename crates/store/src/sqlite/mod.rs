@@ -12,7 +12,7 @@
 //!
 //! The statements are in [`statements`]; the decisions they feed are `crate::rules`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -37,7 +37,7 @@ use writer::{Finish, Writer};
 use crate::records::*;
 use crate::rows::*;
 use crate::rules::{self, corrupt, key_cols, verify};
-use crate::{Result, Store, StoreError};
+use crate::{CallFacts, Result, Store, StoreError};
 
 /// Idle read connections kept for reuse.
 const IDLE_READERS: usize = 8;
@@ -48,14 +48,8 @@ pub struct SqliteStore {
     quotas: Arc<QuotaBook>,
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e.to_string())
-    }
-}
-
 /// Opens a connection with the settings every connection of the store shares.
-fn open_connection(path: &PathBuf, cache_kib: i64) -> rusqlite::Result<Connection> {
+fn open_connection(path: &Path, cache_kib: i64) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -118,12 +112,10 @@ impl SqliteStore {
         // writer's, where they held every queued upload for milliseconds; this bound only
         // stops the WAL from growing without end should that thread fall behind.
         conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
+        let checkpoints = open_connection(&path, 1024)?;
         let quotas = Arc::new(QuotaBook::default());
-        let writer = Writer::start(conn, quotas.clone())
+        let writer = Writer::start(conn, checkpoints, quotas.clone())
             .map_err(|e| StoreError::Batch(format!("cannot start the SQLite writer: {e}")))?;
-        writer.flush_quotas_every(Duration::from_millis(500), Arc::downgrade(&quotas));
-        start_checkpointer(open_connection(&path, 1024)?, Arc::downgrade(&quotas))
-            .map_err(|e| StoreError::Batch(format!("cannot start the checkpointer: {e}")))?;
         let readers = Readers {
             path,
             idle: Mutex::new(Vec::new()),
@@ -159,26 +151,6 @@ impl SqliteStore {
         })
         .await
     }
-}
-
-/// Copies committed WAL frames into the database file every 100 ms (a PASSIVE checkpoint
-/// never waits for the writer or readers), so the writer's commits never run one. Ends
-/// with the store (`alive` is any value the store owns).
-fn start_checkpointer<T: Send + Sync + 'static>(
-    conn: Connection,
-    alive: std::sync::Weak<T>,
-) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
-        .spawn(move || {
-            while alive.strong_count() > 0 {
-                std::thread::sleep(Duration::from_millis(100));
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                }
-            }
-        })
-        .map(|_| ())
 }
 
 fn payment_from(conn: &Connection, row: Option<PaymentRow>) -> Result<Option<Payment>> {
@@ -256,6 +228,8 @@ fn save_shopping(
 ) -> Result<Finish<Saved>> {
     let key = key_cols(&info.order_key);
     let upload_ns = info.upload_time.unix_nanos();
+    let payment = payment_for_key(conn, &info.order_key)?;
+    let association = rules::association(appid, info, payment.as_ref());
     // One writer at a time, so there is no need to read first: when the upsert declines,
     // what is stored says why.
     sql::archive_shopping(conn, appid, key, upload_ns)?;
@@ -269,35 +243,32 @@ fn save_shopping(
         upload_ns,
         body,
         now,
+        association,
     )?;
     let Some(version) = version else {
-        let stored = sql::stored_shopping(conn, appid, key)?.map(Into::into);
+        let stored = sql::stored_shopping(conn, appid, key)?;
         return Ok(Finish::Rollback(rules::declined(stored, upload_ns, body)));
     };
     if version > 1 {
         sql::release_sub_orders(conn, appid, key)?;
     }
     let subs = info.sub_order_keys();
+    let mut claimed = Vec::with_capacity(subs.len());
     for sub in &subs {
         let (_, sub_a, sub_b) = key_cols(sub);
         if !sql::claim_sub_order(conn, appid, key, (sub_a, sub_b))? {
-            let owner = sql::sub_order_owner(conn, appid, key.0, (sub_a, sub_b))?;
-            let owners = [owner.map(|o| (o.master_key_a, o.master_key_b))];
-            if let Some(taken) = rules::taken_sub_order((key.1, key.2), &[sub], &owners) {
-                return Ok(Finish::Rollback(Saved::SubOrderTaken {
-                    key: taken.clone(),
-                }));
-            }
+            break;
         }
+        claimed.push((sub_a.to_owned(), sub_b.to_owned()));
     }
-    let payment = payment_for_key(conn, &info.order_key)?;
-    let associated = verify(appid, info, payment.as_ref()) == VerifyResult::Associated;
-    if let (true, Some(payment)) = (associated, &payment) {
-        sql::associate(conn, appid, key, &payment.keys.transaction_id, now)?;
+    if let Some(taken) = rules::taken_sub_order(&subs, &claimed) {
+        return Ok(Finish::Rollback(Saved::SubOrderTaken {
+            key: taken.clone(),
+        }));
     }
     Ok(Finish::Commit(Saved::Accepted {
         version,
-        associated,
+        associated: association.is_some(),
     }))
 }
 
@@ -326,7 +297,7 @@ fn save_shipping(
             associated: false,
         })),
         None => {
-            let stored = sql::stored_shipping(conn, appid, key)?.map(Into::into);
+            let stored = sql::stored_shipping(conn, appid, key)?;
             Ok(Finish::Rollback(rules::declined(stored, upload_ns, body)))
         }
     }
@@ -355,6 +326,29 @@ impl Store for SqliteStore {
     async fn advance_clock(&self, seconds: i64) -> Result<i64> {
         self.write(move |conn| Ok(Finish::Commit(sql::advance_clock(conn, seconds)?)))
             .await
+    }
+
+    async fn call_facts(&self, token: &str, path: &str) -> Result<CallFacts> {
+        self.read(|conn| {
+            let token = sql::token(conn, token)?
+                .map(TokenRecord::try_from)
+                .transpose()?;
+            let (app, fault_queued) = match &token {
+                Some(record) => (
+                    sql::app(conn, &record.appid)?
+                        .map(App::try_from)
+                        .transpose()?,
+                    sql::fault_queued(conn, &record.appid, path)?,
+                ),
+                None => (None, false),
+            };
+            Ok(CallFacts {
+                clock_offset: sql::clock_offset(conn)?,
+                token,
+                app,
+                fault_queued,
+            })
+        })
     }
 
     async fn create_app(&self, app: &NewApp) -> Result<Created> {
@@ -448,7 +442,9 @@ impl Store for SqliteStore {
     /// Counted in memory; the writer writes the counts with its next batch, or within half a
     /// second (a crash may forget those calls, never an upload).
     async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts> {
-        self.read(|conn| Ok(self.quotas.count(call, conn)?))
+        self.quotas.count(call, |window| {
+            self.read(|conn| Ok(sql::quota_count(conn, window)?))
+        })
     }
 
     async fn create_payment(&self, payment: &NewPayment) -> Result<Created> {

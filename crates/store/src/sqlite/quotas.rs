@@ -7,17 +7,20 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
+use super::statements as sql;
+use crate::Result;
 use crate::records::{QuotaCall, QuotaCounts};
 
+/// One counter's window: a row of `quota_counters`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct WindowKey {
-    appid: String,
-    api: String,
+pub struct QuotaWindow {
+    pub appid: String,
+    pub api: String,
     /// `d` (the WeChat day) or `m` (the minute).
-    window: &'static str,
-    start: i64,
+    pub window: &'static str,
+    pub start: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +33,7 @@ struct Window {
 
 #[derive(Default)]
 pub struct QuotaBook {
-    windows: Mutex<HashMap<WindowKey, Window>>,
+    windows: Mutex<HashMap<QuotaWindow, Window>>,
 }
 
 impl QuotaBook {
@@ -41,19 +44,20 @@ impl QuotaBook {
     }
 
     /// Counts one call; a window this process has not seen yet starts from its stored row
-    /// (`stored` reads it). Answers the counts, this call included.
+    /// (`stored` reads it, the only time a count touches the file). Answers the counts,
+    /// this call included.
     pub fn count(
         &self,
         call: &QuotaCall<'_>,
-        stored: &Connection,
-    ) -> rusqlite::Result<QuotaCounts> {
+        mut stored: impl FnMut(&QuotaWindow) -> Result<i64>,
+    ) -> Result<QuotaCounts> {
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         let mut counts = [0i64; 2];
         for (slot, (window, start)) in [("d", call.day_start), ("m", call.minute_start)]
             .into_iter()
             .enumerate()
         {
-            let key = WindowKey {
+            let key = QuotaWindow {
                 appid: call.appid.to_owned(),
                 api: call.api.to_owned(),
                 window,
@@ -62,7 +66,7 @@ impl QuotaBook {
             let entry = match windows.get_mut(&key) {
                 Some(entry) => entry,
                 None => {
-                    let count = stored_count(stored, &key)?;
+                    let count = stored(&key)?;
                     // Older windows of the same counter are never read again.
                     windows.retain(|k, w| {
                         w.pending > 0
@@ -87,7 +91,7 @@ impl QuotaBook {
     /// Writes the calls counted since the last batch (inside the writer's transaction) and
     /// takes in each window's stored total.
     pub fn persist(&self, conn: &Connection) -> rusqlite::Result<()> {
-        let drained: Vec<(WindowKey, i64)> = {
+        let drained: Vec<(QuotaWindow, i64)> = {
             let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
             windows
                 .iter_mut()
@@ -99,27 +103,13 @@ impl QuotaBook {
             return Ok(());
         }
         let mut totals = Vec::with_capacity(drained.len());
-        for (key, delta) in drained {
-            let total: i64 = conn
-                .prepare_cached(
-                    "INSERT INTO quota_counters (appid, api, window, window_start, count)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT DO UPDATE SET count = count + excluded.count
-                     RETURNING count",
-                )?
-                .query_row(
-                    params![key.appid, key.api, key.window, key.start, delta],
-                    |row| row.get(0),
-                )?;
+        for (window, delta) in drained {
+            let total = sql::add_quota_count(conn, &window, delta)?;
             if total == delta {
                 // A new window's first row: the older ones will never be read again.
-                conn.prepare_cached(
-                    "DELETE FROM quota_counters
-                     WHERE appid = ?1 AND api = ?2 AND window = ?3 AND window_start < ?4",
-                )?
-                .execute(params![key.appid, key.api, key.window, key.start])?;
+                sql::delete_quota_windows_before(conn, &window)?;
             }
-            totals.push((key, total));
+            totals.push((window, total));
         }
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         for (key, total) in totals {
@@ -129,17 +119,4 @@ impl QuotaBook {
         }
         Ok(())
     }
-}
-
-fn stored_count(conn: &Connection, key: &WindowKey) -> rusqlite::Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT count FROM quota_counters
-             WHERE appid = ?1 AND api = ?2 AND window = ?3 AND window_start = ?4",
-        )?
-        .query_row(params![key.appid, key.api, key.window, key.start], |row| {
-            row.get(0)
-        })
-        .optional()?
-        .unwrap_or(0))
 }

@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Result, params};
 
+use super::quotas::QuotaWindow;
 use crate::records::*;
 use crate::rows::*;
 
@@ -240,6 +241,41 @@ pub fn forced_refreshes_since(
     .query_row(params![appid, since], |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
+// ---- quota counters (see `quotas`) ---------------------------------------------------
+
+pub fn quota_count(conn: &Connection, w: &QuotaWindow) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count FROM quota_counters
+             WHERE appid = ?1 AND api = ?2 AND window = ?3 AND window_start = ?4",
+        )?
+        .query_row(params![w.appid, w.api, w.window, w.start], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Adds `delta` calls to a window's row; answers its total.
+pub fn add_quota_count(conn: &Connection, w: &QuotaWindow, delta: i64) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO quota_counters (appid, api, window, window_start, count)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT DO UPDATE SET count = count + excluded.count
+         RETURNING count",
+    )?
+    .query_row(params![w.appid, w.api, w.window, w.start, delta], |r| {
+        r.get(0)
+    })
+}
+
+pub fn delete_quota_windows_before(conn: &Connection, w: &QuotaWindow) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM quota_counters
+         WHERE appid = ?1 AND api = ?2 AND window = ?3 AND window_start < ?4",
+    )?
+    .execute(params![w.appid, w.api, w.window, w.start])
+    .map(|_| ())
+}
+
 // ---- payments ------------------------------------------------------------------------
 
 /// Inserts a payment (`parent` None) or a sub-payment; false when its keys exist.
@@ -360,6 +396,7 @@ pub fn unassociated_uploads_of(
     .collect()
 }
 
+/// Associates a stored upload with a payment that was just paid.
 pub fn associate(
     conn: &Connection,
     appid: &str,
@@ -379,12 +416,15 @@ pub fn stored_shopping(
     conn: &Connection,
     appid: &str,
     key: (i64, &str, &str),
-) -> Result<Option<StoredRow>> {
+) -> Result<Option<StoredUpload>> {
     conn.prepare_cached(
         "SELECT upload_time_ns, upload_time, body, associated_at IS NOT NULL AS associated
          FROM shopping_infos WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4",
     )?
-    .query_row(params![appid, key.0, key.1, key.2], StoredRow::from_sqlite)
+    .query_row(
+        params![appid, key.0, key.1, key.2],
+        StoredUpload::from_sqlite,
+    )
     .optional()
 }
 
@@ -409,7 +449,8 @@ pub fn archive_shopping(
     .map(|_| ())
 }
 
-/// The ordering rule itself: only a strictly later, unassociated upload replaces. Answers
+/// The ordering rule itself: only a strictly later, unassociated upload replaces. The row
+/// is associated at once with `association` (a paid payment's transaction_id). Answers
 /// the new version, or None when the stored upload stands.
 #[allow(clippy::too_many_arguments)]
 pub fn upsert_shopping(
@@ -422,16 +463,20 @@ pub fn upsert_shopping(
     upload_ns: i64,
     body: &str,
     now: i64,
+    association: Option<&str>,
 ) -> Result<Option<i64>> {
     conn.prepare_cached(
         "INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid, upload_time,
-                                     upload_time_ns, body, version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)
+                                     upload_time_ns, body, version, created_at, updated_at,
+                                     associated_at, transaction_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10,
+                 CASE WHEN ?11 IS NULL THEN NULL ELSE ?10 END, ?11)
          ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
              combined = excluded.combined, openid = excluded.openid,
              upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
              body = excluded.body, version = shopping_infos.version + 1,
-             updated_at = excluded.updated_at
+             updated_at = excluded.updated_at, associated_at = excluded.associated_at,
+             transaction_id = excluded.transaction_id
          WHERE excluded.upload_time_ns > shopping_infos.upload_time_ns
            AND shopping_infos.associated_at IS NULL
          RETURNING version",
@@ -447,7 +492,8 @@ pub fn upsert_shopping(
             upload_time,
             upload_ns,
             body,
-            now
+            now,
+            association
         ],
         |r| r.get(0),
     )
@@ -476,25 +522,6 @@ pub fn claim_sub_order(
     )?
     .execute(params![appid, master.0, sub.0, sub.1, master.1, master.2])
     .map(|n| n == 1)
-}
-
-pub fn sub_order_owner(
-    conn: &Connection,
-    appid: &str,
-    key_type: i64,
-    sub: (&str, &str),
-) -> Result<Option<OwnerRow>> {
-    let sql = format!(
-        "SELECT {} FROM sub_order_keys
-         WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4",
-        OwnerRow::COLUMNS
-    );
-    conn.prepare_cached(&sql)?
-        .query_row(
-            params![appid, key_type, sub.0, sub.1],
-            OwnerRow::from_sqlite,
-        )
-        .optional()
 }
 
 pub fn shopping_info(
@@ -558,12 +585,15 @@ pub fn stored_shipping(
     conn: &Connection,
     appid: &str,
     key: (i64, &str, &str),
-) -> Result<Option<StoredRow>> {
+) -> Result<Option<StoredUpload>> {
     conn.prepare_cached(
         "SELECT upload_time_ns, upload_time, body, 0 AS associated
          FROM shipping_infos WHERE appid = ?1 AND key_type = ?2 AND key_a = ?3 AND key_b = ?4",
     )?
-    .query_row(params![appid, key.0, key.1, key.2], StoredRow::from_sqlite)
+    .query_row(
+        params![appid, key.0, key.1, key.2],
+        StoredUpload::from_sqlite,
+    )
     .optional()
 }
 

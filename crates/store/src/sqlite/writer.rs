@@ -13,8 +13,8 @@
 //! batch costs no hand-off per statement, only one per job (the queue in, the answer out).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -58,16 +58,25 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`; it ends when every `Writer` clone is dropped,
-    /// after committing what is queued.
-    pub fn start(conn: Connection, quotas: Arc<QuotaBook>) -> std::io::Result<Self> {
+    /// Starts the writer thread on `conn`, the checkpoint thread on `checkpoints` and the
+    /// quota flush task. All three end when every `Writer` clone is dropped; the writer
+    /// first commits what is queued and the counts not yet written.
+    pub fn start(
+        conn: Connection,
+        checkpoints: Connection,
+        quotas: Arc<QuotaBook>,
+    ) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let stats = Arc::new(Stats::default());
         let thread_stats = stats.clone();
+        let thread_quotas = quotas.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, jobs, &thread_stats, &quotas))?;
-        Ok(Self { queue, stats })
+            .spawn(move || run(conn, jobs, &thread_stats, &thread_quotas))?;
+        let writer = Self { queue, stats };
+        writer.checkpoint_every(Duration::from_millis(100), checkpoints)?;
+        writer.flush_quotas_every(Duration::from_millis(500), quotas);
+        Ok(writer)
     }
 
     /// Runs `job` in the next batch and answers its result once that batch is committed.
@@ -104,16 +113,35 @@ impl Writer {
             .map_err(|_| StoreError::Batch("the SQLite writer dropped this write".into()))?
     }
 
+    /// Copies committed WAL frames into the database file every `period` (a PASSIVE
+    /// checkpoint never waits for the writer or readers), so the writer's commits never
+    /// run one.
+    fn checkpoint_every(&self, period: Duration, conn: Connection) -> std::io::Result<()> {
+        let queue = self.queue.downgrade();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while queue.strong_count() > 0 {
+                    std::thread::sleep(period);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map(|_| ())
+    }
+
     /// Quota counts ride on every batch; when calls are counted but nothing is written
     /// (say, every call answers 45011), this task asks for a batch every `period` so the
-    /// counts reach the file anyway. It ends with the store.
-    pub fn flush_quotas_every(&self, period: Duration, quotas: Weak<QuotaBook>) {
+    /// counts reach the file anyway.
+    fn flush_quotas_every(&self, period: Duration, quotas: Arc<QuotaBook>) {
         let queue = self.queue.downgrade();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
-                let (Some(queue), Some(quotas)) = (queue.upgrade(), quotas.upgrade()) else {
+                let Some(queue) = queue.upgrade() else {
                     break;
                 };
                 if quotas.has_pending() {
