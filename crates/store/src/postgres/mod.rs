@@ -169,6 +169,7 @@ async fn try_save_shopping(
         now,
         association,
         (&subs_a, &subs_b),
+        expected - 1,
     )
     .await?;
     if version != Some(expected) {
@@ -205,6 +206,7 @@ async fn try_save_shipping(
         upload_ns,
         body,
         now,
+        expected - 1,
     )
     .await?;
     Ok((version == Some(expected)).then_some(Saved::Accepted {

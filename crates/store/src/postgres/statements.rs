@@ -488,7 +488,9 @@ pub async fn lock_stored_shopping(
 /// The upload itself, in one statement: the replaced version moves to the history table,
 /// the row is upserted under the ordering rule (associated at once when `association` is
 /// given), and the order's sub-order keys are claimed (the ones it no longer names are
-/// released). Answers the new version (None when the ordering rule declined) and the keys
+/// released). `replaces` is the version the caller locked and judged (0: none); when the
+/// row is no longer that version — a concurrent first upload of the order got in — the
+/// statement writes nothing and answers no version. Answers the new version (None when the ordering rule declined) and the keys
 /// of `subs` the order now holds, as (key_a, key_b).
 #[allow(clippy::too_many_arguments)]
 pub async fn save_shopping(
@@ -503,6 +505,7 @@ pub async fn save_shopping(
     now: i64,
     association: Option<&str>,
     subs: (&[&str], &[&str]),
+    replaces: i64,
 ) -> Result<(Option<i64>, Vec<(String, String)>)> {
     let (version, claimed_a, claimed_b): (Option<i64>, Vec<String>, Vec<String>) = sqlx::query_as(
         "WITH archived AS (
@@ -511,7 +514,7 @@ pub async fn save_shopping(
              SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
              FROM shopping_infos
              WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
-               AND upload_time_ns < $8 AND associated_at IS NULL
+               AND version = $14
          ), saved AS (
              INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid,
                                          upload_time, upload_time_ns, body, version, created_at,
@@ -525,7 +528,7 @@ pub async fn save_shopping(
                  updated_at = excluded.updated_at, associated_at = excluded.associated_at,
                  transaction_id = excluded.transaction_id
              WHERE excluded.upload_time_ns > shopping_infos.upload_time_ns
-               AND shopping_infos.associated_at IS NULL
+               AND shopping_infos.associated_at IS NULL AND shopping_infos.version = $14
              RETURNING version
          ), released AS (
              DELETE FROM sub_order_keys k
@@ -560,6 +563,7 @@ pub async fn save_shopping(
     .bind(association)
     .bind(subs.0)
     .bind(subs.1)
+    .bind(replaces)
     .fetch_one(conn)
     .await?;
     Ok((version, claimed_a.into_iter().zip(claimed_b).collect()))
@@ -652,9 +656,7 @@ pub async fn lock_stored_shipping(
     .transpose()
 }
 
-/// Archive and upsert in one statement, as for shopping details. A concurrent first upload
-/// of the same order can make the archive miss the version it replaces; the caller checks
-/// the answered version against the one it expects and retries.
+/// Archive and upsert in one statement, as for shopping details (`replaces` likewise).
 pub async fn save_shipping(
     conn: &mut PgConnection,
     appid: &str,
@@ -663,6 +665,7 @@ pub async fn save_shipping(
     upload_ns: i64,
     body: &str,
     now: i64,
+    replaces: i64,
 ) -> Result<Option<i64>> {
     sqlx::query_scalar(
         "WITH archived AS (
@@ -670,8 +673,7 @@ pub async fn save_shipping(
                                                  upload_time, body, accepted_at)
              SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
              FROM shipping_infos
-             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
-               AND upload_time_ns < $6
+             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4 AND version = $9
          ), saved AS (
              INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time,
                                          upload_time_ns, body, version, created_at, updated_at)
@@ -681,6 +683,7 @@ pub async fn save_shipping(
                  body = excluded.body, version = shipping_infos.version + 1,
                  updated_at = excluded.updated_at
              WHERE excluded.upload_time_ns > shipping_infos.upload_time_ns
+               AND shipping_infos.version = $9
              RETURNING version
          )
          SELECT version FROM saved",
@@ -693,6 +696,7 @@ pub async fn save_shipping(
     .bind(upload_ns)
     .bind(body)
     .bind(now)
+    .bind(replaces)
     .fetch_optional(conn)
     .await
 }
