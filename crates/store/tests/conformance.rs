@@ -568,7 +568,8 @@ async fn shipping_follows_the_ordering_rule(backend: Backend) {
 }
 
 /// The SQLite writer outlives a job that panics: the caller hears an error, the job's
-/// writes are gone, and every later write is served.
+/// writes are gone, and the writes queued with it in the same batch, and every later
+/// write, are served.
 #[tokio::test]
 async fn the_sqlite_writer_survives_a_panicking_job() {
     let db = TestDb::create(&Backend::Sqlite).await;
@@ -588,5 +589,18 @@ async fn the_sqlite_writer_survives_a_panicking_job() {
         store.advance_clock(60).await.expect("a later write"),
         before + 60
     );
+
+    // Queued together, so they share batches: the panicking jobs fail alone.
+    let new_payment = payment("4200000099", "J1", &[]);
+    let (panicked, advanced, refused, created) = tokio::join!(
+        store.write_panicking_job(),
+        store.advance_clock(60),
+        store.write_panicking_job(),
+        store.create_payment(&new_payment),
+    );
+    assert!(panicked.is_err() && refused.is_err());
+    assert_eq!(advanced.expect("its neighbour"), before + 120);
+    assert_eq!(created.expect("its neighbour"), Created::Created);
+    assert_eq!(store.clock_offset().await.expect("clock"), before + 120);
     shop(&store).await;
 }

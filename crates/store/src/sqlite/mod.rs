@@ -133,11 +133,11 @@ impl SqliteStore {
         self.readers.read(read)
     }
 
-    /// Runs `job` in the writer's next batch; see [`writer`].
+    /// Runs `job` in the writer's next batch; see [`writer`] (why a job may run twice).
     async fn write<T, F>(&self, job: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<Finish<T>> + Send + 'static,
+        F: Fn(&Connection) -> Result<Finish<T>> + Send + 'static,
     {
         self.writer.write(job).await
     }
@@ -246,8 +246,9 @@ fn save_shopping(
         association,
     )?;
     let Some(version) = version else {
+        // The archive and the upsert share one condition: a declined upsert wrote nothing.
         let stored = sql::stored_shopping(conn, appid, key)?;
-        return Ok(Finish::Rollback(rules::declined(stored, upload_ns, body)));
+        return Ok(Finish::Commit(rules::declined(stored, upload_ns, body)));
     };
     if version > 1 {
         sql::release_sub_orders(conn, appid, key)?;
@@ -297,8 +298,9 @@ fn save_shipping(
             associated: false,
         })),
         None => {
+            // As for shopping details: a declined upsert wrote nothing.
             let stored = sql::stored_shipping(conn, appid, key)?;
-            Ok(Finish::Rollback(rules::declined(stored, upload_ns, body)))
+            Ok(Finish::Commit(rules::declined(stored, upload_ns, body)))
         }
     }
 }
@@ -375,7 +377,7 @@ impl Store for SqliteStore {
         let (mchid, appids) = (mchid.to_owned(), appids.to_vec());
         self.write(move |conn| {
             if !sql::insert_merchant(conn, &mchid, now)? {
-                return Ok(Finish::Rollback(Created::Conflict));
+                return Ok(Finish::Commit(Created::Conflict)); // nothing written
             }
             for appid in &appids {
                 sql::bind_merchant(conn, &mchid, appid)?;
@@ -486,7 +488,7 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             sql::mark_paid(conn, &transaction_id, now)?;
             let Some(payment) = payment_by_id(conn, &transaction_id)? else {
-                return Ok(Finish::Rollback(None));
+                return Ok(Finish::Commit(None)); // no such payment: nothing was marked
             };
             for (key_type, key_a, key_b, body) in sql::unassociated_uploads_of(conn, &payment)? {
                 let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
@@ -658,7 +660,7 @@ impl Store for SqliteStore {
             let Some(authorizer) =
                 sql::spend_authorization_code(conn, &component_appid, &code, now)?
             else {
-                return Ok(Finish::Rollback(None));
+                return Ok(Finish::Commit(None)); // no such code: nothing was spent
             };
             let authorization = sql::authorization(conn, &component_appid, &authorizer)?
                 .map(Authorization::try_from)
@@ -712,7 +714,7 @@ impl Store for SqliteStore {
         let (appid, path) = (appid.to_owned(), path.map(str::to_owned));
         let errcodes = errcodes.to_vec();
         self.write(move |conn| {
-            for errcode in errcodes {
+            for &errcode in &errcodes {
                 sql::insert_fault(conn, &appid, path.as_deref(), errcode, delay_ms)?;
             }
             Ok(Finish::Commit(()))
