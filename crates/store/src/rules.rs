@@ -25,8 +25,32 @@ pub fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-pub fn verify(appid: &str, info: &ShoppingInfo, payment: Option<&Payment>) -> VerifyResult {
-    let sub_keys: Vec<OrderKey> = info.sub_order_keys().into_iter().cloned().collect();
+/// What saving and association need of an upload: its keys, payer and time, not its items
+/// (so a write job need not own a copy of every item).
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub order_key: OrderKey,
+    pub openid: String,
+    pub upload_time: String,
+    pub upload_ns: i64,
+    pub combined: bool,
+    pub sub_order_keys: Vec<OrderKey>,
+}
+
+impl Upload {
+    pub fn of(info: &ShoppingInfo) -> Self {
+        Upload {
+            order_key: info.order_key.clone(),
+            openid: info.payer.openid.clone(),
+            upload_time: info.upload_time.as_str().to_owned(),
+            upload_ns: info.upload_time.unix_nanos(),
+            combined: info.is_combined(),
+            sub_order_keys: info.sub_order_keys().into_iter().cloned().collect(),
+        }
+    }
+}
+
+pub fn verify(appid: &str, upload: &Upload, payment: Option<&Payment>) -> VerifyResult {
     let subs: Vec<PaymentKeys> = payment
         .map(|p| p.sub_orders.iter().map(|s| s.keys.clone()).collect())
         .unwrap_or_default();
@@ -40,10 +64,10 @@ pub fn verify(appid: &str, info: &ShoppingInfo, payment: Option<&Payment>) -> Ve
     verdict(
         &UploadFacts {
             appid,
-            openid: &info.payer.openid,
-            key: &info.order_key,
-            combined: info.is_combined(),
-            sub_order_keys: &sub_keys,
+            openid: &upload.openid,
+            key: &upload.order_key,
+            combined: upload.combined,
+            sub_order_keys: &upload.sub_order_keys,
         },
         facts.as_ref(),
     )
@@ -101,10 +125,10 @@ pub fn upload_listing(filter: &UploadFilter, sigil: char) -> (String, Vec<&str>)
 /// `wanted` that is not among the `claimed` ones belongs to another combined order: the
 /// first such key is the one to report.
 pub fn taken_sub_order<'a>(
-    wanted: &[&'a OrderKey],
+    wanted: &'a [OrderKey],
     claimed: &[(String, String)],
 ) -> Option<&'a OrderKey> {
-    wanted.iter().copied().find(|key| {
+    wanted.iter().find(|key| {
         let (_, a, b) = key_cols(key);
         !claimed.iter().any(|(ca, cb)| ca == a && cb == b)
     })
@@ -114,11 +138,11 @@ pub fn taken_sub_order<'a>(
 /// transaction_id when the verdict is ASSOCIATED.
 pub fn association<'p>(
     appid: &str,
-    info: &ShoppingInfo,
+    upload: &Upload,
     payment: Option<&'p Payment>,
 ) -> Option<&'p str> {
     payment
-        .filter(|p| verify(appid, info, Some(p)) == VerifyResult::Associated)
+        .filter(|p| verify(appid, upload, Some(p)) == VerifyResult::Associated)
         .map(|p| p.keys.transaction_id.as_str())
 }
 

@@ -31,7 +31,7 @@ use statements as sql;
 
 use crate::records::*;
 use crate::rows::*;
-use crate::rules::{self, corrupt, key_cols, verify};
+use crate::rules::{self, Upload, corrupt, key_cols, verify};
 use crate::{CallFacts, Result, Store, StoreError};
 
 /// How often an upload that lost a race for a new order is tried again: each retry means
@@ -109,7 +109,7 @@ async fn stored_info(conn: &mut PgConnection, row: InfoRow) -> Result<StoredInfo
         VerifyResult::Associated
     } else {
         let payment = payment_for_key(conn, &info.order_key, false).await?;
-        verify(&row.appid, &info, payment.as_ref())
+        verify(&row.appid, &Upload::of(&info), payment.as_ref())
     };
     Ok(StoredInfo {
         appid: row.appid,
@@ -136,20 +136,20 @@ fn created(inserted: bool) -> Created {
 async fn try_save_shopping(
     conn: &mut PgConnection,
     appid: &str,
-    info: &ShoppingInfo,
+    upload: &Upload,
     body: &str,
     now: i64,
 ) -> Result<Option<Saved>> {
-    let key = key_cols(&info.order_key);
-    let upload_ns = info.upload_time.unix_nanos();
-    let payment = payment_for_key(conn, &info.order_key, true).await?;
+    let key = key_cols(&upload.order_key);
+    let upload_ns = upload.upload_ns;
+    let payment = payment_for_key(conn, &upload.order_key, true).await?;
     let stored = sql::lock_stored_shopping(conn, appid, key).await?;
     let expected = match judge(stored, upload_ns, body) {
         Ok(version) => version,
         Err(refused) => return Ok(Some(refused)),
     };
-    let association = rules::association(appid, info, payment.as_ref());
-    let subs = info.sub_order_keys();
+    let association = rules::association(appid, upload, payment.as_ref());
+    let subs = &upload.sub_order_keys;
     let (subs_a, subs_b): (Vec<&str>, Vec<&str>) = subs
         .iter()
         .map(|k| {
@@ -161,9 +161,9 @@ async fn try_save_shopping(
         conn,
         appid,
         key,
-        info.is_combined(),
-        &info.payer.openid,
-        info.upload_time.as_str(),
+        upload.combined,
+        &upload.openid,
+        &upload.upload_time,
         upload_ns,
         body,
         now,
@@ -175,7 +175,7 @@ async fn try_save_shopping(
     if version != Some(expected) {
         return Ok(None);
     }
-    if let Some(taken) = rules::taken_sub_order(&subs, &claimed) {
+    if let Some(taken) = rules::taken_sub_order(subs, &claimed) {
         return Ok(Some(Saved::SubOrderTaken { key: taken.clone() }));
     }
     Ok(Some(Saved::Accepted {
@@ -415,7 +415,9 @@ impl Store for PostgresStore {
             sql::unassociated_uploads_of(&mut tx, &payment).await?
         {
             let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
-            if verify(&payment.appid, &info, Some(&payment)) == VerifyResult::Associated {
+            if verify(&payment.appid, &Upload::of(&info), Some(&payment))
+                == VerifyResult::Associated
+            {
                 let key = (key_type, key_a.as_str(), key_b.as_str());
                 let txid = &payment.keys.transaction_id;
                 sql::associate(&mut tx, &payment.appid, key, txid, now).await?;
@@ -432,9 +434,10 @@ impl Store for PostgresStore {
         now: i64,
     ) -> Result<Saved> {
         let body = serde_json::to_string(info).map_err(corrupt)?;
+        let upload = Upload::of(info);
         for _ in 0..RETRIES {
             let mut tx = self.pool.begin().await?;
-            if let Some(saved) = try_save_shopping(&mut tx, appid, info, &body, now).await? {
+            if let Some(saved) = try_save_shopping(&mut tx, appid, &upload, &body, now).await? {
                 if keeps(&saved) {
                     tx.commit().await?;
                 }

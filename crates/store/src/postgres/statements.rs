@@ -657,6 +657,7 @@ pub async fn lock_stored_shipping(
 }
 
 /// Archive and upsert in one statement, as for shopping details (`replaces` likewise).
+#[allow(clippy::too_many_arguments)]
 pub async fn save_shipping(
     conn: &mut PgConnection,
     appid: &str,

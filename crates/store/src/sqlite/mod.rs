@@ -24,7 +24,7 @@ use sqlx::Connection as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use userorder_model::association::VerifyResult;
 use userorder_model::shipping::ShippingInfo;
-use userorder_model::shopping::{OrderKey, ShoppingInfo};
+use userorder_model::shopping::{OrderKey, ShoppingInfo, UploadTime};
 
 mod quotas;
 mod statements;
@@ -36,7 +36,7 @@ use writer::{Finish, Writer};
 
 use crate::records::*;
 use crate::rows::*;
-use crate::rules::{self, corrupt, key_cols, verify};
+use crate::rules::{self, Upload, corrupt, key_cols, verify};
 use crate::{CallFacts, Result, Store, StoreError};
 
 /// Idle read connections kept for reuse.
@@ -185,7 +185,7 @@ fn stored_info(conn: &Connection, row: InfoRow) -> Result<StoredInfo> {
         VerifyResult::Associated
     } else {
         let payment = payment_for_key(conn, &info.order_key)?;
-        verify(&row.appid, &info, payment.as_ref())
+        verify(&row.appid, &Upload::of(&info), payment.as_ref())
     };
     Ok(StoredInfo {
         appid: row.appid,
@@ -222,14 +222,14 @@ fn created(inserted: bool) -> Created {
 fn save_shopping(
     conn: &Connection,
     appid: &str,
-    info: &ShoppingInfo,
+    upload: &Upload,
     body: &str,
     now: i64,
 ) -> Result<Finish<Saved>> {
-    let key = key_cols(&info.order_key);
-    let upload_ns = info.upload_time.unix_nanos();
-    let payment = payment_for_key(conn, &info.order_key)?;
-    let association = rules::association(appid, info, payment.as_ref());
+    let key = key_cols(&upload.order_key);
+    let upload_ns = upload.upload_ns;
+    let payment = payment_for_key(conn, &upload.order_key)?;
+    let association = rules::association(appid, upload, payment.as_ref());
     // One writer at a time, so there is no need to read first: when the upsert declines,
     // what is stored says why.
     sql::archive_shopping(conn, appid, key, upload_ns)?;
@@ -237,9 +237,9 @@ fn save_shopping(
         conn,
         appid,
         key,
-        info.is_combined(),
-        &info.payer.openid,
-        info.upload_time.as_str(),
+        upload.combined,
+        &upload.openid,
+        &upload.upload_time,
         upload_ns,
         body,
         now,
@@ -253,16 +253,16 @@ fn save_shopping(
     if version > 1 {
         sql::release_sub_orders(conn, appid, key)?;
     }
-    let subs = info.sub_order_keys();
+    let subs = &upload.sub_order_keys;
     let mut claimed = Vec::with_capacity(subs.len());
-    for sub in &subs {
+    for sub in subs {
         let (_, sub_a, sub_b) = key_cols(sub);
         if !sql::claim_sub_order(conn, appid, key, (sub_a, sub_b))? {
             break;
         }
         claimed.push((sub_a.to_owned(), sub_b.to_owned()));
     }
-    if let Some(taken) = rules::taken_sub_order(&subs, &claimed) {
+    if let Some(taken) = rules::taken_sub_order(subs, &claimed) {
         return Ok(Finish::Rollback(Saved::SubOrderTaken {
             key: taken.clone(),
         }));
@@ -276,22 +276,15 @@ fn save_shopping(
 fn save_shipping(
     conn: &Connection,
     appid: &str,
-    info: &ShippingInfo,
+    (order_key, upload_time): &(OrderKey, UploadTime),
     body: &str,
     now: i64,
 ) -> Result<Finish<Saved>> {
-    let key = key_cols(&info.order_key);
-    let upload_ns = info.upload_time.unix_nanos();
+    let key = key_cols(order_key);
+    let upload_ns = upload_time.unix_nanos();
     sql::archive_shipping(conn, appid, key, upload_ns)?;
-    let version = sql::upsert_shipping(
-        conn,
-        appid,
-        key,
-        info.upload_time.as_str(),
-        upload_ns,
-        body,
-        now,
-    )?;
+    let version =
+        sql::upsert_shipping(conn, appid, key, upload_time.as_str(), upload_ns, body, now)?;
     match version {
         Some(version) => Ok(Finish::Commit(Saved::Accepted {
             version,
@@ -492,7 +485,9 @@ impl Store for SqliteStore {
             };
             for (key_type, key_a, key_b, body) in sql::unassociated_uploads_of(conn, &payment)? {
                 let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
-                if verify(&payment.appid, &info, Some(&payment)) == VerifyResult::Associated {
+                if verify(&payment.appid, &Upload::of(&info), Some(&payment))
+                    == VerifyResult::Associated
+                {
                     let key = (key_type, key_a.as_str(), key_b.as_str());
                     sql::associate(conn, &payment.appid, key, &payment.keys.transaction_id, now)?;
                 }
@@ -510,8 +505,8 @@ impl Store for SqliteStore {
     ) -> Result<Saved> {
         // Serialised here, on the request's thread, so the writer only writes.
         let body = serde_json::to_string(info).map_err(corrupt)?;
-        let (appid, info) = (appid.to_owned(), info.clone());
-        self.write(move |conn| save_shopping(conn, &appid, &info, &body, now))
+        let (appid, upload) = (appid.to_owned(), Upload::of(info));
+        self.write(move |conn| save_shopping(conn, &appid, &upload, &body, now))
             .await
     }
 
@@ -564,8 +559,9 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Saved> {
         let body = serde_json::to_string(info).map_err(corrupt)?;
-        let (appid, info) = (appid.to_owned(), info.clone());
-        self.write(move |conn| save_shipping(conn, &appid, &info, &body, now))
+        let appid = appid.to_owned();
+        let keys = (info.order_key.clone(), info.upload_time.clone());
+        self.write(move |conn| save_shipping(conn, &appid, &keys, &body, now))
             .await
     }
 
