@@ -109,7 +109,15 @@ async fn write_batches(
 
 /// At most `MAX_BODY_CHARS` of a body, as text.
 pub fn clip(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
+    // Every request passes here: validate with the fast check first, and count characters
+    // only when there may be more of them than the cut (never more than there are bytes).
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
+    if bytes.len() <= MAX_BODY_CHARS {
+        return text.into_owned();
+    }
     match text.char_indices().nth(MAX_BODY_CHARS) {
         Some((cut, _)) => format!("{}…[{} bytes in all]", &text[..cut], bytes.len()),
         None => text.into_owned(),
@@ -136,4 +144,23 @@ pub fn masked_url(path_and_query: &str) -> String {
         })
         .collect();
     format!("{path}?{}", masked.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_bodies_and_cuts_long_ones_at_a_character() {
+        assert_eq!(clip("{\"名\":1}".as_bytes()), "{\"名\":1}");
+        assert_eq!(clip(b"a\xffb"), "a\u{fffd}b");
+        let long = "名".repeat(MAX_BODY_CHARS + 1);
+        let clipped = clip(long.as_bytes());
+        assert!(clipped.starts_with(&"名".repeat(MAX_BODY_CHARS)));
+        assert!(clipped.ends_with(&format!("…[{} bytes in all]", long.len())));
+        assert_eq!(
+            clip("x".repeat(MAX_BODY_CHARS).as_bytes()).len(),
+            MAX_BODY_CHARS
+        );
+    }
 }
