@@ -80,7 +80,7 @@ async fn payment_from(conn: &mut PgConnection, row: Option<PaymentRow>) -> Resul
 }
 
 async fn payment_by_id(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<Payment>> {
-    let row = sql::payment(conn, Some(transaction_id), ("", ""), false).await?;
+    let row = sql::payment_by_id(conn, transaction_id, false).await?;
     payment_from(conn, row).await
 }
 
@@ -94,9 +94,9 @@ async fn payment_for_key(
         OrderKey::Merchant {
             mchid,
             out_trade_no,
-        } => sql::payment(conn, None, (mchid, out_trade_no), lock).await?,
+        } => sql::payment_by_out_trade_no(conn, mchid, out_trade_no, lock).await?,
         OrderKey::WxPay { transaction_id } => {
-            sql::payment(conn, Some(transaction_id), ("", ""), lock).await?
+            sql::payment_by_id(conn, transaction_id, lock).await?
         }
     };
     payment_from(conn, row).await
