@@ -368,7 +368,12 @@ impl Store for PostgresStore {
     /// One statement on a connection with `synchronous_commit = off`: a crash may forget
     /// the last few calls' counts, never an upload; every process counts in the same rows.
     async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts> {
-        let (day, minute) = sql::count_call(&mut *self.relaxed.acquire().await?, call).await?;
+        let mut conn = self.relaxed.acquire().await?;
+        let (day, minute) = sql::count_call(&mut conn, call).await?;
+        if day == 1 || minute == 1 {
+            // A window began: the older ones will never be read again.
+            sql::delete_quota_windows_before(&mut conn, call).await?;
+        }
         Ok(QuotaCounts { day, minute })
     }
 

@@ -306,8 +306,7 @@ pub async fn forced_refreshes_since(
     .await
 }
 
-/// Counts a call in both windows and answers (day, minute); a window's first call drops
-/// the counter's older windows.
+/// Counts a call in both windows and answers (day, minute).
 pub async fn count_call(conn: &mut PgConnection, call: &QuotaCall<'_>) -> Result<(i64, i64)> {
     sqlx::query_as(
         "WITH counted AS (
@@ -315,11 +314,7 @@ pub async fn count_call(conn: &mut PgConnection, call: &QuotaCall<'_>) -> Result
              VALUES ($1, $2, 'd', $3, 1), ($1, $2, 'm', $4, 1)
              ON CONFLICT (appid, api, \"window\", window_start)
              DO UPDATE SET count = quota_counters.count + 1
-             RETURNING \"window\", window_start, count
-         ), pruned AS (
-             DELETE FROM quota_counters q USING counted c
-             WHERE c.count = 1 AND q.appid = $1 AND q.api = $2
-               AND q.\"window\" = c.\"window\" AND q.window_start < c.window_start
+             RETURNING \"window\", count
          )
          SELECT (SELECT count FROM counted WHERE \"window\" = 'd'),
                 (SELECT count FROM counted WHERE \"window\" = 'm')",
@@ -330,6 +325,26 @@ pub async fn count_call(conn: &mut PgConnection, call: &QuotaCall<'_>) -> Result
     .bind(call.minute_start)
     .fetch_one(conn)
     .await
+}
+
+/// Drops a counter's windows older than the current ones (run when a window starts: they
+/// will never be read again).
+pub async fn delete_quota_windows_before(
+    conn: &mut PgConnection,
+    call: &QuotaCall<'_>,
+) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM quota_counters
+         WHERE appid = $1 AND api = $2
+           AND ((\"window\" = 'd' AND window_start < $3) OR (\"window\" = 'm' AND window_start < $4))",
+    )
+    .bind(call.appid)
+    .bind(call.api)
+    .bind(call.day_start)
+    .bind(call.minute_start)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 // ---- payments ------------------------------------------------------------------------
