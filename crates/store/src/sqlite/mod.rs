@@ -143,7 +143,7 @@ impl SqliteStore {
     }
 
     /// Test support: a write job that panics, to show the writer outlives it.
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub async fn write_panicking_job(&self) -> Result<()> {
         self.write(|conn| {
             sql::advance_clock(conn, 1)?;
