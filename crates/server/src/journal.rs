@@ -1,10 +1,10 @@
 //! The request journal's writer (SPEC §8.1). Requests never wait for it: entries go through
 //! a bounded channel to one task that commits them in batches and prunes to the retention
-//! bound. `flush` waits until everything sent before it is committed, which is what
+//! bound. `flush` waits until everything sent before it is committed and pruned, which is what
 //! `rid/get` needs to find a request this process answered a moment ago.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -42,6 +42,10 @@ pub struct Journal {
 }
 
 const BATCH: usize = 512;
+/// How long the writer waits for more entries to share a batch with the first.
+const LINGER: Duration = Duration::from_millis(10);
+/// How often the journal is pruned to its bound (and before every read).
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 impl Journal {
     pub fn start(store: Arc<dyn Store>, retention: JournalRetention) -> (Self, JoinHandle<()>) {
@@ -76,30 +80,48 @@ async fn write_batches(
 ) {
     let mut entries = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
+    let mut pruned_at = Instant::now();
+    let mut unpruned = false;
     while let Some(first) = receiver.recv().await {
+        // Entries that arrive within `LINGER` of the first share its transaction.
+        let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
                 Message::Entry(entry) => entries.push(*entry),
                 Message::Flush(done) => flushes.push(done),
             }
-            next = if entries.len() < BATCH {
-                receiver.try_recv().ok()
+            next = if entries.len() < BATCH && flushes.is_empty() {
+                tokio::time::timeout_at(deadline, receiver.recv())
+                    .await
+                    .ok()
+                    .flatten()
             } else {
                 None
             };
         }
         if !entries.is_empty() {
+            if let Err(e) = store.record_requests(&entries).await {
+                tracing::error!(error = %e, lost = entries.len(), "journal write failed");
+            }
+            entries.clear();
+            unpruned = true;
+        }
+        // Pruning walks the oldest end of the journal, so it runs at most once per
+        // `PRUNE_EVERY`, and before a reader is let in: what is read is always within the
+        // bound, and what is on disk never exceeds it by more than `PRUNE_EVERY` of entries.
+        if unpruned && (!flushes.is_empty() || pruned_at.elapsed() >= PRUNE_EVERY) {
             // The journal is about real requests, so it runs on real time, not the sandbox
             // clock (like the rid's time group).
             let bound = Retention {
                 max_entries: retention.max_entries,
                 oldest: clock::real_now() - retention.max_age_seconds,
             };
-            if let Err(e) = store.record_requests(&entries, bound).await {
-                tracing::error!(error = %e, lost = entries.len(), "journal write failed");
+            if let Err(e) = store.prune_journal(bound).await {
+                tracing::error!(error = %e, "journal prune failed");
             }
-            entries.clear();
+            pruned_at = Instant::now();
+            unpruned = false;
         }
         for done in flushes.drain(..) {
             let _ = done.send(());

@@ -160,8 +160,10 @@ pub trait Store: Send + Sync + 'static {
         authorizer_appid: &str,
     ) -> Result<Option<Authorization>>;
 
-    /// Appends journal entries and prunes to the retention bound, in one transaction.
-    async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()>;
+    /// Appends journal entries, in one transaction.
+    async fn record_requests(&self, entries: &[JournalEntry]) -> Result<()>;
+    /// Deletes the entries outside the retention bound.
+    async fn prune_journal(&self, retention: Retention) -> Result<()>;
     async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>>;
 
     /// Queues errcodes that the next calls of `appid` (on `path`, or any path) answer.

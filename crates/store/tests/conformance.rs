@@ -464,15 +464,18 @@ async fn the_journal_keeps_bodies_and_its_bound(backend: Backend) {
         oldest: T0 - 100,
     };
     let old: Vec<JournalEntry> = (0..5).map(|n| entry(n, T0 - 1000)).collect();
-    store
-        .record_requests(&old, retention)
-        .await
-        .expect("record");
+    store.record_requests(&old).await.expect("record");
     let new: Vec<JournalEntry> = (5..30).map(|n| entry(n, T0)).collect();
-    store
-        .record_requests(&new, retention)
+    store.record_requests(&new).await.expect("record");
+    let all = store
+        .journal(&JournalFilter {
+            limit: 100,
+            ..JournalFilter::default()
+        })
         .await
-        .expect("record");
+        .expect("journal");
+    assert_eq!(all.len(), 30, "recording alone keeps everything");
+    store.prune_journal(retention).await.expect("prune");
     let all = store
         .journal(&JournalFilter {
             limit: 100,

@@ -618,12 +618,14 @@ impl Store for PostgresStore {
             .transpose()
     }
 
-    async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+    async fn record_requests(&self, entries: &[JournalEntry]) -> Result<()> {
         let rows: Vec<JournalRow> = entries.iter().map(JournalRow::packed).collect();
-        sql::insert_journal_rows(&mut tx, &rows).await?;
-        sql::prune_journal(&mut tx, retention).await?;
-        tx.commit().await?;
+        sql::insert_journal_rows(&mut *self.conn().await?, &rows).await?;
+        Ok(())
+    }
+
+    async fn prune_journal(&self, retention: Retention) -> Result<()> {
+        sql::prune_journal(&mut *self.conn().await?, retention).await?;
         Ok(())
     }
 

@@ -891,10 +891,13 @@ pub async fn insert_journal_rows(conn: &mut PgConnection, rows: &[JournalRow]) -
 }
 
 /// Ids only grow and rows leave from the oldest end, so the newest `max_entries` are the
-/// ids above MAX(id) - max_entries (fewer only across sequence gaps).
+/// ids above MAX(id) - max_entries (fewer only across sequence gaps). The age and count
+/// bounds are two deletes, each on its own index: joined by an OR, the planner walked the
+/// whole journal. (A row that both match is deleted once.)
 pub async fn prune_journal(conn: &mut PgConnection, retention: Retention) -> Result<()> {
     sqlx::query(
-        "DELETE FROM journal WHERE invoke_time < $1 OR id <= (SELECT MAX(id) FROM journal) - $2",
+        "WITH by_age AS (DELETE FROM journal WHERE invoke_time < $1)
+         DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - $2",
     )
     .bind(retention.oldest)
     .bind(retention.max_entries)

@@ -678,13 +678,20 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn record_requests(&self, entries: &[JournalEntry], retention: Retention) -> Result<()> {
+    async fn record_requests(&self, entries: &[JournalEntry]) -> Result<()> {
         // Compressed here, on the journal task's thread, so the writer only writes.
         let rows: Vec<JournalRow> = entries.iter().map(JournalRow::packed).collect();
         self.write(move |conn| {
             for row in &rows {
                 sql::insert_journal_row(conn, row)?;
             }
+            Ok(Finish::Commit(()))
+        })
+        .await
+    }
+
+    async fn prune_journal(&self, retention: Retention) -> Result<()> {
+        self.write(move |conn| {
             sql::prune_journal(conn, retention)?;
             Ok(Finish::Commit(()))
         })
