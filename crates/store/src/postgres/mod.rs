@@ -80,26 +80,30 @@ async fn payment_from(conn: &mut PgConnection, row: Option<PaymentRow>) -> Resul
 }
 
 async fn payment_by_id(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<Payment>> {
-    let row = sql::payment_by_id(conn, transaction_id, false).await?;
+    let row = sql::payment_by_id(conn, transaction_id).await?;
     payment_from(conn, row).await
 }
 
-/// The payment an upload with this master key refers to; `lock` locks it.
-async fn payment_for_key(
-    conn: &mut PgConnection,
-    key: &OrderKey,
-    lock: bool,
-) -> Result<Option<Payment>> {
+/// The payment an upload with this master key refers to.
+async fn payment_for_key(conn: &mut PgConnection, key: &OrderKey) -> Result<Option<Payment>> {
     let row = match key {
         OrderKey::Merchant {
             mchid,
             out_trade_no,
-        } => sql::payment_by_out_trade_no(conn, mchid, out_trade_no, lock).await?,
-        OrderKey::WxPay { transaction_id } => {
-            sql::payment_by_id(conn, transaction_id, lock).await?
-        }
+        } => sql::payment_by_out_trade_no(conn, mchid, out_trade_no).await?,
+        OrderKey::WxPay { transaction_id } => sql::payment_by_id(conn, transaction_id).await?,
     };
     payment_from(conn, row).await
+}
+
+fn payment_key(key: &OrderKey) -> sql::PaymentKey<'_> {
+    match key {
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => sql::PaymentKey::OutTradeNo(mchid, out_trade_no),
+        OrderKey::WxPay { transaction_id } => sql::PaymentKey::TransactionId(transaction_id),
+    }
 }
 
 async fn stored_info(conn: &mut PgConnection, row: InfoRow) -> Result<StoredInfo> {
@@ -108,7 +112,7 @@ async fn stored_info(conn: &mut PgConnection, row: InfoRow) -> Result<StoredInfo
     let verify_result = if row.associated_at.is_some() {
         VerifyResult::Associated
     } else {
-        let payment = payment_for_key(conn, &info.order_key, false).await?;
+        let payment = payment_for_key(conn, &info.order_key).await?;
         verify(&row.appid, &Upload::of(&info), payment.as_ref())
     };
     Ok(StoredInfo {
@@ -131,24 +135,28 @@ fn created(inserted: bool) -> Created {
     }
 }
 
-/// One attempt at an upload; `None` when a concurrent first upload of the same order got
-/// in between (try again: the order's row exists now and will be locked).
+/// One attempt at an upload: a read of what it is judged against, the decision, and one
+/// guarded write that commits on its own. `None` when what was read changed before the
+/// write (another upload of the order, or the payment paid, got in between): try again.
 async fn try_save_shopping(
-    conn: &mut PgConnection,
+    store: &PostgresStore,
     appid: &str,
     upload: &Upload,
     body: &str,
     now: i64,
 ) -> Result<Option<Saved>> {
+    let mut conn = store.conn().await?;
     let key = key_cols(&upload.order_key);
-    let upload_ns = upload.upload_ns;
-    let payment = payment_for_key(conn, &upload.order_key, true).await?;
-    let stored = sql::lock_stored_shopping(conn, appid, key).await?;
-    let expected = match judge(stored, upload_ns, body) {
+    let facts = sql::upload_facts(&mut conn, appid, key, payment_key(&upload.order_key)).await?;
+    let expected = match judge(facts.stored, upload.upload_ns, body) {
         Ok(version) => version,
         Err(refused) => return Ok(Some(refused)),
     };
+    let payment = facts.payment.map(|(row, subs)| row.into_payment(subs));
     let association = rules::association(appid, upload, payment.as_ref());
+    let judged = payment
+        .as_ref()
+        .map(|p| (p.keys.transaction_id.as_str(), p.state.as_str()));
     let subs = &upload.sub_order_keys;
     let (subs_a, subs_b): (Vec<&str>, Vec<&str>) = subs
         .iter()
@@ -157,49 +165,81 @@ async fn try_save_shopping(
             (a, b)
         })
         .unzip();
-    let (version, claimed) = sql::save_shopping(
-        conn,
+    let saved = sql::save_shopping(
+        &mut conn,
         appid,
         key,
         upload.combined,
         &upload.openid,
         &upload.upload_time,
-        upload_ns,
+        upload.upload_ns,
         body,
         now,
         association,
         (&subs_a, &subs_b),
         expected - 1,
+        (judged.map(|j| j.0), judged.map(|j| j.1)),
     )
-    .await?;
-    if version != Some(expected) {
-        return Ok(None);
-    }
-    if let Some(taken) = rules::taken_sub_order(subs, &claimed) {
-        return Ok(Some(Saved::SubOrderTaken { key: taken.clone() }));
-    }
-    Ok(Some(Saved::Accepted {
+    .await;
+    let version = match saved {
+        Ok(version) => version,
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(sql::SUB_ORDER_TAKEN) => {
+            let claimed = claimed_positions(e.as_ref(), subs)?;
+            let taken = rules::taken_sub_order(subs, &claimed)
+                .ok_or_else(|| corrupt("a sub-order claim failed, yet every key was claimed"))?;
+            return Ok(Some(Saved::SubOrderTaken { key: taken.clone() }));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((version == Some(expected)).then_some(Saved::Accepted {
         version: expected,
         associated: association.is_some(),
     }))
 }
 
+/// The keys of `subs` a refused upload did claim, from the positions
+/// [`sql::save_shopping`] names in its error's detail.
+fn claimed_positions(
+    error: &dyn sqlx::error::DatabaseError,
+    subs: &[OrderKey],
+) -> Result<Vec<(String, String)>> {
+    let detail = error
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .and_then(|e| e.detail())
+        .unwrap_or_default();
+    detail
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            n.parse::<usize>()
+                .ok()
+                .and_then(|n| subs.get(n.wrapping_sub(1)))
+                .map(|key| {
+                    let (_, a, b) = key_cols(key);
+                    (a.to_owned(), b.to_owned())
+                })
+                .ok_or_else(|| corrupt(format!("claimed sub-order position {n}")))
+        })
+        .collect()
+}
+
 async fn try_save_shipping(
-    conn: &mut PgConnection,
+    store: &PostgresStore,
     appid: &str,
     info: &ShippingInfo,
     body: &str,
     now: i64,
 ) -> Result<Option<Saved>> {
+    let mut conn = store.conn().await?;
     let key = key_cols(&info.order_key);
     let upload_ns = info.upload_time.unix_nanos();
-    let stored = sql::lock_stored_shipping(conn, appid, key).await?;
+    let stored = sql::stored_shipping(&mut conn, appid, key).await?;
     let expected = match judge(stored, upload_ns, body) {
         Ok(version) => version,
         Err(refused) => return Ok(Some(refused)),
     };
     let version = sql::save_shipping(
-        conn,
+        &mut conn,
         appid,
         key,
         info.upload_time.as_str(),
@@ -215,6 +255,23 @@ async fn try_save_shipping(
     }))
 }
 
+/// Runs `attempt` until it settles. Each `None` means another upload of the same order
+/// (or the payment) changed in between, so this bounds only pathological contention.
+async fn settle<F, Fut>(what: &str, mut attempt: F) -> Result<Saved>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Saved>>>,
+{
+    for _ in 0..RETRIES {
+        if let Some(saved) = attempt().await? {
+            return Ok(saved);
+        }
+    }
+    Err(StoreError::Batch(format!(
+        "{what} lost {RETRIES} races for its order in a row"
+    )))
+}
+
 /// The version an upload gets over what is stored (locked), or the fact that refuses it.
 fn judge(stored: Option<(StoredUpload, i64)>, upload_ns: i64, body: &str) -> Result<i64, Saved> {
     match stored {
@@ -224,11 +281,6 @@ fn judge(stored: Option<(StoredUpload, i64)>, upload_ns: i64, body: &str) -> Res
             None => Ok(version + 1),
         },
     }
-}
-
-/// Only an accepted upload commits; a refusal, or an attempt that lost a race, rolls back.
-fn keeps(saved: &Saved) -> bool {
-    matches!(saved, Saved::Accepted { .. })
 }
 
 #[async_trait]
@@ -440,18 +492,10 @@ impl Store for PostgresStore {
     ) -> Result<Saved> {
         let body = serde_json::to_string(info).map_err(corrupt)?;
         let upload = Upload::of(info);
-        for _ in 0..RETRIES {
-            let mut tx = self.pool.begin().await?;
-            if let Some(saved) = try_save_shopping(&mut tx, appid, &upload, &body, now).await? {
-                if keeps(&saved) {
-                    tx.commit().await?;
-                }
-                return Ok(saved);
-            }
-        }
-        Err(StoreError::Batch(format!(
-            "upload lost {RETRIES} races for its order in a row"
-        )))
+        settle("upload", || {
+            try_save_shopping(self, appid, &upload, &body, now)
+        })
+        .await
     }
 
     async fn shopping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredInfo>> {
@@ -493,7 +537,7 @@ impl Store for PostgresStore {
     }
 
     async fn payment_for_key(&self, key: &OrderKey) -> Result<Option<Payment>> {
-        payment_for_key(&mut *self.conn().await?, key, false).await
+        payment_for_key(&mut *self.conn().await?, key).await
     }
 
     async fn save_shipping_info(
@@ -503,18 +547,10 @@ impl Store for PostgresStore {
         now: i64,
     ) -> Result<Saved> {
         let body = serde_json::to_string(info).map_err(corrupt)?;
-        for _ in 0..RETRIES {
-            let mut tx = self.pool.begin().await?;
-            if let Some(saved) = try_save_shipping(&mut tx, appid, info, &body, now).await? {
-                if keeps(&saved) {
-                    tx.commit().await?;
-                }
-                return Ok(saved);
-            }
-        }
-        Err(StoreError::Batch(format!(
-            "shipping upload lost {RETRIES} races for its order in a row"
-        )))
+        settle("shipping upload", || {
+            try_save_shipping(self, appid, info, &body, now)
+        })
+        .await
     }
 
     async fn shipping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredShipping>> {

@@ -376,17 +376,15 @@ pub async fn insert_payment(
     .map(|done| done.rows_affected() == 1)
 }
 
-/// A payment by its transaction_id; `lock` locks it for the rest of the transaction.
-/// (One statement per key kind: an `OR` of the two made the planner walk every payment.)
+/// A payment by its transaction_id. (One statement per key kind: an `OR` of the two
+/// made the planner walk every payment.)
 pub async fn payment_by_id(
     conn: &mut PgConnection,
     transaction_id: &str,
-    lock: bool,
 ) -> Result<Option<PaymentRow>> {
     let sql = format!(
-        "SELECT {} FROM payments WHERE parent_transaction_id IS NULL AND transaction_id = $1{}",
+        "SELECT {} FROM payments WHERE parent_transaction_id IS NULL AND transaction_id = $1",
         PaymentRow::COLUMNS,
-        if lock { " FOR UPDATE" } else { "" }
     );
     sqlx::query_as(&sql)
         .bind(transaction_id)
@@ -394,18 +392,16 @@ pub async fn payment_by_id(
         .await
 }
 
-/// A payment by (mchid, out_trade_no); `lock` as above.
+/// A payment by (mchid, out_trade_no).
 pub async fn payment_by_out_trade_no(
     conn: &mut PgConnection,
     mchid: &str,
     out_trade_no: &str,
-    lock: bool,
 ) -> Result<Option<PaymentRow>> {
     let sql = format!(
         "SELECT {} FROM payments
-         WHERE parent_transaction_id IS NULL AND mchid = $1 AND out_trade_no = $2{}",
+         WHERE parent_transaction_id IS NULL AND mchid = $1 AND out_trade_no = $2",
         PaymentRow::COLUMNS,
-        if lock { " FOR UPDATE" } else { "" }
     );
     sqlx::query_as(&sql)
         .bind(mchid)
@@ -490,38 +486,112 @@ pub async fn associate(
 
 /// The stored upload of an order (with its version), locked for the rest of the
 /// transaction.
-pub async fn lock_stored_shopping(
+/// What an upload is judged against, in one read: the order's stored upload and its
+/// version, and the payment its key names (`payment_key`: "mchid, out_trade_no" or
+/// "transaction_id", bound as `$5`, `$6`) with its sub-payments. No locks: the write
+/// ([`save_shopping`]) is guarded by what this read saw.
+pub async fn upload_facts(
     conn: &mut PgConnection,
     appid: &str,
     key: Key<'_>,
-) -> Result<Option<(StoredUpload, i64)>> {
-    let row = sqlx::query(
-        "SELECT upload_time_ns, upload_time, body, associated_at IS NOT NULL AS associated, version
-         FROM shopping_infos WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
-         FOR UPDATE",
-    )
-    .bind(appid)
-    .bind(key.0)
-    .bind(key.1)
-    .bind(key.2)
-    .fetch_optional(conn)
-    .await?;
-    row.map(|row| {
-        Ok((
-            <StoredUpload as sqlx::FromRow<_>>::from_row(&row)?,
-            row.try_get("version")?,
-        ))
-    })
-    .transpose()
+    payment_key: PaymentKey<'_>,
+) -> Result<UploadFacts> {
+    let (payment_where, a, b) = match payment_key {
+        PaymentKey::OutTradeNo(mchid, out_trade_no) => {
+            ("p.mchid = $5 AND p.out_trade_no = $6", mchid, out_trade_no)
+        }
+        PaymentKey::TransactionId(id) => ("p.transaction_id = $5 AND $6 = ''", id, ""),
+    };
+    let sql = format!(
+        "SELECT s.version IS NOT NULL AS has_stored, s.version AS s_version,
+                s.upload_time_ns AS s_upload_time_ns, s.upload_time AS s_upload_time,
+                s.body AS s_body, s.associated_at IS NOT NULL AS s_associated,
+                p.transaction_id IS NOT NULL AS has_payment, {payment},
+                ARRAY(SELECT c.transaction_id FROM payments c
+                      WHERE c.parent_transaction_id = p.transaction_id ORDER BY c.position)
+                    AS sub_transaction_ids,
+                ARRAY(SELECT c.mchid FROM payments c
+                      WHERE c.parent_transaction_id = p.transaction_id ORDER BY c.position)
+                    AS sub_mchids,
+                ARRAY(SELECT c.out_trade_no FROM payments c
+                      WHERE c.parent_transaction_id = p.transaction_id ORDER BY c.position)
+                    AS sub_out_trade_nos,
+                ARRAY(SELECT c.amount FROM payments c
+                      WHERE c.parent_transaction_id = p.transaction_id ORDER BY c.position)
+                    AS sub_amounts
+         FROM (SELECT 1) one
+         LEFT JOIN shopping_infos s
+                ON s.appid = $1 AND s.key_type = $2 AND s.key_a = $3 AND s.key_b = $4
+         LEFT JOIN payments p ON p.parent_transaction_id IS NULL AND {payment_where}",
+        payment = PaymentRow::prefixed_columns("p", "p_"),
+    );
+    let row = sqlx::query(&sql)
+        .bind(appid)
+        .bind(key.0)
+        .bind(key.1)
+        .bind(key.2)
+        .bind(a)
+        .bind(b)
+        .fetch_one(conn)
+        .await?;
+    let stored = match row.try_get("has_stored")? {
+        true => Some((
+            StoredUpload::from_pg_prefixed(&row, "s_")?,
+            row.try_get("s_version")?,
+        )),
+        false => None,
+    };
+    let payment = match row.try_get("has_payment")? {
+        true => {
+            let ids: Vec<String> = row.try_get("sub_transaction_ids")?;
+            let mchids: Vec<String> = row.try_get("sub_mchids")?;
+            let out_trade_nos: Vec<String> = row.try_get("sub_out_trade_nos")?;
+            let amounts: Vec<i64> = row.try_get("sub_amounts")?;
+            let subs = ids
+                .into_iter()
+                .zip(mchids)
+                .zip(out_trade_nos)
+                .zip(amounts)
+                .map(
+                    |(((transaction_id, mchid), out_trade_no), amount)| SubPaymentRow {
+                        transaction_id,
+                        mchid,
+                        out_trade_no,
+                        amount,
+                    },
+                )
+                .collect();
+            Some((PaymentRow::from_pg_prefixed(&row, "p_")?, subs))
+        }
+        false => None,
+    };
+    Ok(UploadFacts { stored, payment })
 }
 
-/// The upload itself, in one statement: the replaced version moves to the history table,
-/// the row is upserted under the ordering rule (associated at once when `association` is
-/// given), and the order's sub-order keys are claimed (the ones it no longer names are
-/// released). `replaces` is the version the caller locked and judged (0: none); when the
-/// row is no longer that version — a concurrent first upload of the order got in — the
-/// statement writes nothing and answers no version. Answers the new version (None when the ordering rule declined) and the keys
-/// of `subs` the order now holds, as (key_a, key_b).
+/// How an upload names its payment.
+#[derive(Debug, Clone, Copy)]
+pub enum PaymentKey<'a> {
+    OutTradeNo(&'a str, &'a str),
+    TransactionId(&'a str),
+}
+
+/// What [`upload_facts`] read.
+pub struct UploadFacts {
+    pub stored: Option<(StoredUpload, i64)>,
+    pub payment: Option<(PaymentRow, Vec<SubPaymentRow>)>,
+}
+
+/// The upload itself, in one statement that commits on its own: the replaced version
+/// moves to the history table, the row is upserted under the ordering rule (associated at
+/// once when `association` is given), and the order's sub-order keys are claimed (the ones
+/// it no longer names are released). It writes nothing and answers no version when what
+/// the upload was judged against has changed since [`upload_facts`] read it: the row is no
+/// longer version `replaces` (0: none), or the payment `judged.0` (None: there was none)
+/// is no longer in state `judged.1` — the payment is locked (shared) before the order, as
+/// `pay` locks it, so a payment cannot turn paid between the check and the commit. When a
+/// sub-order key is held by another order the statement fails with SQLSTATE `UO001`
+/// ([`SUB_ORDER_TAKEN`]), its detail the 1-based positions in `subs` of the keys it did
+/// claim, and nothing stays written.
 #[allow(clippy::too_many_arguments)]
 pub async fn save_shopping(
     conn: &mut PgConnection,
@@ -536,21 +606,20 @@ pub async fn save_shopping(
     association: Option<&str>,
     subs: (&[&str], &[&str]),
     replaces: i64,
-) -> Result<(Option<i64>, Vec<(String, String)>)> {
-    let (version, claimed_a, claimed_b): (Option<i64>, Vec<String>, Vec<String>) = sqlx::query_as(
-        "WITH archived AS (
-             INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version,
-                                                 upload_time, body, accepted_at)
-             SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
-             FROM shopping_infos
-             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
-               AND version = $14
+    judged: (Option<&str>, Option<&str>),
+) -> Result<Option<i64>> {
+    sqlx::query_as(
+        "WITH payment AS (
+             SELECT state FROM payments WHERE transaction_id = $15 FOR SHARE
+         ), unchanged AS (
+             SELECT $15::TEXT IS NULL OR EXISTS (SELECT 1 FROM payment WHERE state = $16) AS yes
          ), saved AS (
              INSERT INTO shopping_infos (appid, key_type, key_a, key_b, combined, openid,
                                          upload_time, upload_time_ns, body, version, created_at,
                                          updated_at, associated_at, transaction_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10,
-                     CASE WHEN $11::TEXT IS NULL THEN NULL ELSE $10 END, $11)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10,
+                    CASE WHEN $11::TEXT IS NULL THEN NULL ELSE $10 END, $11
+             WHERE (SELECT yes FROM unchanged)
              ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE SET
                  combined = excluded.combined, openid = excluded.openid,
                  upload_time = excluded.upload_time, upload_time_ns = excluded.upload_time_ns,
@@ -560,6 +629,14 @@ pub async fn save_shopping(
              WHERE excluded.upload_time_ns > shopping_infos.upload_time_ns
                AND shopping_infos.associated_at IS NULL AND shopping_infos.version = $14
              RETURNING version
+         ), archived AS (
+             -- The statement's snapshot still shows the replaced version.
+             INSERT INTO shopping_info_versions (appid, key_type, key_a, key_b, version,
+                                                 upload_time, body, accepted_at)
+             SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
+             FROM shopping_infos
+             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
+               AND version = $14 AND EXISTS (SELECT 1 FROM saved)
          ), released AS (
              -- Only a replaced order holds claims; the keys it still names stay. (Written
              -- as a filter on the by-master index: an anti-join on unnest() made the
@@ -580,8 +657,14 @@ pub async fn save_shopping(
                    AND sub_order_keys.master_key_b = excluded.master_key_b
              RETURNING key_a, key_b
          )
-         SELECT (SELECT version FROM saved),
-                ARRAY(SELECT key_a FROM claimed), ARRAY(SELECT key_b FROM claimed)",
+         SELECT CASE WHEN (SELECT count(*) FROM claimed) < cardinality($12::TEXT[])
+                      AND EXISTS (SELECT 1 FROM saved)
+                     THEN userorder_abort('UO001', 'a sub-order key is held by another order',
+                         (SELECT string_agg(s.n::TEXT, ',')
+                          FROM unnest($12::TEXT[], $13::TEXT[]) WITH ORDINALITY AS s(a, b, n)
+                          JOIN claimed c ON c.key_a = s.a AND c.key_b = s.b))
+                END,
+                (SELECT version FROM saved)",
     )
     .bind(appid)
     .bind(key.0)
@@ -597,10 +680,16 @@ pub async fn save_shopping(
     .bind(subs.0)
     .bind(subs.1)
     .bind(replaces)
+    .bind(judged.0)
+    .bind(judged.1)
     .fetch_one(conn)
-    .await?;
-    Ok((version, claimed_a.into_iter().zip(claimed_b).collect()))
+    .await
+    .map(|(_, version): (Option<bool>, Option<i64>)| version)
 }
+
+/// The SQLSTATE with which [`save_shopping`] refuses an order whose sub-order key is held
+/// by another order.
+pub const SUB_ORDER_TAKEN: &str = "UO001";
 
 pub async fn shopping_info(
     conn: &mut PgConnection,
@@ -664,15 +753,16 @@ pub async fn versions(
 
 /// The stored shipping details of an order (with their version), locked for the rest of
 /// the transaction.
-pub async fn lock_stored_shipping(
+/// The order's stored shipping upload and its version, unlocked: [`save_shipping`] is
+/// guarded by the version.
+pub async fn stored_shipping(
     conn: &mut PgConnection,
     appid: &str,
     key: Key<'_>,
 ) -> Result<Option<(StoredUpload, i64)>> {
     let row = sqlx::query(
         "SELECT upload_time_ns, upload_time, body, FALSE AS associated, version
-         FROM shipping_infos WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4
-         FOR UPDATE",
+         FROM shipping_infos WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4",
     )
     .bind(appid)
     .bind(key.0)
@@ -689,7 +779,8 @@ pub async fn lock_stored_shipping(
     .transpose()
 }
 
-/// Archive and upsert in one statement, as for shopping details (`replaces` likewise).
+/// Archive and upsert in one statement that commits on its own, as for shopping details
+/// (`replaces` likewise).
 #[allow(clippy::too_many_arguments)]
 pub async fn save_shipping(
     conn: &mut PgConnection,
@@ -702,13 +793,7 @@ pub async fn save_shipping(
     replaces: i64,
 ) -> Result<Option<i64>> {
     sqlx::query_scalar(
-        "WITH archived AS (
-             INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version,
-                                                 upload_time, body, accepted_at)
-             SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
-             FROM shipping_infos
-             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4 AND version = $9
-         ), saved AS (
+        "WITH saved AS (
              INSERT INTO shipping_infos (appid, key_type, key_a, key_b, upload_time,
                                          upload_time_ns, body, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)
@@ -719,6 +804,14 @@ pub async fn save_shipping(
              WHERE excluded.upload_time_ns > shipping_infos.upload_time_ns
                AND shipping_infos.version = $9
              RETURNING version
+         ), archived AS (
+             -- The statement's snapshot still shows the replaced version.
+             INSERT INTO shipping_info_versions (appid, key_type, key_a, key_b, version,
+                                                 upload_time, body, accepted_at)
+             SELECT appid, key_type, key_a, key_b, version, upload_time, body, updated_at
+             FROM shipping_infos
+             WHERE appid = $1 AND key_type = $2 AND key_a = $3 AND key_b = $4 AND version = $9
+               AND EXISTS (SELECT 1 FROM saved)
          )
          SELECT version FROM saved",
     )
