@@ -28,9 +28,17 @@ function request()
   return wrk.format(method, path, headers, body)
 end
 
+-- Paced runs: each connection thinks for an exponentially distributed time with mean
+-- `pace_ms` before each request, as independent clients do. (A fixed pause made all the
+-- connections answered by one commit pause together and arrive together again, so the
+-- run measured its own bursts.) Seeded per thread, so runs repeat.
+function init(args)
+  math.randomseed(thread_no * 7919)
+end
+
 if pace_ms > 0 then
   function delay()
-    return pace_ms
+    return math.floor(-pace_ms * math.log(1 - math.random()) + 0.5)
   end
 end
 

@@ -474,7 +474,7 @@ impl Bench {
             load: if pace_ms == 0 {
                 "max".to_owned()
             } else {
-                format!("{pace_ms} ms pause per connection")
+                format!("{pace_ms} ms mean pause per connection")
             },
             requests: summary.requests,
             requests_per_second,
