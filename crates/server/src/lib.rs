@@ -16,6 +16,7 @@ mod pages;
 mod rid;
 mod routes;
 pub mod sandbox;
+mod secrets;
 mod state;
 
 use std::future::Future;

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use userorder_store::{JournalFilter, PaymentFilter, UploadFilter};
 
 use super::bill::{order_view, verify_badge};
@@ -18,6 +17,7 @@ use super::{
 };
 use crate::clock;
 use crate::sandbox;
+use crate::secrets;
 use crate::state::AppState;
 
 async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
@@ -290,7 +290,7 @@ pub async fn login(
     State(state): State<AppState>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    if !bool::from(form.token.as_bytes().ct_eq(state.admin_token.as_bytes())) {
+    if !secrets::same(form.token.as_bytes(), state.admin_token.as_bytes()) {
         return Ok((
             StatusCode::UNAUTHORIZED,
             login_page(Some("Wrong admin token.")),

@@ -5,9 +5,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
-use crate::routes::hex;
+use crate::secrets::{hex, same};
 
 pub const COOKIE: &str = "uo_session";
 /// Sessions last a day of real time.
@@ -45,7 +44,7 @@ pub fn decode(key: &[u8; 32], headers: &HeaderMap, now: i64) -> Option<Session> 
         .flat_map(|v| v.split(';'))
         .find_map(|pair| pair.trim().strip_prefix(&format!("{COOKIE}=")))?;
     let (payload, signature) = value.rsplit_once(':')?;
-    if !bool::from(mac(key, payload).as_bytes().ct_eq(signature.as_bytes())) {
+    if !same(mac(key, payload).as_bytes(), signature.as_bytes()) {
         return None;
     }
     let mut parts = payload.split(':');

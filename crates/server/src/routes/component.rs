@@ -5,15 +5,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 use userorder_model::ErrCode;
 use userorder_model::wire::{AuthorizerTokenIn, ComponentTokenIn, QueryAuthIn};
 use userorder_store::{Authorization, NewToken, TokenKind, TokenRecord};
 
-use super::token::{TOKEN_LIFETIME, mint_token, secret_hash};
+use super::token::TOKEN_LIFETIME;
 use crate::clock;
 use crate::error::ApiError;
 use crate::extract::{Journaled, WeChatBody, query_param, scripted_fault, token_problem};
+use crate::secrets::{mint_token, same, secret_hash};
 use crate::state::AppState;
 
 fn new_token(appid: &str, kind: TokenKind, component: Option<&str>, now: i64) -> NewToken {
@@ -26,10 +26,6 @@ fn new_token(appid: &str, kind: TokenKind, component: Option<&str>, now: i64) ->
         forced: false,
         component_appid: component.map(str::to_owned),
     }
-}
-
-fn equal(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 pub async fn component_token(
@@ -50,13 +46,16 @@ pub async fn component_token(
         .component_appsecret
         .filter(|s| !s.is_empty())
         .ok_or(ErrCode::APPSECRET_MISSING)?;
-    if !equal(&secret_hash(&secret), &component.secret_hash) {
+    if !same(
+        secret_hash(&secret).as_bytes(),
+        component.secret_hash.as_bytes(),
+    ) {
         return Err(ErrCode::INVALID_APPSECRET.into());
     }
     journaled.note_appid(&appid);
     scripted_fault(&state, &appid, "/cgi-bin/component/api_component_token").await?;
     let ticket = body.component_verify_ticket.unwrap_or_default();
-    if !equal(&ticket, &component.verify_ticket) {
+    if !same(ticket.as_bytes(), component.verify_ticket.as_bytes()) {
         return Err(ErrCode::COMPONENT_TICKET_INVALID.into());
     }
     let now = clock::now(state.store.as_ref()).await?;
@@ -176,7 +175,7 @@ pub async fn authorizer_token(
         .store
         .authorization(&component.appid, &authorizer)
         .await?
-        .filter(|a| equal(&a.refresh_token, &refresh))
+        .filter(|a| same(a.refresh_token.as_bytes(), refresh.as_bytes()))
         .ok_or(ErrCode::REFRESH_TOKEN_INVALID)?;
     let record = state
         .store

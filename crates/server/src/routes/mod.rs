@@ -8,8 +8,6 @@ mod shipping;
 mod shopping;
 mod token;
 
-pub use token::{hex, mint_token, secret_hash};
-
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;

@@ -3,9 +3,6 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::Uri;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use userorder_model::ErrCode;
 use userorder_model::wire::{AccessTokenOut, StableTokenIn, TokenQuery};
 use userorder_store::{App, NewToken, TokenKind, TokenRecord};
@@ -13,26 +10,11 @@ use userorder_store::{App, NewToken, TokenKind, TokenRecord};
 use crate::clock;
 use crate::error::ApiError;
 use crate::extract::{Journaled, WeChatBody, count_quota, scripted_fault};
+use crate::secrets::{self, mint_token, secret_hash};
 use crate::state::AppState;
 
 /// Lifetime of every access token, in seconds.
 pub const TOKEN_LIFETIME: i64 = 7200;
-
-/// A secret is stored as its SHA-256, in hex.
-pub fn secret_hash(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// 40 random bytes in hex: opaque, URL-safe, 80 characters.
-pub fn mint_token() -> String {
-    let mut bytes = [0u8; 40];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex(&bytes)
-}
 
 /// The checks both token endpoints share: grant_type, appid, secret, in WeChat's order;
 /// then a scripted fault for the app, if one is queued.
@@ -58,11 +40,7 @@ async fn authenticate(
         .app(appid)
         .await?
         .ok_or(ErrCode::INVALID_APPID)?;
-    let matches: bool = secret_hash(secret)
-        .as_bytes()
-        .ct_eq(app.secret_hash.as_bytes())
-        .into();
-    if !matches {
+    if !secrets::same(secret_hash(secret).as_bytes(), app.secret_hash.as_bytes()) {
         return Err(ErrCode::INVALID_APPSECRET.into());
     }
     journaled.note_appid(&app.appid);

@@ -10,7 +10,7 @@ use userorder_store::{App, Created, Merchant, NewApp, ProductState, Quota};
 use super::{DIGITS, HEX, SandboxJson, random_string};
 use crate::clock;
 use crate::error::SandboxError;
-use crate::routes::secret_hash;
+use crate::secrets::secret_hash;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]

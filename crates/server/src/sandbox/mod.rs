@@ -16,9 +16,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
-use subtle::ConstantTimeEq;
 
 use crate::error::SandboxError;
+use crate::secrets;
 use crate::state::AppState;
 
 pub use identities::{
@@ -66,7 +66,7 @@ async fn require_admin(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if bool::from(presented.as_bytes().ct_eq(state.admin_token.as_bytes())) {
+    if secrets::same(presented.as_bytes(), state.admin_token.as_bytes()) {
         Ok(next.run(request).await)
     } else {
         Err(SandboxError::Unauthorized)

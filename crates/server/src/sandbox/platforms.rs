@@ -10,7 +10,7 @@ use userorder_store::{Authorization, Component, Created, NewApp, ProductState, Q
 use super::{HEX, SandboxJson, random_string};
 use crate::clock;
 use crate::error::SandboxError;
-use crate::routes::{mint_token, secret_hash};
+use crate::secrets::{mint_token, secret_hash};
 use crate::state::AppState;
 
 /// Seconds an authorization code can be redeemed.
