@@ -62,7 +62,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The errcode of a WeChat refusal.
     /// The rid of a refusal WeChat answered, for `rid/get` and support tickets.
     pub fn rid(&self) -> Option<&str> {
         match self {
@@ -76,6 +75,7 @@ impl Error {
         self.code().map(ErrCode::hint)
     }
 
+    /// The errcode of a refusal: WeChat's, or the one pre-validation predicts.
     pub fn code(&self) -> Option<ErrCode> {
         match self {
             Self::WeChat { code, .. } | Self::PreValidation { code, .. } => Some(*code),

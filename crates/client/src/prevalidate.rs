@@ -5,7 +5,7 @@
 
 use userorder_model::Rejection;
 use userorder_model::body;
-use userorder_model::validate::{self, Caller, OpenIdDecoder, Undecodable};
+use userorder_model::validate::{self, Acting, OpenIdDecoder, Undecodable};
 
 /// Accepts any openid of the right shape: `o` + 27 base64url characters.
 struct ShapeOnly;
@@ -28,7 +28,7 @@ impl OpenIdDecoder for ShapeOnly {
 /// The first rule `body` breaks for the API at `path`, called as `appid`; `None` when the
 /// local rules pass (or the path has none).
 pub fn check(path: &str, appid: &str, body: &[u8]) -> Option<Rejection> {
-    let caller = Caller {
+    let caller = Acting {
         appid,
         openids: &ShapeOnly,
     };

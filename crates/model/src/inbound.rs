@@ -6,7 +6,7 @@
 use crate::body;
 use crate::errcode::{ErrCode, Rejection};
 use crate::openid::OpenIdCodec;
-use crate::validate::{self, Caller};
+use crate::validate::{self, Acting};
 use crate::wire::*;
 
 /// The WeChat endpoints that read a JSON body.
@@ -57,7 +57,7 @@ impl Endpoint {
 
 /// Reads `bytes` as `endpoint`'s body for `caller`: `Ok` when the store would be asked to
 /// act on it, the rejection (with its errcode) otherwise.
-pub fn read(endpoint: Endpoint, bytes: &[u8], caller: &Caller<'_>) -> Result<(), Rejection> {
+pub fn read(endpoint: Endpoint, bytes: &[u8], caller: &Acting<'_>) -> Result<(), Rejection> {
     match endpoint {
         Endpoint::UploadShoppingInfo => {
             validate::upload_shopping_info(body::parse(bytes)?, caller).map(drop)
@@ -89,7 +89,7 @@ pub const FUZZ_KEY: [u8; 32] = [7; 32];
 /// is how libFuzzer (and the corpus replay test) learn of a failure.
 pub fn fuzz_one(endpoint: Endpoint, bytes: &[u8]) {
     let codec = OpenIdCodec::new(FUZZ_KEY);
-    let caller = Caller {
+    let caller = Acting {
         appid: FUZZ_APPID,
         openids: &codec,
     };

@@ -1,6 +1,6 @@
 //! The rules of SPEC §4–§6, in the spec's order: a wire struct (`*In`) becomes a domain
 //! value or the first `Rejection`. Everything a rule needs from outside (who calls, how to
-//! decode an openid) comes in through `Caller`; the merchant and state checks that need the
+//! decode an openid) comes in through `Acting`; the merchant and state checks that need the
 //! store happen afterwards, in the server.
 
 use std::collections::HashSet;
@@ -35,7 +35,7 @@ pub trait OpenIdDecoder: Send + Sync {
 
 /// Who is uploading: the acting appid (the authorizer's for a third-party call) and how to
 /// decode its openids.
-pub struct Caller<'a> {
+pub struct Acting<'a> {
     pub appid: &'a str,
     pub openids: &'a dyn OpenIdDecoder,
 }
@@ -43,7 +43,7 @@ pub struct Caller<'a> {
 /// `POST /user-order/orders`.
 pub fn upload_shopping_info(
     raw: UploadShoppingInfoIn,
-    caller: &Caller<'_>,
+    caller: &Acting<'_>,
 ) -> Result<ShoppingInfo, Rejection> {
     let order_key = order_key(raw.order_key, "order_key")?;
     let payer = payer(raw.payer, caller)?;
@@ -76,7 +76,7 @@ pub fn upload_shopping_info(
 /// `POST /user-order/combine-orders`.
 pub fn upload_combined_shopping_info(
     raw: UploadCombinedShoppingInfoIn,
-    caller: &Caller<'_>,
+    caller: &Acting<'_>,
 ) -> Result<ShoppingInfo, Rejection> {
     let master = order_key(raw.order_key, "order_key")?;
     let payer = payer(raw.payer, caller)?;
@@ -109,7 +109,7 @@ fn sub_order(
     raw: SubOrderIn,
     order_key: OrderKey,
     path: &str,
-    caller: &Caller<'_>,
+    caller: &Acting<'_>,
 ) -> Result<SubOrder, Rejection> {
     let merchant_order_no = merchant_order_no(raw.merchant_order_no, path)?;
     let link = order_detail_jump_link(raw.order_detail_jump_link, path, caller)?;
@@ -134,7 +134,7 @@ pub const MAX_PARCEL_ITEMS: usize = 50;
 /// `POST /user-order/orders/shippings`.
 pub fn upload_shipping_info(
     raw: UploadShippingInfoIn,
-    caller: &Caller<'_>,
+    caller: &Acting<'_>,
 ) -> Result<ShippingInfo, Rejection> {
     let order_key = order_key(raw.order_key, "order_key")?;
     let payer = optional_payer(raw.payer, caller)?;
@@ -152,7 +152,7 @@ pub fn upload_shipping_info(
 /// `POST /user-order/combine-orders/shippings`.
 pub fn upload_combined_shipping_info(
     raw: UploadCombinedShippingInfoIn,
-    caller: &Caller<'_>,
+    caller: &Acting<'_>,
 ) -> Result<ShippingInfo, Rejection> {
     let master = order_key(raw.order_key, "order_key")?;
     let payer = optional_payer(raw.payer, caller)?;
@@ -187,7 +187,7 @@ pub fn upload_combined_shipping_info(
 }
 
 /// `POST /user-order/shoppinginfo/verify`: the key and payer to look up.
-pub fn verify(raw: VerifyIn, caller: &Caller<'_>) -> Result<(OrderKey, Payer), Rejection> {
+pub fn verify(raw: VerifyIn, caller: &Acting<'_>) -> Result<(OrderKey, Payer), Rejection> {
     let key = order_key(raw.order_key, "order_key")?;
     let payer = payer(raw.payer, caller)?;
     Ok((key, payer))
@@ -308,7 +308,7 @@ fn contact(raw: ContactIn, path: &str) -> Result<Contact, Rejection> {
     })
 }
 
-fn optional_payer(raw: Option<PayerIn>, caller: &Caller<'_>) -> Result<Option<Payer>, Rejection> {
+fn optional_payer(raw: Option<PayerIn>, caller: &Acting<'_>) -> Result<Option<Payer>, Rejection> {
     raw.map(|p| payer(Some(p), caller)).transpose()
 }
 
@@ -391,7 +391,7 @@ pub fn out_trade_no_rule(value: &str, path: &str) -> Result<(), Rejection> {
 
 // ---- payer and time ---------------------------------------------------------------------
 
-fn payer(raw: Option<PayerIn>, caller: &Caller<'_>) -> Result<Payer, Rejection> {
+fn payer(raw: Option<PayerIn>, caller: &Acting<'_>) -> Result<Payer, Rejection> {
     let openid = raw.and_then(|p| p.openid).unwrap_or_default();
     if openid.is_empty() {
         return Err(Rejection::at(ErrCode::PAYER_OPENID_EMPTY, "payer.openid"));
@@ -422,7 +422,7 @@ fn merchant_order_no(raw: Option<String>, path: &str) -> Result<String, Rejectio
 fn order_detail_jump_link(
     raw: Option<JumpLinkIn>,
     path: &str,
-    caller: &Caller<'_>,
+    caller: &Acting<'_>,
 ) -> Result<JumpLink, Rejection> {
     let path = format!("{path}.order_detail_jump_link");
     let raw = raw.ok_or_else(|| Rejection::at(ErrCode::ILLEGAL_LINK_TYPE, &path))?;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use userorder_model::inbound::{Endpoint, FUZZ_APPID, FUZZ_KEY, fuzz_one, read};
 use userorder_model::openid::OpenIdCodec;
-use userorder_model::validate::Caller;
+use userorder_model::validate::Acting;
 
 const T0: &str = "2026-11-26T10:00:00.123+08:00";
 
@@ -119,7 +119,7 @@ fn seeds() -> Vec<(Endpoint, Value)> {
 #[test]
 fn every_seed_is_accepted_so_fuzzing_starts_past_the_first_refusal() {
     let codec = OpenIdCodec::new(FUZZ_KEY);
-    let caller = Caller {
+    let caller = Acting {
         appid: FUZZ_APPID,
         openids: &codec,
     };

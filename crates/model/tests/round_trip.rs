@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use userorder_model::body;
 use userorder_model::openid::OpenIdCodec;
 use userorder_model::shopping::*;
-use userorder_model::validate::{self, Caller};
+use userorder_model::validate::{self, Acting};
 
 const APP: &str = "wx0123456789abcdef";
 
@@ -167,7 +167,7 @@ proptest! {
     fn a_single_upload_round_trips(info in single(codec().encode(APP, 7))) {
         let bytes = serde_json::to_vec(&info).expect("serializes");
         let codec = codec();
-        let caller = Caller { appid: APP, openids: &codec };
+        let caller = Acting { appid: APP, openids: &codec };
         let parsed = validate::upload_shopping_info(body::parse(&bytes).expect("parses"), &caller);
         prop_assert_eq!(parsed, Ok(info));
     }
@@ -176,7 +176,7 @@ proptest! {
     fn a_combined_upload_round_trips(info in combined(codec().encode(APP, 7))) {
         let bytes = serde_json::to_vec(&info).expect("serializes");
         let codec = codec();
-        let caller = Caller { appid: APP, openids: &codec };
+        let caller = Acting { appid: APP, openids: &codec };
         let parsed = validate::upload_combined_shopping_info(body::parse(&bytes).expect("parses"), &caller);
         prop_assert_eq!(parsed, Ok(info));
     }
@@ -184,7 +184,7 @@ proptest! {
     #[test]
     fn any_body_gets_a_value_or_an_errcode_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let codec = codec();
-        let caller = Caller { appid: APP, openids: &codec };
+        let caller = Acting { appid: APP, openids: &codec };
         if let Ok(raw) = body::parse(&bytes) {
             let _ = validate::upload_combined_shopping_info(raw, &caller);
         }

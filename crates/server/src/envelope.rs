@@ -13,11 +13,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tracing::Instrument;
 use userorder_model::{ErrCode, Rejection};
 use userorder_store::JournalEntry;
 
 use crate::clock;
-use crate::error::{Failure, failure_response};
+use crate::error::{Refused, StoreFault, failure_response};
 use crate::journal::{clip, masked_url};
 use crate::state::AppState;
 
@@ -60,12 +61,17 @@ pub async fn envelope(State(state): State<AppState>, mut request: Request, next:
     let scope = Arc::new(Scope::default());
     request.extensions_mut().insert(scope.clone());
 
-    let mut response = next.run(request).await;
+    // Whatever the request logs on its way carries its rid.
+    let mut response = next
+        .run(request)
+        .instrument(tracing::info_span!("request", %rid))
+        .await;
+    let fault = response.extensions_mut().remove::<StoreFault>();
 
     let wechat = is_wechat_path(&path);
     let mut response_body = None;
-    let errcode = match response.extensions_mut().remove::<Failure>() {
-        Some(Failure(rejection)) => {
+    let errcode = match response.extensions_mut().remove::<Refused>() {
+        Some(Refused(rejection)) => {
             let code = rejection.code;
             let body = json!({
                 "errcode": code,
@@ -121,6 +127,9 @@ pub async fn envelope(State(state): State<AppState>, mut request: Request, next:
     };
     state.metrics.observe(&path, known, &outcome, cost);
     let latency_ms = cost.as_secs_f64() * 1000.0;
+    if let Some(StoreFault(cause)) = fault {
+        tracing::error!(%rid, %method, %path, %cause, "store failure");
+    }
     match errcode {
         Some(code) => tracing::info!(
             %rid, %method, %path, errcode = code.0, latency_ms = format_args!("{latency_ms:.2}"), "request"

@@ -1,6 +1,7 @@
 //! One error type per face of the server. `ApiError` becomes WeChat's HTTP-200 envelope
 //! (the envelope middleware adds the rid); `SandboxError` becomes a REST status with
-//! `{"error": …}`. Store failures are logged once, here, with their cause chain.
+//! `{"error": …}`. A store failure rides on the response as a [`StoreFault`], which the
+//! envelope logs once, with the request's rid and the failure's cause chain.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -9,9 +10,33 @@ use serde_json::json;
 use userorder_model::{ErrCode, Rejection};
 use userorder_store::StoreError;
 
+/// A store failure behind a response, for the envelope to log (once, with the rid).
+#[derive(Debug, Clone)]
+pub struct StoreFault(pub String);
+
+impl StoreFault {
+    /// The failure and every cause under it, outermost first.
+    pub fn of(error: &StoreError) -> Self {
+        let mut chain = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self(chain)
+    }
+
+    /// `response`, carrying this fault.
+    pub fn on(self, mut response: Response) -> Response {
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
 /// The refusal a WeChat API handler answers with; rendered by the envelope middleware.
 #[derive(Debug, Clone)]
-pub struct Failure(pub Rejection);
+pub struct Refused(pub Rejection);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -35,21 +60,19 @@ impl From<ErrCode> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let rejection = match self {
-            Self::Rejected(r) => r,
+        match self {
+            Self::Rejected(r) => failure_response(r),
             Self::Store(e) => {
-                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "store failure");
-                Rejection::new(ErrCode::SYSTEM_ERROR)
+                StoreFault::of(&e).on(failure_response(Rejection::new(ErrCode::SYSTEM_ERROR)))
             }
-        };
-        failure_response(rejection)
+        }
     }
 }
 
-/// A response that carries only the `Failure`; the envelope writes the body.
+/// A response that carries only the `Refused`; the envelope writes the body.
 pub fn failure_response(rejection: Rejection) -> Response {
     let mut response = StatusCode::OK.into_response();
-    response.extensions_mut().insert(Failure(rejection));
+    response.extensions_mut().insert(Refused(rejection));
     response
 }
 
@@ -74,11 +97,12 @@ impl IntoResponse for SandboxError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Store(e) => {
-                tracing::error!(error = %e, "store failure");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(json!({ "error": self.to_string() }))).into_response()
+        let response = (status, Json(json!({ "error": self.to_string() }))).into_response();
+        match &self {
+            Self::Store(e) => StoreFault::of(e).on(response),
+            _ => response,
+        }
     }
 }

@@ -21,28 +21,28 @@ use crate::state::AppState;
 pub const SUPERSEDED_GRACE: i64 = 300;
 
 /// What an endpoint demands of its caller beyond a valid token.
-pub struct Endpoint {
+pub struct EndpointRules {
     /// Permission sets an authorizer must hold one of (SPEC §3.3); empty: none needed.
     pub permission_sets: &'static [i64],
     /// Callable before the app has opened the product (the opening calls themselves).
     pub while_not_open: bool,
 }
 
-pub fn endpoint(path: &str) -> Endpoint {
+pub fn endpoint(path: &str) -> EndpointRules {
     const SHOPPING: &[i64] = &[120, 121];
     const SHIPPING: &[i64] = &[120, 121, 142];
     match path {
-        "/user-order/orders/shippings" | "/user-order/combine-orders/shippings" => Endpoint {
+        "/user-order/orders/shippings" | "/user-order/combine-orders/shippings" => EndpointRules {
             permission_sets: SHIPPING,
             while_not_open: false,
         },
         "/user-order/orders-permission/open"
         | "/user-order/orders-permission/confirm"
-        | "/cgi-bin/openapi/rid/get" => Endpoint {
+        | "/cgi-bin/openapi/rid/get" => EndpointRules {
             permission_sets: &[],
             while_not_open: true,
         },
-        _ => Endpoint {
+        _ => EndpointRules {
             permission_sets: SHOPPING,
             while_not_open: false,
         },

@@ -1,5 +1,6 @@
 //! Prometheus text metrics (`GET /metrics`): requests by path and errcode (or HTTP status),
-//! a latency histogram per path, and access-token fetches. Counters are atomics; the maps
+//! a latency histogram per path, access-token fetches, and the store's group commits
+//! (batch sizes and commit times, SQLite). Counters are atomics; the maps
 //! that hold them take a write lock only the first time a (path, code) pair is seen.
 
 use std::collections::BTreeMap;

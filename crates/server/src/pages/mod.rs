@@ -15,6 +15,7 @@ use userorder_model::shopping::{JumpLink, LogisticsType, OrderKey};
 use userorder_store::StoreError;
 
 use crate::clock;
+use crate::error::StoreFault;
 use crate::state::AppState;
 
 pub use session::Session;
@@ -86,17 +87,14 @@ impl IntoResponse for PageError {
             )
                 .into_response(),
             Self::Login(to) => Redirect::to(to).into_response(),
-            Self::Store(e) => {
-                tracing::error!(error = %e, "store failure on a page");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    page(
-                        "Unavailable",
-                        html! { p { "The store is unavailable; try again." } },
-                    ),
-                )
-                    .into_response()
-            }
+            Self::Store(e) => StoreFault::of(&e).on((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                page(
+                    "Unavailable",
+                    html! { p { "The store is unavailable; try again." } },
+                ),
+            )
+                .into_response()),
         }
     }
 }

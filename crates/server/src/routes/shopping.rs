@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 use userorder_model::shopping::ShoppingInfo;
-use userorder_model::validate::{self, Caller as Acting};
+use userorder_model::validate::{self, Acting};
 use userorder_model::wire::{UploadCombinedShoppingInfoIn, UploadShoppingInfoIn};
 use userorder_model::{ErrCode, Rejection};
 use userorder_store::Saved;
