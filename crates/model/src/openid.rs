@@ -11,8 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
+use crate::secret::same;
 use crate::validate::{OpenIdDecoder, Undecodable};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -101,7 +101,7 @@ impl OpenIdDecoder for OpenIdCodec {
         let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| Undecodable)?;
         let (cipher, tag) = raw.split_at_checked(8).ok_or(Undecodable)?;
         let cipher: [u8; 8] = cipher.try_into().map_err(|_| Undecodable)?;
-        if !bool::from(self.tag(appid, &cipher).ct_eq(tag)) {
+        if !same(&self.tag(appid, &cipher), tag) {
             return Err(Undecodable);
         }
         Ok(u64::from_be_bytes(self.permute(appid, cipher, true)))

@@ -1,9 +1,10 @@
 //! Secrets and tokens: how they are minted, how they are stored, how they are compared.
-//! Every comparison of a secret, token or MAC goes through [`same`], in constant time.
+//! Every comparison of a secret, token or MAC goes through [`same`] (the model crate's, so
+//! the openid codec uses the same one), in constant time.
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+pub use userorder_model::secret::same;
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -20,9 +21,4 @@ pub fn mint_token() -> String {
     let mut bytes = [0u8; 40];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     hex(&bytes)
-}
-
-/// Whether `a` and `b` are equal, in time that does not depend on where they differ.
-pub fn same(a: &[u8], b: &[u8]) -> bool {
-    a.ct_eq(b).into()
 }
