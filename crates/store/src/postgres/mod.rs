@@ -96,43 +96,13 @@ async fn payment_for_key(conn: &mut PgConnection, key: &OrderKey) -> Result<Opti
     payment_from(conn, row).await
 }
 
-fn payment_key(key: &OrderKey) -> sql::PaymentKey<'_> {
-    match key {
-        OrderKey::Merchant {
-            mchid,
-            out_trade_no,
-        } => sql::PaymentKey::OutTradeNo(mchid, out_trade_no),
-        OrderKey::WxPay { transaction_id } => sql::PaymentKey::TransactionId(transaction_id),
-    }
-}
-
 async fn stored_info(conn: &mut PgConnection, row: InfoRow) -> Result<StoredInfo> {
-    let info: ShoppingInfo = serde_json::from_str(&row.body).map_err(corrupt)?;
-    // Association locks the upload and needs a paid payment, which never changes again.
-    let verify_result = if row.associated_at.is_some() {
-        VerifyResult::Associated
-    } else {
-        let payment = payment_for_key(conn, &info.order_key).await?;
-        verify(&row.appid, &Upload::of(&info), payment.as_ref())
+    let info = row.info()?;
+    let payment = match row.needs_payment() {
+        true => payment_for_key(conn, &info.order_key).await?,
+        false => None,
     };
-    Ok(StoredInfo {
-        appid: row.appid,
-        info,
-        version: row.version,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        associated_at: row.associated_at,
-        transaction_id: row.transaction_id,
-        verify_result,
-    })
-}
-
-fn created(inserted: bool) -> Created {
-    if inserted {
-        Created::Created
-    } else {
-        Created::Conflict
-    }
+    Ok(row.into_stored(info, payment.as_ref()))
 }
 
 /// One attempt at an upload: a read of what it is judged against, the decision, and one
@@ -147,7 +117,7 @@ async fn try_save_shopping(
 ) -> Result<Option<Saved>> {
     let mut conn = store.conn().await?;
     let key = key_cols(&upload.order_key);
-    let facts = sql::upload_facts(&mut conn, appid, key, payment_key(&upload.order_key)).await?;
+    let facts = sql::upload_facts(&mut conn, appid, key, &upload.order_key).await?;
     let expected = match judge(facts.stored, upload.upload_ns, body) {
         Ok(version) => version,
         Err(refused) => return Ok(Some(refused)),
@@ -178,7 +148,7 @@ async fn try_save_shopping(
         association,
         (&subs_a, &subs_b),
         expected - 1,
-        (judged.map(|j| j.0), judged.map(|j| j.1)),
+        judged,
     )
     .await;
     let version = match saved {
@@ -316,7 +286,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_app(&self, app: &NewApp) -> Result<Created> {
-        Ok(created(
+        Ok(Created::from_inserted(
             sql::insert_app(&mut *self.conn().await?, app).await?,
         ))
     }
@@ -598,7 +568,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_component(&self, component: &Component) -> Result<Created> {
-        Ok(created(
+        Ok(Created::from_inserted(
             sql::insert_component(&mut *self.conn().await?, component).await?,
         ))
     }

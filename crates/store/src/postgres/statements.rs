@@ -4,6 +4,7 @@
 use sqlx::postgres::PgConnection;
 use sqlx::{Result, Row};
 use userorder_model::association::PaymentKeys;
+use userorder_model::shopping::OrderKey;
 
 use crate::records::*;
 use crate::rows::*;
@@ -484,45 +485,48 @@ pub async fn associate(
     .map(|_| ())
 }
 
-/// The stored upload of an order (with its version), locked for the rest of the
-/// transaction.
 /// What an upload is judged against, in one read: the order's stored upload and its
-/// version, and the payment its key names (`payment_key`: "mchid, out_trade_no" or
-/// "transaction_id", bound as `$5`, `$6`) with its sub-payments. No locks: the write
-/// ([`save_shopping`]) is guarded by what this read saw.
+/// version, and the payment `payment_key` names, with its sub-payments. No locks: the
+/// write ([`save_shopping`]) is guarded by what this read saw.
 pub async fn upload_facts(
     conn: &mut PgConnection,
     appid: &str,
     key: Key<'_>,
-    payment_key: PaymentKey<'_>,
+    payment_key: &OrderKey,
 ) -> Result<UploadFacts> {
+    // One text per key kind, as in `payment_by_id` / `payment_by_out_trade_no`.
     let (payment_where, a, b) = match payment_key {
-        PaymentKey::OutTradeNo(mchid, out_trade_no) => {
-            ("p.mchid = $5 AND p.out_trade_no = $6", mchid, out_trade_no)
-        }
-        PaymentKey::TransactionId(id) => ("p.transaction_id = $5 AND $6 = ''", id, ""),
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => (
+            "p.mchid = $5 AND p.out_trade_no = $6",
+            mchid.as_str(),
+            out_trade_no.as_str(),
+        ),
+        OrderKey::WxPay { transaction_id } => (
+            "p.transaction_id = $5 AND $6 = ''",
+            transaction_id.as_str(),
+            "",
+        ),
     };
     let sql = format!(
         "SELECT s.version IS NOT NULL AS has_stored, s.version AS s_version,
                 s.upload_time_ns AS s_upload_time_ns, s.upload_time AS s_upload_time,
                 s.body AS s_body, s.associated_at IS NOT NULL AS s_associated,
                 p.transaction_id IS NOT NULL AS has_payment, {payment},
-                ARRAY(SELECT c.transaction_id FROM payments c
-                      WHERE c.parent_transaction_id = p.transaction_id ORDER BY c.position)
-                    AS sub_transaction_ids,
-                ARRAY(SELECT c.mchid FROM payments c
-                      WHERE c.parent_transaction_id = p.transaction_id ORDER BY c.position)
-                    AS sub_mchids,
-                ARRAY(SELECT c.out_trade_no FROM payments c
-                      WHERE c.parent_transaction_id = p.transaction_id ORDER BY c.position)
-                    AS sub_out_trade_nos,
-                ARRAY(SELECT c.amount FROM payments c
-                      WHERE c.parent_transaction_id = p.transaction_id ORDER BY c.position)
-                    AS sub_amounts
+                subs.transaction_ids, subs.mchids, subs.out_trade_nos, subs.amounts
          FROM (SELECT 1) one
          LEFT JOIN shopping_infos s
                 ON s.appid = $1 AND s.key_type = $2 AND s.key_a = $3 AND s.key_b = $4
-         LEFT JOIN payments p ON p.parent_transaction_id IS NULL AND {payment_where}",
+         LEFT JOIN payments p ON p.parent_transaction_id IS NULL AND {payment_where}
+         LEFT JOIN LATERAL (
+             SELECT array_agg(c.transaction_id ORDER BY c.position) AS transaction_ids,
+                    array_agg(c.mchid ORDER BY c.position) AS mchids,
+                    array_agg(c.out_trade_no ORDER BY c.position) AS out_trade_nos,
+                    array_agg(c.amount ORDER BY c.position) AS amounts
+             FROM payments c WHERE c.parent_transaction_id = p.transaction_id
+         ) subs ON TRUE",
         payment = PaymentRow::prefixed_columns("p", "p_"),
     );
     let row = sqlx::query(&sql)
@@ -543,15 +547,16 @@ pub async fn upload_facts(
     };
     let payment = match row.try_get("has_payment")? {
         true => {
-            let ids: Vec<String> = row.try_get("sub_transaction_ids")?;
-            let mchids: Vec<String> = row.try_get("sub_mchids")?;
-            let out_trade_nos: Vec<String> = row.try_get("sub_out_trade_nos")?;
-            let amounts: Vec<i64> = row.try_get("sub_amounts")?;
-            let subs = ids
+            // No sub-payments: the aggregates are NULL.
+            let column = |name| -> Result<Vec<String>> {
+                Ok(row.try_get::<Option<_>, _>(name)?.unwrap_or_default())
+            };
+            let amounts: Option<Vec<i64>> = row.try_get("amounts")?;
+            let subs = column("transaction_ids")?
                 .into_iter()
-                .zip(mchids)
-                .zip(out_trade_nos)
-                .zip(amounts)
+                .zip(column("mchids")?)
+                .zip(column("out_trade_nos")?)
+                .zip(amounts.unwrap_or_default())
                 .map(
                     |(((transaction_id, mchid), out_trade_no), amount)| SubPaymentRow {
                         transaction_id,
@@ -568,13 +573,6 @@ pub async fn upload_facts(
     Ok(UploadFacts { stored, payment })
 }
 
-/// How an upload names its payment.
-#[derive(Debug, Clone, Copy)]
-pub enum PaymentKey<'a> {
-    OutTradeNo(&'a str, &'a str),
-    TransactionId(&'a str),
-}
-
 /// What [`upload_facts`] read.
 pub struct UploadFacts {
     pub stored: Option<(StoredUpload, i64)>,
@@ -586,8 +584,8 @@ pub struct UploadFacts {
 /// once when `association` is given), and the order's sub-order keys are claimed (the ones
 /// it no longer names are released). It writes nothing and answers no version when what
 /// the upload was judged against has changed since [`upload_facts`] read it: the row is no
-/// longer version `replaces` (0: none), or the payment `judged.0` (None: there was none)
-/// is no longer in state `judged.1` — the payment is locked (shared) before the order, as
+/// longer version `replaces` (0: none), or the payment `judged` (transaction_id, state;
+/// None: there was none) is no longer in that state — the payment is locked (shared) before the order, as
 /// `pay` locks it, so a payment cannot turn paid between the check and the commit. When a
 /// sub-order key is held by another order the statement fails with SQLSTATE `UO001`
 /// ([`SUB_ORDER_TAKEN`]), its detail the 1-based positions in `subs` of the keys it did
@@ -606,7 +604,7 @@ pub async fn save_shopping(
     association: Option<&str>,
     subs: (&[&str], &[&str]),
     replaces: i64,
-    judged: (Option<&str>, Option<&str>),
+    judged: Option<(&str, &str)>,
 ) -> Result<Option<i64>> {
     sqlx::query_as(
         "WITH payment AS (
@@ -680,8 +678,8 @@ pub async fn save_shopping(
     .bind(subs.0)
     .bind(subs.1)
     .bind(replaces)
-    .bind(judged.0)
-    .bind(judged.1)
+    .bind(judged.map(|(transaction_id, _)| transaction_id))
+    .bind(judged.map(|(_, state)| state))
     .fetch_one(conn)
     .await
     .map(|(_, version): (Option<bool>, Option<i64>)| version)
