@@ -12,6 +12,17 @@ pub enum Created {
     Conflict,
 }
 
+impl Created {
+    /// `Created` when the insert wrote its row, `Conflict` when the row existed.
+    pub fn from_inserted(inserted: bool) -> Self {
+        if inserted {
+            Created::Created
+        } else {
+            Created::Conflict
+        }
+    }
+}
+
 /// Product permission state (SPEC §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -3,11 +3,12 @@
 //! struct, its `sqlx::FromRow` (PostgreSQL), its rusqlite mapping (SQLite) and the SELECT
 //! list of its columns, so a column can be neither misplaced nor forgotten on one side.
 
-use userorder_model::association::PaymentKeys;
+use userorder_model::association::{PaymentKeys, VerifyResult};
+use userorder_model::shopping::ShoppingInfo;
 
 use crate::StoreError;
 use crate::records::*;
-use crate::rules::corrupt;
+use crate::rules::{Upload, corrupt, verify};
 
 macro_rules! row {
     ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
@@ -184,6 +185,39 @@ row!(
         transaction_id: Option<String>,
     }
 );
+
+impl InfoRow {
+    /// The upload as it was accepted.
+    pub fn info(&self) -> Result<ShoppingInfo, StoreError> {
+        serde_json::from_str(&self.body).map_err(corrupt)
+    }
+
+    /// Whether its verdict needs the payment its key names: association locks an upload
+    /// and needs a paid payment, which never changes again, so an associated upload's
+    /// verdict is known without it.
+    pub fn needs_payment(&self) -> bool {
+        self.associated_at.is_none()
+    }
+
+    /// The record, with `info` (from [`Self::info`]) and the payment its key names (looked
+    /// up only when [`Self::needs_payment`]).
+    pub fn into_stored(self, info: ShoppingInfo, payment: Option<&Payment>) -> StoredInfo {
+        let verify_result = match self.needs_payment() {
+            true => verify(&self.appid, &Upload::of(&info), payment),
+            false => VerifyResult::Associated,
+        };
+        StoredInfo {
+            appid: self.appid,
+            info,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            associated_at: self.associated_at,
+            transaction_id: self.transaction_id,
+            verify_result,
+        }
+    }
+}
 
 row!(
     /// What the ordering rule (SPEC §5.4, `rules::refusal`) compares: the stored upload of

@@ -178,25 +178,12 @@ fn payment_for_key(conn: &Connection, key: &OrderKey) -> Result<Option<Payment>>
 }
 
 fn stored_info(conn: &Connection, row: InfoRow) -> Result<StoredInfo> {
-    let info: ShoppingInfo = serde_json::from_str(&row.body).map_err(corrupt)?;
-    // Association locks the upload and needs a paid payment, which never changes again:
-    // an associated upload's verdict is known without looking the payment up.
-    let verify_result = if row.associated_at.is_some() {
-        VerifyResult::Associated
-    } else {
-        let payment = payment_for_key(conn, &info.order_key)?;
-        verify(&row.appid, &Upload::of(&info), payment.as_ref())
+    let info = row.info()?;
+    let payment = match row.needs_payment() {
+        true => payment_for_key(conn, &info.order_key)?,
+        false => None,
     };
-    Ok(StoredInfo {
-        appid: row.appid,
-        info,
-        version: row.version,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        associated_at: row.associated_at,
-        transaction_id: row.transaction_id,
-        verify_result,
-    })
+    Ok(row.into_stored(info, payment.as_ref()))
 }
 
 /// Inserts a token as the next generation of its owner's line.
@@ -207,14 +194,6 @@ fn insert_token(conn: &Connection, new: &NewToken) -> Result<TokenRecord> {
     sql::delete_tokens_expired_before(conn, &new.appid, new.issued_at - 86_400)?;
     sql::insert_token(conn, new, generation)?;
     Ok(rules::issued(new, generation))
-}
-
-fn created(inserted: bool) -> Created {
-    if inserted {
-        Created::Created
-    } else {
-        Created::Conflict
-    }
 }
 
 /// Saves shopping details under the ordering rule (SPEC §5.4), claims sub-order keys and
@@ -348,8 +327,12 @@ impl Store for SqliteStore {
 
     async fn create_app(&self, app: &NewApp) -> Result<Created> {
         let app = app.clone();
-        self.write(move |conn| Ok(Finish::Commit(created(sql::insert_app(conn, &app)?))))
-            .await
+        self.write(move |conn| {
+            Ok(Finish::Commit(Created::from_inserted(sql::insert_app(
+                conn, &app,
+            )?)))
+        })
+        .await
     }
 
     async fn app(&self, appid: &str) -> Result<Option<App>> {
@@ -618,9 +601,9 @@ impl Store for SqliteStore {
     async fn create_component(&self, component: &Component) -> Result<Created> {
         let component = component.clone();
         self.write(move |conn| {
-            Ok(Finish::Commit(created(sql::insert_component(
-                conn, &component,
-            )?)))
+            Ok(Finish::Commit(Created::from_inserted(
+                sql::insert_component(conn, &component)?,
+            )))
         })
         .await
     }
