@@ -6,9 +6,15 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 pub use userorder_model::secret::same;
 
-/// Lowercase hex of `bytes`.
+/// Lowercase hex of `bytes` (one allocation: every token fetch mints one).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// A secret is stored as its SHA-256, in hex.
@@ -21,4 +27,13 @@ pub fn mint_token() -> String {
     let mut bytes = [0u8; 40];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     hex(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
+    }
 }
