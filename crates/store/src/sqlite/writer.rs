@@ -158,16 +158,23 @@ impl Writer {
             .map_err(|_| StoreError::Batch("the SQLite writer dropped this write".into()))?
     }
 
-    /// Copies committed WAL frames into the database file every `period` (a PASSIVE
-    /// checkpoint never waits for the writer or readers), so the writer's commits never
-    /// run one.
+    /// Copies committed WAL frames into the database file every `period` in which the
+    /// writer committed (a PASSIVE checkpoint never waits for the writer or readers), so
+    /// the writer's commits never run one.
     fn checkpoint_every(&self, period: Duration, conn: Connection) -> std::io::Result<()> {
         let queue = self.queue.downgrade();
+        let stats = self.stats.clone();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
+                let mut checkpointed = 0;
                 while queue.strong_count() > 0 {
                     std::thread::sleep(period);
+                    let batches = stats.batches.load(Ordering::Relaxed);
+                    if batches == checkpointed {
+                        continue;
+                    }
+                    checkpointed = batches;
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
