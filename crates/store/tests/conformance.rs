@@ -21,6 +21,7 @@ userorder_store::on_every_backend!(
     every_saved_fact,
     a_sub_order_key_serves_one_combined_order,
     association_whichever_comes_first,
+    uploads_racing_the_payment_end_associated,
     token_generations_grace_and_stable_tokens,
     quotas_count_every_call,
     the_journal_keeps_bodies_and_its_bound,
@@ -340,6 +341,39 @@ async fn association_whichever_comes_first(backend: Backend) {
             .expect("payment"),
         Created::Conflict
     );
+}
+
+/// An order's first upload runs concurrently with its payment being paid. Whatever the
+/// interleaving, the order ends associated: the upload either committed before `pay`
+/// looked for uploads, or found the payment changed when it wrote and was judged again
+/// (PostgreSQL's guarded write; SQLite has one writer).
+async fn uploads_racing_the_payment_end_associated(backend: Backend) {
+    let (_db, store) = store(&backend).await;
+    shop(store.as_ref()).await;
+    for round in 0..40u32 {
+        let out_trade_no = format!("R{round}");
+        let txid = format!("42000009{round:02}");
+        store
+            .create_payment(&payment(&txid, &out_trade_no, &[]))
+            .await
+            .expect("payment");
+        let (uploader, info) = (store.clone(), single(&out_trade_no, 10, "racer"));
+        let upload = tokio::spawn(async move { uploader.save_shopping_info(APP, &info, T0).await });
+        let (payer, paid) = (store.clone(), txid.clone());
+        let pay = tokio::spawn(async move { payer.pay(&paid, T0).await });
+        upload.await.expect("joined").expect("stored");
+        pay.await.expect("joined").expect("paid");
+        let stored = store
+            .shopping_info(APP, &key(&out_trade_no))
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            stored.transaction_id.as_deref(),
+            Some(txid.as_str()),
+            "round {round}: the order ends associated with its paid payment"
+        );
+    }
 }
 
 fn new_token(token: &str, kind: TokenKind, issued_at: i64, forced: bool) -> NewToken {
