@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::shopping::{OrderKey, OrderNumberType};
 
 /// What `shoppinginfo/verify` answers. **Decision:** the names are this project's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VerifyResult {
     Associated,
@@ -17,7 +17,7 @@ pub enum VerifyResult {
 }
 
 /// The sandbox's view of a payment, or of one sub-payment of a combined payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PaymentKeys {
     pub transaction_id: String,
     pub mchid: String,

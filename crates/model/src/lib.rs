@@ -6,6 +6,7 @@ pub mod body;
 pub mod errcode;
 pub mod inbound;
 pub mod openid;
+pub mod sandbox;
 pub mod secret;
 pub mod shipping;
 pub mod shopping;

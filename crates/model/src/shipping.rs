@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::shopping::{OrderKey, Payer, UploadTime};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeliveryMode {
     /// 1: everything in one parcel.
@@ -13,7 +13,7 @@ pub enum DeliveryMode {
     SplitDelivery,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contact {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub consignor_contact: Option<String>,
@@ -21,7 +21,7 @@ pub struct Contact {
     pub receiver_contact: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Shipping {
     pub tracking_no: String,
     pub express_company: String,
@@ -33,7 +33,7 @@ pub struct Shipping {
 }
 
 /// The shipping of one order: a single payment, or one sub-order of a combined payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderShipping {
     /// `None` for a single upload (the master key applies).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -43,11 +43,12 @@ pub struct OrderShipping {
 }
 
 /// A validated shipping upload, single (one entry in `orders`, no key) or combined.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShippingInfo {
     pub order_key: OrderKey,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub payer: Option<Payer>,
+    #[schema(value_type = String)]
     pub upload_time: UploadTime,
     pub combined: bool,
     pub orders: Vec<OrderShipping>,

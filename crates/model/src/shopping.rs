@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// The paid order an upload refers to (SPEC §4 OrderKey).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "order_number_type")]
 pub enum OrderKey {
     #[serde(rename = "MERCHANT_TRADE_NUMBER")]
@@ -55,7 +55,7 @@ pub enum OrderNumberType {
 }
 
 /// Where a link leads (SPEC §4 JumpLink). **Decision:** 1 = MINI_PROGRAM, 2 = URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type")]
 pub enum JumpLink {
     #[serde(rename = "MINI_PROGRAM")]
@@ -64,7 +64,7 @@ pub enum JumpLink {
     Url { url: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LogisticsType {
     /// 1: courier; the default when absent.
@@ -76,7 +76,7 @@ pub enum LogisticsType {
     VirtualGoods,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Item {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub merchant_item_id: Option<String>,
@@ -98,7 +98,7 @@ impl Item {
 }
 
 /// An entry of `order_list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Order {
     pub merchant_order_no: String,
     pub order_detail_jump_link: JumpLink,
@@ -106,7 +106,7 @@ pub struct Order {
 }
 
 /// An entry of `sub_orders`: its own key (same number type as the master) and an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubOrder {
     pub order_key: OrderKey,
     pub merchant_order_no: String,
@@ -115,13 +115,13 @@ pub struct SubOrder {
     pub logistics_type: LogisticsType,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Payer {
     pub openid: String,
 }
 
 /// An RFC 3339 timestamp with offset, kept as sent and as Unix nanoseconds for ordering.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct UploadTime {
     text: String,
@@ -168,7 +168,7 @@ impl From<UploadTime> for String {
 }
 
 /// What an upload describes: one payment's orders, or a combined payment's sub-orders.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Details {
     Single {
@@ -181,10 +181,11 @@ pub enum Details {
 }
 
 /// A validated shopping-details upload, single or combined (SPEC §5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShoppingInfo {
     pub order_key: OrderKey,
     pub payer: Payer,
+    #[schema(value_type = String)]
     pub upload_time: UploadTime,
     #[serde(flatten)]
     pub details: Details,

@@ -15,7 +15,7 @@ mod metrics;
 mod pages;
 mod rid;
 mod routes;
-pub mod sandbox;
+mod sandbox;
 mod secrets;
 mod state;
 

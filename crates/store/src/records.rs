@@ -1,9 +1,14 @@
 //! Plain records the store reads and writes.
 
 use serde::Serialize;
-use userorder_model::association::{PaymentKeys, VerifyResult};
-use userorder_model::shipping::ShippingInfo;
-use userorder_model::shopping::{OrderKey, ShoppingInfo};
+use userorder_model::association::PaymentKeys;
+use userorder_model::shopping::OrderKey;
+
+// The records the sandbox shows as they are stored; their wire form is the sandbox's.
+pub use userorder_model::sandbox::{
+    JournalEntry, Merchant, Payment, ProductState, Quota, StoredInfo, StoredShipping,
+    StoredVersion, SubPayment,
+};
 
 /// The outcome of an insert that may collide with an existing row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,40 +28,8 @@ impl Created {
     }
 }
 
-/// Product permission state (SPEC §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ProductState {
-    NotOpen,
-    Open,
-    InReview,
-    Approved,
-}
 
-impl ProductState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotOpen => "NOT_OPEN",
-            Self::Open => "OPEN",
-            Self::InReview => "IN_REVIEW",
-            Self::Approved => "APPROVED",
-        }
-    }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::NotOpen, Self::Open, Self::InReview, Self::Approved]
-            .into_iter()
-            .find(|state| state.as_str() == s)
-    }
-}
-
-/// Per-app quota overrides; `None` means the server's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Quota {
-    pub daily: Option<i64>,
-    pub per_minute: Option<i64>,
-    pub token_daily: Option<i64>,
-}
 
 #[derive(Debug, Clone)]
 pub struct NewApp {
@@ -94,11 +67,6 @@ impl App {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Merchant {
-    pub mchid: String,
-    pub appids: Vec<String>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -181,33 +149,8 @@ pub struct NewPayment {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct SubPayment {
-    #[serde(flatten)]
-    pub keys: PaymentKeys,
-    pub amount: i64,
-}
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Payment {
-    #[serde(flatten)]
-    pub keys: PaymentKeys,
-    pub appid: String,
-    pub openid: String,
-    pub amount: i64,
-    /// `NOTPAY` or `SUCCESS`, as WeChat Pay names them.
-    pub state: String,
-    pub created_at: i64,
-    pub paid_at: Option<i64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sub_orders: Vec<SubPayment>,
-}
 
-impl Payment {
-    pub fn is_paid(&self) -> bool {
-        self.state == "SUCCESS"
-    }
-}
 
 /// What saving an upload did, or why it did not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,39 +167,8 @@ pub enum Saved {
     SubOrderTaken { key: OrderKey },
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct StoredInfo {
-    pub appid: String,
-    #[serde(flatten)]
-    pub info: ShoppingInfo,
-    pub version: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub associated_at: Option<i64>,
-    pub transaction_id: Option<String>,
-    /// What verify would answer now.
-    pub verify_result: VerifyResult,
-}
 
-/// One accepted version of an upload (shopping or shipping details).
-#[derive(Debug, Clone, Serialize)]
-pub struct StoredVersion<T = ShoppingInfo> {
-    pub version: i64,
-    pub upload_time: String,
-    pub accepted_at: i64,
-    pub info: T,
-}
 
-/// The latest accepted shipping details of an order.
-#[derive(Debug, Clone, Serialize)]
-pub struct StoredShipping {
-    pub appid: String,
-    #[serde(flatten)]
-    pub info: ShippingInfo,
-    pub version: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Component {
@@ -279,19 +191,6 @@ pub struct Authorization {
     pub authorized_at: i64,
 }
 
-/// A request as the journal keeps it (SPEC §8.1).
-#[derive(Debug, Clone, Serialize)]
-pub struct JournalEntry {
-    pub rid: String,
-    pub appid: Option<String>,
-    pub invoke_time: i64,
-    pub cost_in_ms: i64,
-    pub request_url: String,
-    pub request_body: String,
-    pub response_body: String,
-    pub client_ip: String,
-    pub errcode: i64,
-}
 
 /// How much journal to keep: the newest `max_entries`, none older than `oldest`.
 #[derive(Debug, Clone, Copy)]

@@ -4,9 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
-use serde_json::{Value, json};
 use userorder_model::ErrCode;
-use userorder_model::wire::{AuthorizerTokenIn, ComponentTokenIn, QueryAuthIn};
+use userorder_model::wire::{
+    AuthorizationInfoOut, AuthorizerTokenIn, AuthorizerTokenOut, ComponentTokenIn,
+    ComponentTokenOut, FuncInfoOut, FuncscopeCategoryOut, QueryAuthIn, QueryAuthOut,
+};
 use userorder_store::{Authorization, NewToken, TokenKind, TokenRecord};
 
 use super::token::TOKEN_LIFETIME;
@@ -32,7 +34,7 @@ pub async fn component_token(
     State(state): State<AppState>,
     journaled: Journaled,
     WeChatBody(body): WeChatBody<ComponentTokenIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ComponentTokenOut>, ApiError> {
     let appid = body
         .component_appid
         .filter(|a| !a.is_empty())
@@ -63,10 +65,10 @@ pub async fn component_token(
         .store
         .issue_token(&new_token(&appid, TokenKind::Component, None, now))
         .await?;
-    Ok(Json(json!({
-        "component_access_token": record.token,
-        "expires_in": record.expires_at - now,
-    })))
+    Ok(Json(ComponentTokenOut {
+        component_access_token: record.token,
+        expires_in: record.expires_at - now,
+    }))
 }
 
 /// The component a `component_access_token` query parameter stands for, after the same
@@ -101,11 +103,13 @@ async fn component_caller(
     Ok((record, now))
 }
 
-fn func_info(authorization: &Authorization) -> Vec<Value> {
+fn func_info(authorization: &Authorization) -> Vec<FuncInfoOut> {
     authorization
         .funcscope
         .iter()
-        .map(|id| json!({"funcscope_category": {"id": id}}))
+        .map(|&id| FuncInfoOut {
+            funcscope_category: FuncscopeCategoryOut { id },
+        })
         .collect()
 }
 
@@ -114,7 +118,7 @@ pub async fn query_auth(
     journaled: Journaled,
     parts: Parts,
     WeChatBody(body): WeChatBody<QueryAuthIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QueryAuthOut>, ApiError> {
     let path = "/cgi-bin/component/api_query_auth";
     let (component, now) = component_caller(
         &state,
@@ -139,15 +143,15 @@ pub async fn query_auth(
             now,
         ))
         .await?;
-    Ok(Json(json!({
-        "authorization_info": {
-            "authorizer_appid": authorization.authorizer_appid,
-            "authorizer_access_token": record.token,
-            "expires_in": record.expires_at - now,
-            "authorizer_refresh_token": authorization.refresh_token,
-            "func_info": func_info(&authorization),
-        }
-    })))
+    Ok(Json(QueryAuthOut {
+        authorization_info: AuthorizationInfoOut {
+            func_info: func_info(&authorization),
+            authorizer_appid: authorization.authorizer_appid,
+            authorizer_access_token: record.token,
+            expires_in: record.expires_at - now,
+            authorizer_refresh_token: authorization.refresh_token,
+        },
+    }))
 }
 
 pub async fn authorizer_token(
@@ -155,7 +159,7 @@ pub async fn authorizer_token(
     journaled: Journaled,
     parts: Parts,
     WeChatBody(body): WeChatBody<AuthorizerTokenIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuthorizerTokenOut>, ApiError> {
     let path = "/cgi-bin/component/api_authorizer_token";
     let (component, now) = component_caller(
         &state,
@@ -186,9 +190,9 @@ pub async fn authorizer_token(
             now,
         ))
         .await?;
-    Ok(Json(json!({
-        "authorizer_access_token": record.token,
-        "expires_in": record.expires_at - now,
-        "authorizer_refresh_token": authorization.refresh_token,
-    })))
+    Ok(Json(AuthorizerTokenOut {
+        authorizer_access_token: record.token,
+        expires_in: record.expires_at - now,
+        authorizer_refresh_token: authorization.refresh_token,
+    }))
 }

@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 use userorder_model::ErrCode;
-use userorder_model::wire::RidGetIn;
+use userorder_model::wire::{RidGetIn, RidGetOut, RidRequestOut};
 use userorder_store::JournalFilter;
 
 use crate::clock;
@@ -18,7 +17,7 @@ pub async fn rid_get(
     State(state): State<AppState>,
     caller: Caller,
     WeChatBody(body): WeChatBody<RidGetIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RidGetOut>, ApiError> {
     let rid = body
         .rid
         .filter(|r| !r.is_empty())
@@ -38,18 +37,18 @@ pub async fn rid_get(
     let attempts = if recent { 10 } else { 1 };
     for attempt in 0..attempts {
         if let Some(entry) = state.store.journal(&filter).await?.into_iter().next() {
-            return Ok(Json(json!({
-                "errcode": 0,
-                "errmsg": "ok",
-                "request": {
-                    "invoke_time": entry.invoke_time,
-                    "cost_in_ms": entry.cost_in_ms,
-                    "request_url": entry.request_url,
-                    "request_body": entry.request_body,
-                    "response_body": entry.response_body,
-                    "client_ip": entry.client_ip,
-                }
-            })));
+            return Ok(Json(RidGetOut {
+                errcode: ErrCode::OK,
+                errmsg: "ok".into(),
+                request: RidRequestOut {
+                    invoke_time: entry.invoke_time,
+                    cost_in_ms: entry.cost_in_ms,
+                    request_url: entry.request_url,
+                    request_body: entry.request_body,
+                    response_body: entry.response_body,
+                    client_ip: entry.client_ip,
+                },
+            }));
         }
         if attempt + 1 < attempts {
             tokio::time::sleep(Duration::from_millis(100)).await;

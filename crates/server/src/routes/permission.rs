@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 use userorder_model::ErrCode;
+use userorder_model::wire::{EnvelopeOut, PermissionConfirmOut};
 use userorder_store::ProductState;
 
 use crate::error::ApiError;
@@ -14,7 +14,10 @@ use crate::state::AppState;
 /// Seconds from confirm until the review completes.
 pub const REVIEW_SECONDS: i64 = 6 * 3600;
 
-pub async fn open(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn open(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<EnvelopeOut>, ApiError> {
     let app = &caller.app;
     if let Some(component) = &caller.component_appid {
         let signed = state
@@ -44,7 +47,7 @@ pub async fn open(State(state): State<AppState>, caller: Caller) -> Result<Json<
     if !opened {
         return Err(ErrCode::PERMISSION_STATE_FORBIDS_OPEN.into());
     }
-    Ok(Json(json!({"errcode": 0, "errmsg": "ok"})))
+    Ok(Json(EnvelopeOut::ok()))
 }
 
 /// **Decision:** `last_result` is the previous review's result, `"NONE"` before the first
@@ -53,7 +56,7 @@ pub async fn open(State(state): State<AppState>, caller: Caller) -> Result<Json<
 pub async fn confirm(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PermissionConfirmOut>, ApiError> {
     let app = &caller.app;
     let last_result = app
         .last_review_result
@@ -73,7 +76,9 @@ pub async fn confirm(
     if !confirmed {
         return Err(ErrCode::PERMISSION_NOT_OPEN.into());
     }
-    Ok(Json(
-        json!({"errcode": 0, "errmsg": "ok", "last_result": last_result}),
-    ))
+    Ok(Json(PermissionConfirmOut {
+        errcode: ErrCode::OK,
+        errmsg: "ok".into(),
+        last_result,
+    }))
 }

@@ -4,13 +4,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
-use userorder_model::Rejection;
+use userorder_model::{ErrCode, Rejection};
 use userorder_model::association::VerifyResult;
 use userorder_model::shipping::{DeliveryMode, ShippingInfo};
 use userorder_model::shopping::{Details, Item, OrderKey, OrderNumberType};
 use userorder_model::validate;
-use userorder_model::wire::{UploadCombinedShippingInfoIn, UploadShippingInfoIn, VerifyIn};
+use userorder_model::wire::{
+    EnvelopeOut, UploadCombinedShippingInfoIn, UploadShippingInfoIn, VerifyIn, VerifyOut,
+};
 use userorder_store::StoredInfo;
 
 use super::shopping::{acting, saved_answer};
@@ -22,7 +23,7 @@ pub async fn upload_shipping_info(
     State(state): State<AppState>,
     caller: Caller,
     WeChatBody(body): WeChatBody<UploadShippingInfoIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnvelopeOut>, ApiError> {
     let info = validate::upload_shipping_info(body, &acting(&state, &caller))?;
     save(&state, &caller, &info).await
 }
@@ -31,7 +32,7 @@ pub async fn upload_combined_shipping_info(
     State(state): State<AppState>,
     caller: Caller,
     WeChatBody(body): WeChatBody<UploadCombinedShippingInfoIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnvelopeOut>, ApiError> {
     let info = validate::upload_combined_shipping_info(body, &acting(&state, &caller))?;
     save(&state, &caller, &info).await
 }
@@ -83,7 +84,7 @@ async fn save(
     state: &AppState,
     caller: &Caller,
     info: &ShippingInfo,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnvelopeOut>, ApiError> {
     let appid = &caller.app.appid;
     let stored = shopping_details(state, appid, &info.order_key).await?;
     if stored.info.is_combined() != info.combined {
@@ -170,14 +171,16 @@ pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     WeChatBody(body): WeChatBody<VerifyIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VerifyOut>, ApiError> {
     let (key, payer) = validate::verify(body, &acting(&state, &caller))?;
     let result = match state.store.shopping_info(&caller.app.appid, &key).await? {
         None => VerifyResult::NotUploaded,
         Some(stored) if stored.info.payer != payer => VerifyResult::PayerMismatch,
         Some(stored) => stored.verify_result,
     };
-    Ok(Json(
-        json!({"errcode": 0, "errmsg": "ok", "verify_result": result}),
-    ))
+    Ok(Json(VerifyOut {
+        errcode: ErrCode::OK,
+        errmsg: "ok".into(),
+        verify_result: result,
+    }))
 }

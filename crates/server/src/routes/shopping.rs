@@ -4,10 +4,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 use userorder_model::shopping::ShoppingInfo;
 use userorder_model::validate::{self, Acting};
-use userorder_model::wire::{UploadCombinedShoppingInfoIn, UploadShoppingInfoIn};
+use userorder_model::wire::{EnvelopeOut, UploadCombinedShoppingInfoIn, UploadShoppingInfoIn};
 use userorder_model::{ErrCode, Rejection};
 use userorder_store::Saved;
 
@@ -19,7 +18,7 @@ pub async fn upload_shopping_info(
     State(state): State<AppState>,
     caller: Caller,
     WeChatBody(body): WeChatBody<UploadShoppingInfoIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnvelopeOut>, ApiError> {
     let info = validate::upload_shopping_info(body, &acting(&state, &caller))?;
     save(&state, &caller, &info).await
 }
@@ -28,7 +27,7 @@ pub async fn upload_combined_shopping_info(
     State(state): State<AppState>,
     caller: Caller,
     WeChatBody(body): WeChatBody<UploadCombinedShoppingInfoIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnvelopeOut>, ApiError> {
     let info = validate::upload_combined_shopping_info(body, &acting(&state, &caller))?;
     save(&state, &caller, &info).await
 }
@@ -45,7 +44,7 @@ async fn save(
     state: &AppState,
     caller: &Caller,
     info: &ShoppingInfo,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnvelopeOut>, ApiError> {
     let appid = &caller.app.appid;
     let mut mchids: Vec<&str> = info.all_keys().filter_map(|k| k.mchid()).collect();
     mchids.dedup();
@@ -65,10 +64,10 @@ async fn save(
 }
 
 /// What a fact of the store means to the caller (SPEC §5.4, §6.1).
-pub fn saved_answer(saved: Saved) -> Result<Json<Value>, ApiError> {
+pub fn saved_answer(saved: Saved) -> Result<Json<EnvelopeOut>, ApiError> {
     match saved {
         Saved::Accepted { .. } | Saved::Identical => {
-            Ok(Json(json!({"errcode": 0, "errmsg": "ok"})))
+            Ok(Json(EnvelopeOut::ok()))
         }
         Saved::Stale { stored_upload_time } => Err(Rejection::invalid_because(format!(
             "upload_time is not later than the last accepted upload ({stored_upload_time})"

@@ -3,26 +3,20 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use userorder_model::sandbox::{
+    ClearFaultsIn, FaultsClearedOut, FaultsIn, FaultsOut, JournalOut, JournalQuery,
+};
 use userorder_store::JournalFilter;
 
 use super::SandboxJson;
 use crate::error::SandboxError;
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct FaultsIn {
-    pub appid: String,
-    pub path: Option<String>,
-    pub errcodes: Vec<i64>,
-    pub delay_ms: Option<i64>,
-}
 
 pub async fn post_faults(
     State(state): State<AppState>,
     SandboxJson(raw): SandboxJson<FaultsIn>,
-) -> Result<(StatusCode, Json<Value>), SandboxError> {
+) -> Result<(StatusCode, Json<FaultsOut>), SandboxError> {
     if state.store.app(&raw.appid).await?.is_none()
         && state.store.component(&raw.appid).await?.is_none()
     {
@@ -55,44 +49,36 @@ pub async fn post_faults(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"appid": raw.appid, "path": raw.path, "queued": raw.errcodes.len(), "delay_ms": delay_ms}),
-        ),
+        Json(FaultsOut {
+            queued: raw.errcodes.len(),
+            appid: raw.appid,
+            path: raw.path,
+            delay_ms,
+        }),
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct ClearFaultsIn {
-    pub appid: Option<String>,
-    pub path: Option<String>,
-}
 
 /// `DELETE /sandbox/faults` with `{appid, path?}` as body or query.
 pub async fn delete_faults(
     State(state): State<AppState>,
     Query(query): Query<ClearFaultsIn>,
     SandboxJson(body): SandboxJson<ClearFaultsIn>,
-) -> Result<Json<Value>, SandboxError> {
+) -> Result<Json<FaultsClearedOut>, SandboxError> {
     let appid = body
         .appid
         .or(query.appid)
         .ok_or_else(|| SandboxError::BadRequest("appid is required".into()))?;
     let path = body.path.or(query.path);
     let removed = state.store.clear_faults(&appid, path.as_deref()).await?;
-    Ok(Json(json!({"appid": appid, "removed": removed})))
+    Ok(Json(FaultsClearedOut { appid, removed }))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct JournalQuery {
-    pub appid: Option<String>,
-    pub rid: Option<String>,
-    pub limit: Option<i64>,
-}
 
 pub async fn get_journal(
     State(state): State<AppState>,
     Query(q): Query<JournalQuery>,
-) -> Result<Json<Value>, SandboxError> {
+) -> Result<Json<JournalOut>, SandboxError> {
     state.journal.flush().await;
     let entries = state
         .store
@@ -102,5 +88,5 @@ pub async fn get_journal(
             limit: q.limit.unwrap_or(100).clamp(1, 10_000),
         })
         .await?;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(JournalOut { entries }))
 }

@@ -3,9 +3,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use userorder_store::{App, Created, Merchant, NewApp, ProductState, Quota};
+use userorder_model::sandbox::{
+    AppOut, AppsOut, Merchant, MerchantsOut, NewAppIn, NewAppOut, NewMerchantIn, NewOpenIdIn,
+    NewOpenIdOut, ProductState, Quota, QuotaOut,
+};
+use userorder_store::{App, Created, NewApp};
 
 use super::{DIGITS, HEX, SandboxJson, random_string};
 use crate::clock;
@@ -13,50 +15,34 @@ use crate::error::SandboxError;
 use crate::secrets::secret_hash;
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct NewAppIn {
-    pub appid: Option<String>,
-    pub secret: Option<String>,
-    pub name: Option<String>,
-    pub product_state: Option<String>,
-    pub in_open_scope: Option<bool>,
-    pub quota: Option<QuotaIn>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct QuotaIn {
-    pub daily: Option<i64>,
-    pub per_minute: Option<i64>,
-    pub token_daily: Option<i64>,
-}
-
-impl QuotaIn {
-    fn check(self) -> Result<Quota, SandboxError> {
-        for (name, value) in [
-            ("daily", self.daily),
-            ("per_minute", self.per_minute),
-            ("token_daily", self.token_daily),
-        ] {
-            if value.is_some_and(|v| v < 0) {
-                return Err(SandboxError::BadRequest(format!(
-                    "quota.{name} must not be negative"
-                )));
-            }
+/// A quota as asked for: no limit may be negative.
+fn checked_quota(quota: Quota) -> Result<Quota, SandboxError> {
+    for (name, value) in [
+        ("daily", quota.daily),
+        ("per_minute", quota.per_minute),
+        ("token_daily", quota.token_daily),
+    ] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(SandboxError::BadRequest(format!(
+                "quota.{name} must not be negative"
+            )));
         }
-        Ok(Quota {
-            daily: self.daily,
-            per_minute: self.per_minute,
-            token_daily: self.token_daily,
-        })
     }
+    Ok(quota)
 }
 
-#[derive(Debug, Serialize)]
-pub struct NewAppOut {
-    pub appid: String,
-    pub secret: String,
-    pub name: String,
-    pub product_state: ProductState,
+/// An app as the sandbox lists it, with the product state in force at `now`.
+fn app_out(app: App, now: i64) -> AppOut {
+    AppOut {
+        product_state: app.state_at(now),
+        appid: app.appid,
+        name: app.name,
+        in_open_scope: app.in_open_scope,
+        quota: app.quota,
+        created_at: app.created_at,
+        review_due_at: app.review_due_at,
+        last_review_result: app.last_review_result,
+    }
 }
 
 pub fn is_appid(s: &str) -> bool {
@@ -95,7 +81,7 @@ pub async fn create_app(state: &AppState, raw: NewAppIn) -> Result<NewAppOut, Sa
             name: name.clone(),
             product_state,
             in_open_scope: raw.in_open_scope.unwrap_or(true),
-            quota: raw.quota.unwrap_or_default().check()?,
+            quota: checked_quota(raw.quota.unwrap_or_default())?,
             created_at: clock::now(state.store.as_ref()).await?,
         })
         .await?;
@@ -118,38 +104,24 @@ pub async fn post_app(
 }
 
 /// Apps with the product state in force now (a due review has completed).
-pub async fn get_apps(State(state): State<AppState>) -> Result<Json<Value>, SandboxError> {
+pub async fn get_apps(State(state): State<AppState>) -> Result<Json<AppsOut>, SandboxError> {
     let now = clock::now(state.store.as_ref()).await?;
-    let apps: Vec<App> = state
-        .store
-        .apps()
-        .await?
-        .into_iter()
-        .map(|app| App {
-            product_state: app.state_at(now),
-            ..app
-        })
-        .collect();
-    Ok(Json(json!({ "apps": apps })))
+    let apps = state.store.apps().await?;
+    Ok(Json(AppsOut {
+        apps: apps.into_iter().map(|app| app_out(app, now)).collect(),
+    }))
 }
 
 pub async fn put_quota(
     State(state): State<AppState>,
     Path(appid): Path<String>,
-    SandboxJson(raw): SandboxJson<QuotaIn>,
-) -> Result<Json<Value>, SandboxError> {
-    let quota = raw.check()?;
+    SandboxJson(raw): SandboxJson<Quota>,
+) -> Result<Json<QuotaOut>, SandboxError> {
+    let quota = checked_quota(raw)?;
     if !state.store.set_app_quota(&appid, &quota).await? {
         return Err(SandboxError::NotFound(format!("no app {appid}")));
     }
-    Ok(Json(json!({ "appid": appid, "quota": quota })))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct NewMerchantIn {
-    pub mchid: Option<String>,
-    #[serde(default)]
-    pub appids: Vec<String>,
+    Ok(Json(QuotaOut { appid, quota }))
 }
 
 pub async fn create_merchant(
@@ -197,19 +169,12 @@ pub async fn post_merchant(
     ))
 }
 
-pub async fn get_merchants(State(state): State<AppState>) -> Result<Json<Value>, SandboxError> {
-    Ok(Json(json!({ "merchants": state.store.merchants().await? })))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct NewOpenIdIn {
-    pub user_id: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct NewOpenIdOut {
-    pub openid: String,
-    pub user_id: u64,
+pub async fn get_merchants(
+    State(state): State<AppState>,
+) -> Result<Json<MerchantsOut>, SandboxError> {
+    Ok(Json(MerchantsOut {
+        merchants: state.store.merchants().await?,
+    }))
 }
 
 /// Mints the openid of a user under an app. user_id 0 is allowed on purpose: it is the

@@ -21,11 +21,8 @@ use crate::error::SandboxError;
 use crate::secrets;
 use crate::state::AppState;
 
-pub use identities::{
-    NewAppIn, NewMerchantIn, NewOpenIdIn, create_app, create_merchant, create_openid,
-};
-pub use payments::{NewPaymentIn, SubPaymentIn, create_payment, pay};
-pub use platforms::{NewAuthorizationIn, NewComponentIn, authorize, create_component};
+
+pub(crate) use payments::pay;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()

@@ -7,33 +7,17 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
 use userorder_model::association::PaymentKeys;
+use userorder_model::sandbox::{
+    AdvanceIn, ClockOut, NewPaymentIn, OrderOut, OrdersOut, OrdersQuery, Payment,
+};
 use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
-use userorder_store::{Created, NewPayment, Payment, UploadFilter};
+use userorder_store::{Created, NewPayment, UploadFilter};
 
 use super::{DIGITS, HEX, SandboxJson, random_string};
 use crate::clock;
 use crate::error::SandboxError;
 use crate::state::AppState;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct NewPaymentIn {
-    pub appid: String,
-    pub openid: String,
-    pub mchid: String,
-    pub out_trade_no: Option<String>,
-    pub amount: i64,
-    pub sub_orders: Option<Vec<SubPaymentIn>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct SubPaymentIn {
-    pub mchid: String,
-    pub out_trade_no: Option<String>,
-    pub amount: i64,
-}
 
 /// 28 digits: `4200`, the sandbox date, 16 random digits.
 fn transaction_id(now: i64) -> String {
@@ -168,20 +152,10 @@ pub async fn post_pay(
     Ok(Json(pay(&state, &transaction_id).await?))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct OrdersQuery {
-    pub appid: Option<String>,
-    pub openid: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-    /// Also list every accepted version of the shopping and shipping details.
-    pub history: Option<bool>,
-}
-
 pub async fn get_orders(
     State(state): State<AppState>,
     Query(q): Query<OrdersQuery>,
-) -> Result<Json<Value>, SandboxError> {
+) -> Result<Json<OrdersOut>, SandboxError> {
     let filter = UploadFilter {
         appid: q.appid.clone(),
         openid: q.openid.clone(),
@@ -195,10 +169,7 @@ pub async fn get_orders(
             .store
             .shipping_info(&stored.appid, &stored.info.order_key)
             .await?;
-        // Derived Serialize of plain records cannot fail.
-        let mut order = json!(stored);
-        order["shipping"] = json!(shipping);
-        if q.history == Some(true) {
+        let (versions, shipping_versions) = if q.history == Some(true) {
             let key = &stored.info.order_key;
             let versions = state
                 .store
@@ -208,36 +179,39 @@ pub async fn get_orders(
                 .store
                 .shipping_info_versions(&stored.appid, key)
                 .await?;
-            order["versions"] = json!(versions);
-            order["shipping_versions"] = json!(shipping_versions);
-        }
-        orders.push(order);
+            (Some(versions), Some(shipping_versions))
+        } else {
+            (None, None)
+        };
+        orders.push(OrderOut {
+            stored,
+            shipping,
+            versions,
+            shipping_versions,
+        });
     }
-    Ok(Json(json!({ "orders": orders })))
+    Ok(Json(OrdersOut { orders }))
 }
 
-async fn clock_body(state: &AppState) -> Result<Json<Value>, SandboxError> {
+async fn clock_body(state: &AppState) -> Result<Json<ClockOut>, SandboxError> {
     let offset = state.store.clock_offset().await?;
     let now = clock::real_now() + offset;
-    Ok(Json(
-        json!({ "now": clock::rfc3339(now), "unix": now, "offset_seconds": offset }),
-    ))
+    Ok(Json(ClockOut {
+        now: clock::rfc3339(now),
+        unix: now,
+        offset_seconds: offset,
+    }))
 }
 
-pub async fn get_clock(State(state): State<AppState>) -> Result<Json<Value>, SandboxError> {
+pub async fn get_clock(State(state): State<AppState>) -> Result<Json<ClockOut>, SandboxError> {
     clock_body(&state).await
-}
-
-#[derive(Debug, Deserialize)]
-pub struct AdvanceIn {
-    pub seconds: i64,
 }
 
 /// The clock only moves forward: time-based rules (expiry, grace, quotas) assume it.
 pub async fn post_clock_advance(
     State(state): State<AppState>,
     SandboxJson(raw): SandboxJson<AdvanceIn>,
-) -> Result<Json<Value>, SandboxError> {
+) -> Result<Json<ClockOut>, SandboxError> {
     if !(1..=10 * 365 * 86_400).contains(&raw.seconds) {
         return Err(SandboxError::BadRequest(
             "seconds must be 1 to 315360000".into(),

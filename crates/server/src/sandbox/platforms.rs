@@ -4,8 +4,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use userorder_store::{Authorization, Component, Created, NewApp, ProductState, Quota};
+use userorder_model::sandbox::{
+    NewAuthorizationIn, NewAuthorizationOut, NewComponentIn, NewComponentOut, ProductState, Quota,
+};
+use userorder_store::{Authorization, Component, Created, NewApp};
 
 use super::{HEX, SandboxJson, random_string};
 use crate::clock;
@@ -16,18 +18,7 @@ use crate::state::AppState;
 /// Seconds an authorization code can be redeemed.
 const CODE_LIFETIME: i64 = 3600;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct NewComponentIn {
-    pub component_appid: Option<String>,
-    pub component_appsecret: Option<String>,
-}
 
-#[derive(Debug, Serialize)]
-pub struct NewComponentOut {
-    pub component_appid: String,
-    pub component_appsecret: String,
-    pub component_verify_ticket: String,
-}
 
 pub async fn create_component(
     state: &AppState,
@@ -79,23 +70,7 @@ pub async fn post_component(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct NewAuthorizationIn {
-    pub component_appid: String,
-    /// An existing app, or a new one (created NOT_OPEN, as authorized apps start); absent:
-    /// a new app with a fresh appid.
-    pub authorizer_appid: Option<String>,
-    #[serde(default)]
-    pub funcscope: Vec<i64>,
-    pub agreement_signed: Option<bool>,
-}
 
-#[derive(Debug, Serialize)]
-pub struct NewAuthorizationOut {
-    pub authorization_code: String,
-    pub authorizer_appid: String,
-    pub expires_in: i64,
-}
 
 pub async fn authorize(
     state: &AppState,

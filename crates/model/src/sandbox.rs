@@ -1,0 +1,393 @@
+//! The sandbox API's wire types (SPEC §8): what `/sandbox/` takes and answers, shared by
+//! the server, the SDK's sandbox client and the OpenAPI document. The records a store keeps
+//! and the sandbox shows as they are (payments, merchants, stored uploads, journal entries)
+//! are defined here once; the store re-exports them.
+//!
+//! Unlike the WeChat APIs, the sandbox is plain REST: 201 for what it creates, 400/404/409
+//! with `{"error": …}` for what it refuses, behind `Authorization: Bearer <admin token>`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::association::{PaymentKeys, VerifyResult};
+use crate::shipping::ShippingInfo;
+use crate::shopping::ShoppingInfo;
+
+/// Every sandbox refusal: 400, 401, 404, 409 or 500 with this body.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct SandboxErrorOut {
+    pub error: String,
+}
+
+// ---- apps, merchants, openids -----------------------------------------------------------
+
+/// Product permission state (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProductState {
+    NotOpen,
+    Open,
+    InReview,
+    Approved,
+}
+
+impl ProductState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotOpen => "NOT_OPEN",
+            Self::Open => "OPEN",
+            Self::InReview => "IN_REVIEW",
+            Self::Approved => "APPROVED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::NotOpen, Self::Open, Self::InReview, Self::Approved]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+    }
+}
+
+/// Per-app quota overrides; `null` means the server's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Quota {
+    #[schema(minimum = 0)]
+    pub daily: Option<i64>,
+    #[schema(minimum = 0)]
+    pub per_minute: Option<i64>,
+    #[schema(minimum = 0)]
+    pub token_daily: Option<i64>,
+}
+
+/// `POST /sandbox/apps`: every field optional; the sandbox makes up what is missing.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct NewAppIn {
+    #[schema(pattern = r"^wx[0-9a-f]{16}$")]
+    pub appid: Option<String>,
+    /// 32 lowercase hex digits.
+    #[schema(pattern = r"^[0-9a-f]{32}$")]
+    pub secret: Option<String>,
+    pub name: Option<String>,
+    /// Default APPROVED.
+    #[schema(value_type = Option<ProductState>)]
+    pub product_state: Option<String>,
+    /// Default true.
+    pub in_open_scope: Option<bool>,
+    pub quota: Option<Quota>,
+}
+
+/// What `POST /sandbox/apps` answers: the only time the secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct NewAppOut {
+    pub appid: String,
+    pub secret: String,
+    pub name: String,
+    pub product_state: ProductState,
+}
+
+/// An app as `GET /sandbox/apps` lists it, with the product state in force now.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct AppOut {
+    pub appid: String,
+    pub name: String,
+    pub product_state: ProductState,
+    pub in_open_scope: bool,
+    pub quota: Quota,
+    pub created_at: i64,
+    /// While IN_REVIEW: when the review completes.
+    pub review_due_at: Option<i64>,
+    pub last_review_result: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct AppsOut {
+    pub apps: Vec<AppOut>,
+}
+
+/// What `PUT /sandbox/apps/{appid}/quota` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct QuotaOut {
+    pub appid: String,
+    pub quota: Quota,
+}
+
+/// `POST /sandbox/merchants`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct NewMerchantIn {
+    /// 10 digits; made up when absent.
+    #[schema(pattern = r"^[0-9]{10}$")]
+    pub mchid: Option<String>,
+    /// The apps the merchant is bound to: at least one.
+    #[serde(default)]
+    pub appids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Merchant {
+    pub mchid: String,
+    pub appids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct MerchantsOut {
+    pub merchants: Vec<Merchant>,
+}
+
+/// `POST /sandbox/apps/{appid}/openids`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct NewOpenIdIn {
+    /// The user; random when absent. 0 mints the openid that answers 268457014.
+    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
+    pub user_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct NewOpenIdOut {
+    pub openid: String,
+    pub user_id: u64,
+}
+
+// ---- payments, orders, clock ------------------------------------------------------------
+
+/// `POST /sandbox/payments`: a single payment, or a combined one with `sub_orders`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct NewPaymentIn {
+    pub appid: String,
+    pub openid: String,
+    /// The (master) merchant, bound to the app.
+    pub mchid: String,
+    /// Made up when absent.
+    #[schema(pattern = r"^[0-9A-Za-z_\-*]{1,32}$")]
+    pub out_trade_no: Option<String>,
+    /// Fen; for a combined payment the sum of the sub-orders'.
+    #[schema(minimum = 1)]
+    pub amount: i64,
+    pub sub_orders: Option<Vec<SubPaymentIn>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct SubPaymentIn {
+    pub mchid: String,
+    #[schema(pattern = r"^[0-9A-Za-z_\-*]{1,32}$")]
+    pub out_trade_no: Option<String>,
+    #[schema(minimum = 1)]
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SubPayment {
+    #[serde(flatten)]
+    pub keys: PaymentKeys,
+    pub amount: i64,
+}
+
+/// A sandbox WeChat Pay payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    #[serde(flatten)]
+    pub keys: PaymentKeys,
+    pub appid: String,
+    pub openid: String,
+    pub amount: i64,
+    /// `NOTPAY` or `SUCCESS`, as WeChat Pay names them.
+    pub state: String,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub sub_orders: Vec<SubPayment>,
+}
+
+impl Payment {
+    pub fn is_paid(&self) -> bool {
+        self.state == "SUCCESS"
+    }
+}
+
+/// The latest accepted shopping details of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoredInfo {
+    pub appid: String,
+    #[serde(flatten)]
+    pub info: ShoppingInfo,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub associated_at: Option<i64>,
+    pub transaction_id: Option<String>,
+    /// What verify would answer now.
+    pub verify_result: VerifyResult,
+}
+
+/// One accepted version of an upload (shopping or shipping details).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoredVersion<T = ShoppingInfo> {
+    pub version: i64,
+    pub upload_time: String,
+    pub accepted_at: i64,
+    pub info: T,
+}
+
+/// The latest accepted shipping details of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoredShipping {
+    pub appid: String,
+    #[serde(flatten)]
+    pub info: ShippingInfo,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// `GET /sandbox/orders` query.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrdersQuery {
+    pub appid: Option<String>,
+    pub openid: Option<String>,
+    /// 1–1000, default 100.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Also list every accepted version of the shopping and shipping details.
+    pub history: Option<bool>,
+}
+
+/// A stored order as the sandbox lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderOut {
+    #[serde(flatten)]
+    pub stored: StoredInfo,
+    pub shipping: Option<StoredShipping>,
+    /// With `history=true`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub versions: Option<Vec<StoredVersion>>,
+    /// With `history=true`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shipping_versions: Option<Vec<StoredVersion<ShippingInfo>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct OrdersOut {
+    pub orders: Vec<OrderOut>,
+}
+
+/// The sandbox clock.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct ClockOut {
+    /// RFC 3339, UTC.
+    pub now: String,
+    pub unix: i64,
+    /// How far the sandbox clock is ahead of real time.
+    pub offset_seconds: i64,
+}
+
+/// `POST /sandbox/clock/advance`: the clock only moves forward.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct AdvanceIn {
+    #[schema(minimum = 1, maximum = 315_360_000)]
+    pub seconds: i64,
+}
+
+// ---- platforms --------------------------------------------------------------------------
+
+/// `POST /sandbox/components`: a third-party platform.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct NewComponentIn {
+    #[schema(pattern = r"^wx[0-9a-f]{16}$")]
+    pub component_appid: Option<String>,
+    #[schema(pattern = r"^[0-9a-f]{32}$")]
+    pub component_appsecret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct NewComponentOut {
+    pub component_appid: String,
+    pub component_appsecret: String,
+    pub component_verify_ticket: String,
+}
+
+/// `POST /sandbox/authorizations`: an app authorizes a platform.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct NewAuthorizationIn {
+    pub component_appid: String,
+    /// An existing app, or a new one (created NOT_OPEN, as authorized apps start); absent:
+    /// a new app with a fresh appid.
+    #[schema(pattern = r"^wx[0-9a-f]{16}$")]
+    pub authorizer_appid: Option<String>,
+    /// Permission set ids, e.g. 120, 121, 142.
+    #[serde(default)]
+    pub funcscope: Vec<i64>,
+    pub agreement_signed: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct NewAuthorizationOut {
+    pub authorization_code: String,
+    pub authorizer_appid: String,
+    pub expires_in: i64,
+}
+
+// ---- debugging --------------------------------------------------------------------------
+
+/// `POST /sandbox/faults`: errcodes the next calls of an app answer, in order.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct FaultsIn {
+    pub appid: String,
+    /// A WeChat API path; absent: any.
+    pub path: Option<String>,
+    /// 1–100 non-zero errcodes.
+    #[schema(min_items = 1, max_items = 100)]
+    pub errcodes: Vec<i64>,
+    #[schema(minimum = 0, maximum = 60_000)]
+    pub delay_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct FaultsOut {
+    pub appid: String,
+    pub path: Option<String>,
+    pub queued: usize,
+    pub delay_ms: i64,
+}
+
+/// `DELETE /sandbox/faults`, as body or query.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClearFaultsIn {
+    pub appid: Option<String>,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct FaultsClearedOut {
+    pub appid: String,
+    pub removed: u64,
+}
+
+/// `GET /sandbox/journal` query.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JournalQuery {
+    pub appid: Option<String>,
+    pub rid: Option<String>,
+    /// 1–10000, default 100.
+    pub limit: Option<i64>,
+}
+
+/// A request as the journal keeps it (SPEC §8.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JournalEntry {
+    pub rid: String,
+    pub appid: Option<String>,
+    pub invoke_time: i64,
+    pub cost_in_ms: i64,
+    pub request_url: String,
+    pub request_body: String,
+    pub response_body: String,
+    pub client_ip: String,
+    pub errcode: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct JournalOut {
+    pub entries: Vec<JournalEntry>,
+}
