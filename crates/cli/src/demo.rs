@@ -1,6 +1,6 @@
-//! `serve --demo`: seeds an app, a merchant, a payer and three payments, and drives the
-//! running server through its own HTTP API (the project's client) so that the bill and the
-//! console show real orders: a paid, shipped combined order, a paid single order, and an
+//! `serve --demo`: seeds an app, a merchant, a payer and three payments through the
+//! sandbox API, and drives the running server through its WeChat API (both with the
+//! project's SDK, as any integrator would) so that the bill and the console show real orders: a paid, shipped combined order, a paid single order, and an
 //! unpaid combined payment whose upload and payment the printed curl lines perform.
 
 use std::net::SocketAddr;
@@ -8,12 +8,9 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use rand::Rng;
 use serde_json::{Value, json};
-use userorder_client::Client;
-use userorder_server::AppState;
-use userorder_server::sandbox::{
-    NewAppIn, NewMerchantIn, NewOpenIdIn, NewPaymentIn, SubPaymentIn, create_app, create_merchant,
-    create_openid, create_payment, pay,
-};
+use userorder_client::{Client, Sandbox};
+use userorder_model::sandbox::{NewAppIn, NewPaymentIn, SubPaymentIn};
+use userorder_model::wire::EnvelopeOut;
 
 pub fn random_hex(bytes: usize) -> String {
     let mut rng = rand::thread_rng();
@@ -44,34 +41,21 @@ fn key(mchid: &str, out_trade_no: &str) -> Value {
     json!({"order_number_type": 1, "mchid": mchid, "out_trade_no": out_trade_no})
 }
 
-/// Seeds the identities and payments, then (once the server answers) uploads, pays and
-/// ships through HTTP; prints what to open and what to paste.
-pub async fn seed_and_print(
-    state: AppState,
-    addr: SocketAddr,
-    admin: String,
-) -> anyhow::Result<()> {
-    let app = create_app(
-        &state,
-        NewAppIn {
+/// Seeds the identities and payments, uploads, pays and ships, all over HTTP once the
+/// server answers; prints what to open and what to paste.
+pub async fn seed_and_print(addr: SocketAddr, admin: String) -> anyhow::Result<()> {
+    let base = format!("http://{addr}");
+    let sandbox = Sandbox::new(&base, &admin);
+    let app = sandbox
+        .create_app(&NewAppIn {
             name: Some("Demo shop 演示商城".into()),
             ..NewAppIn::default()
-        },
-    )
-    .await?;
+        })
+        .await
+        .context("demo app")?;
     let appid = app.appid.clone();
-    let mchid = create_merchant(
-        &state,
-        NewMerchantIn {
-            mchid: None,
-            appids: vec![appid.clone()],
-        },
-    )
-    .await?
-    .mchid;
-    let payer = create_openid(&state, &appid, NewOpenIdIn::default())
-        .await?
-        .openid;
+    let mchid = sandbox.create_merchant(&[&appid]).await?;
+    let payer = sandbox.create_openid(&appid, None).await?;
     let combined = |subs: Vec<i64>| NewPaymentIn {
         appid: appid.clone(),
         openid: payer.clone(),
@@ -88,19 +72,21 @@ pub async fn seed_and_print(
                 .collect(),
         ),
     };
-    let shipped = create_payment(&state, combined(vec![1_657_600 + 5_900, 9_900])).await?;
-    let single = create_payment(
-        &state,
-        NewPaymentIn {
+    let shipped = sandbox
+        .create_payment(&combined(vec![1_657_600 + 5_900, 9_900]))
+        .await?;
+    let single = sandbox
+        .create_payment(&NewPaymentIn {
             sub_orders: None,
             amount: 12_800,
             ..combined(vec![12_800])
-        },
-    )
-    .await?;
-    let unpaid = create_payment(&state, combined(vec![25_800, 3_900])).await?;
+        })
+        .await?;
+    let unpaid = sandbox
+        .create_payment(&combined(vec![25_800, 3_900]))
+        .await?;
 
-    let client = Client::new(format!("http://{addr}"));
+    let client = Client::new(&base);
     let token = client
         .token(&appid, &app.secret)
         .await
@@ -138,7 +124,7 @@ pub async fn seed_and_print(
         .upload_combined_shopping_info(&token, &upload)
         .await
         .context("demo upload")?;
-    pay(&state, &shipped.keys.transaction_id).await?;
+    sandbox.pay(&shipped.keys.transaction_id).await?;
     let shipping = json!({
         "order_key": key(&mchid, &shipped.keys.out_trade_no),
         "sub_orders": [{
@@ -152,7 +138,7 @@ pub async fn seed_and_print(
         "upload_time": now_rfc3339()
     });
     client
-        .post::<Value>("/user-order/combine-orders/shippings", &token, &shipping)
+        .post::<EnvelopeOut>("/user-order/combine-orders/shippings", &token, &shipping)
         .await
         .context("demo shipping")?;
     let single_upload = json!({
@@ -170,7 +156,7 @@ pub async fn seed_and_print(
         .upload_shopping_info(&token, &single_upload)
         .await
         .context("demo single upload")?;
-    pay(&state, &single.keys.transaction_id).await?;
+    sandbox.pay(&single.keys.transaction_id).await?;
 
     let [u1, u2] = unpaid.sub_orders.as_slice() else {
         anyhow::bail!("the demo payment has two sub-payments");
@@ -190,7 +176,6 @@ pub async fn seed_and_print(
         "upload_time": now_rfc3339()
     });
 
-    let base = format!("http://{addr}");
     println!("demo data (sandbox):");
     println!("  appid           {appid}");
     println!("  secret          {}", app.secret);

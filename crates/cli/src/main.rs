@@ -279,9 +279,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = server.local_addr()?;
     if args.demo {
         // The demo talks to the server over HTTP, so it runs once the server serves.
-        let (state, admin) = (server.state().clone(), admin_token.clone());
+        let admin = admin_token.clone();
         tokio::spawn(async move {
-            if let Err(e) = demo::seed_and_print(state, addr, admin).await {
+            if let Err(e) = demo::seed_and_print(addr, admin).await {
                 tracing::error!(error = %e, "demo seeding failed");
             }
         });

@@ -265,7 +265,7 @@ async fn a_bulk_upload_of_ten_thousand_orders_completes_and_accounts_for_every_l
     for page in 0.. {
         let orders = process
             .sandbox
-            .get(&format!(
+            .get::<Value>(&format!(
                 "/orders?appid={}&limit=1000&offset={}",
                 shop.appid,
                 page * 1000
@@ -328,7 +328,7 @@ async fn serve_reads_a_toml_config_file_and_logs_json() {
     // The admin token came from the file.
     let sandbox = userorder_client::Sandbox::new(format!("http://{addr}"), "from-the-file");
     sandbox
-        .create_app(json!({"name": "configured"}))
+        .create_app(&json!({"name": "configured"}))
         .await
         .expect("the file's admin token opens the sandbox");
     let _ = child.kill();

@@ -73,7 +73,7 @@ async fn uploads_answered_zero_survive_kill_dash_nine() {
     for page in 0.. {
         let orders = process
             .sandbox
-            .get(&format!(
+            .get::<Value>(&format!(
                 "/orders?appid={}&limit=1000&offset={}&history=true",
                 shop.appid,
                 page * 1000

@@ -9,15 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Process, shop, upload};
-use serde_json::json;
+use serde_json::{Value, json};
 use userorder_client::{Error, Sandbox};
 use userorder_model::ErrCode;
+use userorder_model::association::VerifyResult;
 use userorder_store::testing::{Backend, TestDb};
 
 async fn unix_now(sandbox: &Sandbox) -> i64 {
-    sandbox.get("/clock").await.expect("clock")["unix"]
-        .as_i64()
-        .expect("unix")
+    sandbox.clock().await.expect("clock").unix
 }
 
 /// Two processes on a fresh PostgreSQL database.
@@ -127,7 +126,7 @@ async fn concurrent_uploads_across_processes_keep_the_latest() {
     assert_eq!(accepted + stale, 200);
     let orders = two
         .sandbox
-        .get(&format!("/orders?appid={}&history=true", shop.appid))
+        .get::<Value>(&format!("/orders?appid={}&history=true", shop.appid))
         .await
         .expect("orders");
     let order = &orders["orders"][0];
@@ -160,10 +159,10 @@ async fn a_payment_paid_on_one_process_associates_an_upload_made_on_the_other() 
     for (out_trade_no, pay_first) in [("P1", false), ("P2", true)] {
         let payment = one
             .sandbox
-            .create_payment(json!({"appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid, "out_trade_no": out_trade_no, "amount": 100}))
+            .create_payment(&json!({"appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid, "out_trade_no": out_trade_no, "amount": 100}))
             .await
             .expect("payment");
-        let txid = payment["transaction_id"].as_str().expect("txid").to_owned();
+        let txid = payment.keys.transaction_id;
         if pay_first {
             one.sandbox.pay(&txid).await.expect("pay");
         }
@@ -181,7 +180,9 @@ async fn a_payment_paid_on_one_process_associates_an_upload_made_on_the_other() 
     let orders = two.sandbox.orders(&shop.appid).await.expect("orders");
     assert_eq!(orders.len(), 2);
     assert!(
-        orders.iter().all(|o| o["verify_result"] == "ASSOCIATED"),
+        orders
+            .iter()
+            .all(|o| o.stored.verify_result == VerifyResult::Associated),
         "{orders:?}"
     );
 }
@@ -304,7 +305,7 @@ async fn losing_the_database_answers_system_error_writes_nothing_half_and_recove
     }
     let orders = one
         .sandbox
-        .get(&format!(
+        .get::<Value>(&format!(
             "/orders?appid={}&history=true&limit=1000",
             shop.appid
         ))

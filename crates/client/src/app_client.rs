@@ -14,8 +14,9 @@ use tokio::sync::Mutex;
 use userorder_model::ErrCode;
 use userorder_model::association::VerifyResult;
 use userorder_model::wire::{
+    EnvelopeOut, PermissionConfirmOut, RidGetIn, RidGetOut, RidRequestOut,
     UploadCombinedShippingInfoIn, UploadCombinedShoppingInfoIn, UploadShippingInfoIn,
-    UploadShoppingInfoIn, VerifyIn,
+    UploadShoppingInfoIn, VerifyIn, VerifyOut,
 };
 
 use crate::tokens::{CachedToken, MemoryTokenStore, TokenSource, TokenStore};
@@ -172,7 +173,7 @@ impl AppClient {
     }
 
     async fn ok(&self, path: &str, body: &impl Serialize) -> Result<(), Error> {
-        self.post::<Value>(path, body).await.map(drop)
+        self.post::<EnvelopeOut>(path, body).await.map(drop)
     }
 
     pub async fn upload_shopping_info(&self, body: &UploadShoppingInfoIn) -> Result<(), Error> {
@@ -198,37 +199,37 @@ impl AppClient {
     }
 
     pub async fn verify(&self, body: &VerifyIn) -> Result<VerifyResult, Error> {
-        let answer: Value = self.post("/user-order/shoppinginfo/verify", body).await?;
-        serde_json::from_value(answer["verify_result"].clone())
-            .map_err(|e| Error::Decode(e.to_string()))
+        let answer: VerifyOut = self.post("/user-order/shoppinginfo/verify", body).await?;
+        Ok(answer.verify_result)
     }
 
     /// `orders-permission/open`.
     pub async fn open_permission(&self) -> Result<(), Error> {
-        self.ok("/user-order/orders-permission/open", &serde_json::json!({}))
-            .await
+        self.ok(
+            "/user-order/orders-permission/open",
+            &serde_json::Map::new(),
+        )
+        .await
     }
 
     /// `orders-permission/confirm`; answers the previous review's result.
     pub async fn confirm_permission(&self) -> Result<String, Error> {
-        let answer: Value = self
+        let answer: PermissionConfirmOut = self
             .post(
                 "/user-order/orders-permission/confirm",
-                &serde_json::json!({}),
+                &serde_json::Map::new(),
             )
             .await?;
-        Ok(answer["last_result"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
+        Ok(answer.last_result)
     }
 
     /// `openapi/rid/get`: the journaled request and response of one of this app's calls.
-    pub async fn rid_get(&self, rid: &str) -> Result<Value, Error> {
-        let answer: Value = self
-            .post("/cgi-bin/openapi/rid/get", &serde_json::json!({"rid": rid}))
-            .await?;
-        Ok(answer["request"].clone())
+    pub async fn rid_get(&self, rid: &str) -> Result<RidRequestOut, Error> {
+        let body = RidGetIn {
+            rid: Some(rid.to_owned()),
+        };
+        let answer: RidGetOut = self.post("/cgi-bin/openapi/rid/get", &body).await?;
+        Ok(answer.request)
     }
 }
 

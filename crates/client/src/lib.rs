@@ -34,7 +34,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use userorder_model::ErrCode;
-use userorder_model::wire::{AccessTokenOut, AuthorizerTokenIn, ComponentTokenIn, QueryAuthIn};
+use userorder_model::wire::{
+    AccessTokenOut, AuthorizerTokenIn, AuthorizerTokenOut, ComponentTokenIn, ComponentTokenOut,
+    EnvelopeOut, QueryAuthIn, QueryAuthOut, StableTokenIn,
+};
 
 pub use app_client::AppClient;
 pub use sandbox::Sandbox;
@@ -125,12 +128,12 @@ impl Client {
         secret: &str,
         force_refresh: bool,
     ) -> Result<AccessTokenOut, Error> {
-        let body = serde_json::json!({
-            "grant_type": "client_credential",
-            "appid": appid,
-            "secret": secret,
-            "force_refresh": force_refresh,
-        });
+        let body = StableTokenIn {
+            grant_type: Some("client_credential".into()),
+            appid: Some(appid.into()),
+            secret: Some(secret.into()),
+            force_refresh: Some(force_refresh),
+        };
         let response = self
             .http
             .post(format!("{}/cgi-bin/stable_token", self.base))
@@ -141,7 +144,10 @@ impl Client {
     }
 
     /// `POST /cgi-bin/component/api_component_token`: a third-party platform's token.
-    pub async fn component_token(&self, body: &ComponentTokenIn) -> Result<Value, Error> {
+    pub async fn component_token(
+        &self,
+        body: &ComponentTokenIn,
+    ) -> Result<ComponentTokenOut, Error> {
         let response = self
             .http
             .post(format!(
@@ -160,7 +166,7 @@ impl Client {
         &self,
         component_access_token: &str,
         body: &QueryAuthIn,
-    ) -> Result<Value, Error> {
+    ) -> Result<QueryAuthOut, Error> {
         self.post_with(
             "/cgi-bin/component/api_query_auth",
             "component_access_token",
@@ -175,7 +181,7 @@ impl Client {
         &self,
         component_access_token: &str,
         body: &AuthorizerTokenIn,
-    ) -> Result<Value, Error> {
+    ) -> Result<AuthorizerTokenOut, Error> {
         self.post_with(
             "/cgi-bin/component/api_authorizer_token",
             "component_access_token",
@@ -208,7 +214,7 @@ impl Client {
         access_token: &str,
         body: &impl Serialize,
     ) -> Result<(), Error> {
-        self.post::<Value>("/user-order/orders", access_token, body)
+        self.post::<EnvelopeOut>("/user-order/orders", access_token, body)
             .await
             .map(drop)
     }
@@ -219,7 +225,7 @@ impl Client {
         access_token: &str,
         body: &impl Serialize,
     ) -> Result<(), Error> {
-        self.post::<Value>("/user-order/combine-orders", access_token, body)
+        self.post::<EnvelopeOut>("/user-order/combine-orders", access_token, body)
             .await
             .map(drop)
     }

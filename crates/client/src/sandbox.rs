@@ -1,9 +1,14 @@
 //! userorder's sandbox API (`/sandbox/`, admin bearer token): apps, merchants, openids,
-//! payments, the stored orders and the clock.
+//! payments, the stored orders, the clock, scripted faults and the journal. The request
+//! and answer types are the server's own (`userorder_model::sandbox`).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use userorder_model::sandbox::{
+    AdvanceIn, AppOut, AppsOut, ClockOut, FaultsIn, FaultsOut, JournalEntry, JournalOut, Merchant,
+    NewAppOut, NewAuthorizationOut, NewComponentOut, NewMerchantIn, NewOpenIdIn, NewOpenIdOut,
+    OrderOut, OrdersOut, Payment, SandboxErrorOut,
+};
 
 use crate::Error;
 
@@ -29,22 +34,25 @@ impl Sandbox {
     ) -> Result<T, Error> {
         let response = request.bearer_auth(&self.admin_token).send().await?;
         let status = response.status();
-        let value: Value = response.json().await?;
+        let bytes = response.bytes().await?;
         if !status.is_success() {
+            let message = serde_json::from_slice::<SandboxErrorOut>(&bytes)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             return Err(Error::Sandbox {
                 status: status.as_u16(),
-                message: value
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
+                message,
             });
         }
-        serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
     }
 
-    /// `POST` a JSON body to a sandbox path, answering the JSON it returns.
-    pub async fn post(&self, path: &str, body: &impl Serialize) -> Result<Value, Error> {
+    /// `POST`s a JSON body to a sandbox path and reads the answer as `T`.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
         self.send(
             self.http
                 .post(format!("{}/sandbox{path}", self.base))
@@ -53,58 +61,84 @@ impl Sandbox {
         .await
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, Error> {
+    /// `GET`s a sandbox path and reads the answer as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         self.send(self.http.get(format!("{}/sandbox{path}", self.base)))
             .await
     }
 
-    /// Creates an app; answers `{appid, secret, …}`.
-    pub async fn create_app(&self, body: Value) -> Result<Value, Error> {
-        self.post("/apps", &body).await
+    /// `POST /sandbox/apps` with a [`NewAppIn`](userorder_model::sandbox::NewAppIn)-shaped
+    /// body; the answer holds the only copy of the secret.
+    pub async fn create_app(&self, body: &impl Serialize) -> Result<NewAppOut, Error> {
+        self.post("/apps", body).await
     }
 
+    /// The apps, with the product state in force now.
+    pub async fn apps(&self) -> Result<Vec<AppOut>, Error> {
+        Ok(self.get::<AppsOut>("/apps").await?.apps)
+    }
+
+    /// A merchant bound to `appids`; answers its mchid.
     pub async fn create_merchant(&self, appids: &[&str]) -> Result<String, Error> {
-        let out = self
-            .post("/merchants", &json!({ "appids": appids }))
-            .await?;
-        field(&out, "mchid")
+        let body = NewMerchantIn {
+            mchid: None,
+            appids: appids.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        Ok(self.post::<Merchant>("/merchants", &body).await?.mchid)
     }
 
+    /// An openid of `appid` (for `user_id`, or a random user); answers the openid.
     pub async fn create_openid(&self, appid: &str, user_id: Option<u64>) -> Result<String, Error> {
-        let out = self
-            .post(
-                &format!("/apps/{appid}/openids"),
-                &json!({ "user_id": user_id }),
-            )
+        let out: NewOpenIdOut = self
+            .post(&format!("/apps/{appid}/openids"), &NewOpenIdIn { user_id })
             .await?;
-        field(&out, "openid")
+        Ok(out.openid)
     }
 
-    pub async fn create_payment(&self, body: Value) -> Result<Value, Error> {
-        self.post("/payments", &body).await
+    /// `POST /sandbox/payments` with a [`NewPaymentIn`](userorder_model::sandbox::NewPaymentIn)-shaped body.
+    pub async fn create_payment(&self, body: &impl Serialize) -> Result<Payment, Error> {
+        self.post("/payments", body).await
     }
 
-    pub async fn pay(&self, transaction_id: &str) -> Result<Value, Error> {
-        self.post(&format!("/payments/{transaction_id}/pay"), &json!({}))
-            .await
+    pub async fn payment(&self, transaction_id: &str) -> Result<Payment, Error> {
+        self.get(&format!("/payments/{transaction_id}")).await
     }
 
-    pub async fn orders(&self, appid: &str) -> Result<Vec<Value>, Error> {
-        let out = self.get(&format!("/orders?appid={appid}")).await?;
-        Ok(out
-            .get("orders")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default())
+    /// The payer pays: the payment is `SUCCESS` and matching uploads associate.
+    pub async fn pay(&self, transaction_id: &str) -> Result<Payment, Error> {
+        self.post(
+            &format!("/payments/{transaction_id}/pay"),
+            &serde_json::Map::new(),
+        )
+        .await
     }
 
-    pub async fn advance_clock(&self, seconds: i64) -> Result<Value, Error> {
-        self.post("/clock/advance", &json!({ "seconds": seconds }))
-            .await
+    /// The stored orders of an app, newest first.
+    pub async fn orders(&self, appid: &str) -> Result<Vec<OrderOut>, Error> {
+        Ok(self
+            .get::<OrdersOut>(&format!("/orders?appid={appid}"))
+            .await?
+            .orders)
     }
-}
 
-impl Sandbox {
+    pub async fn clock(&self) -> Result<ClockOut, Error> {
+        self.get("/clock").await
+    }
+
+    pub async fn advance_clock(&self, seconds: i64) -> Result<ClockOut, Error> {
+        self.post("/clock/advance", &AdvanceIn { seconds }).await
+    }
+
+    /// `POST /sandbox/components`: a third-party platform.
+    pub async fn create_component(&self, body: &impl Serialize) -> Result<NewComponentOut, Error> {
+        self.post("/components", body).await
+    }
+
+    /// `POST /sandbox/authorizations`: an app authorizes a platform.
+    pub async fn authorize(&self, body: &impl Serialize) -> Result<NewAuthorizationOut, Error> {
+        self.post("/authorizations", body).await
+    }
+
     /// Queues errcodes that the next calls of `appid` (on `path`, or any) answer.
     pub async fn script_faults(
         &self,
@@ -112,31 +146,21 @@ impl Sandbox {
         path: Option<&str>,
         errcodes: &[i64],
         delay_ms: u64,
-    ) -> Result<Value, Error> {
-        self.post(
-            "/faults",
-            &json!({"appid": appid, "path": path, "errcodes": errcodes, "delay_ms": delay_ms}),
-        )
-        .await
+    ) -> Result<FaultsOut, Error> {
+        let body = FaultsIn {
+            appid: appid.to_owned(),
+            path: path.map(str::to_owned),
+            errcodes: errcodes.to_vec(),
+            delay_ms: Some(i64::try_from(delay_ms).unwrap_or(i64::MAX)),
+        };
+        self.post("/faults", &body).await
     }
 
     /// The journal entries of an app, newest first.
-    pub async fn journal(&self, appid: &str) -> Result<Vec<Value>, Error> {
-        let out = self
-            .get(&format!("/journal?appid={appid}&limit=10000"))
-            .await?;
-        Ok(out
-            .get("entries")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default())
+    pub async fn journal(&self, appid: &str) -> Result<Vec<JournalEntry>, Error> {
+        Ok(self
+            .get::<JournalOut>(&format!("/journal?appid={appid}&limit=10000"))
+            .await?
+            .entries)
     }
-}
-
-fn field(value: &Value, name: &str) -> Result<String, Error> {
-    value
-        .get(name)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| Error::Decode(format!("no {name} in {value}")))
 }

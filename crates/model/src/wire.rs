@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 
 use crate::association::VerifyResult;
 
@@ -78,7 +78,6 @@ pub fn delivery_mode_schema() -> RefOr<Schema> {
         &["UNIFIED_DELIVERY", "SPLIT_DELIVERY"],
     )
 }
-
 
 /// Which payment the upload is about: by WeChat Pay's transaction_id, or by the merchant's
 /// mchid and out_trade_no.
@@ -184,7 +183,9 @@ pub struct UploadShoppingInfoIn {
     pub logistics_type: Option<EnumIn>,
     /// Required: RFC 3339 with offset, e.g. `2026-11-27T10:00:00+08:00`; each upload of an
     /// order must be later than the one stored.
-    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")]
+    #[schema(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     pub upload_time: Option<String>,
 }
 
@@ -198,7 +199,9 @@ pub struct UploadCombinedShoppingInfoIn {
     pub sub_orders: Option<Vec<SubOrderIn>>,
     pub payer: Option<PayerIn>,
     /// Required: RFC 3339 with offset; each upload must be later than the one stored.
-    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")]
+    #[schema(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     pub upload_time: Option<String>,
 }
 
@@ -291,7 +294,9 @@ pub struct UploadShippingInfoIn {
     pub shipping_list: Option<Vec<ShippingIn>>,
     pub payer: Option<PayerIn>,
     /// Required: RFC 3339 with offset; each upload must be later than the one stored.
-    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")]
+    #[schema(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     pub upload_time: Option<String>,
 }
 
@@ -314,7 +319,9 @@ pub struct UploadCombinedShippingInfoIn {
     pub sub_orders: Option<Vec<SubOrderShippingIn>>,
     pub payer: Option<PayerIn>,
     /// Required: RFC 3339 with offset; each upload must be later than the one stored.
-    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")]
+    #[schema(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     pub upload_time: Option<String>,
 }
 

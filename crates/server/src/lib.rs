@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use userorder_model::openid::OpenIdCodec;
 
 pub use config::{Config, JournalRetention, QuotaDefaults};
-pub use state::AppState;
+use state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -85,11 +85,6 @@ impl Server {
 
     pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
         Ok(self.listener.local_addr()?)
-    }
-
-    /// The state handlers share, for seeding demo data through the sandbox functions.
-    pub fn state(&self) -> &AppState {
-        &self.state
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and drains open requests.

@@ -28,9 +28,6 @@ impl Created {
     }
 }
 
-
-
-
 #[derive(Debug, Clone)]
 pub struct NewApp {
     pub appid: String,
@@ -66,7 +63,6 @@ impl App {
         }
     }
 }
-
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -149,9 +145,6 @@ pub struct NewPayment {
     pub created_at: i64,
 }
 
-
-
-
 /// What saving an upload did, or why it did not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Saved {
@@ -166,9 +159,6 @@ pub enum Saved {
     /// A sub-order key already belongs to another combined order.
     SubOrderTaken { key: OrderKey },
 }
-
-
-
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Component {
@@ -190,7 +180,6 @@ pub struct Authorization {
     pub refresh_token: String,
     pub authorized_at: i64,
 }
-
 
 /// How much journal to keep: the newest `max_entries`, none older than `oldest`.
 #[derive(Debug, Clone, Copy)]

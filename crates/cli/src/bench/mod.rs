@@ -249,19 +249,13 @@ fn combined_body(shop: &Shop, master: &str, openid: &str, at: &str) -> Value {
 async fn set_up(base: &str) -> anyhow::Result<Shop> {
     let sandbox = Sandbox::new(base, ADMIN);
     let app = sandbox
-        .create_app(json!({
+        .create_app(&json!({
             "name": "bench shop",
             "product_state": "APPROVED",
             "quota": {"token_daily": 1_000_000_000i64, "daily": 1_000_000_000i64, "per_minute": 1_000_000_000i64}
         }))
         .await?;
-    let field = |name: &str| {
-        app.get(name)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .with_context(|| format!("the sandbox answered no {name}: {app}"))
-    };
-    let (appid, secret) = (field("appid")?, field("secret")?);
+    let (appid, secret) = (app.appid, app.secret);
     let mchid = sandbox.create_merchant(&[&appid]).await?;
     let mut openids = Vec::new();
     for _ in 0..100 {
@@ -284,7 +278,7 @@ async fn set_up(base: &str) -> anyhow::Result<Shop> {
     for n in 0..30 {
         let out_trade_no = format!("bill{n}");
         let payment = sandbox
-            .create_payment(json!({
+            .create_payment(&json!({
                 "appid": shop.appid, "openid": payer, "mchid": shop.mchid,
                 "out_trade_no": out_trade_no, "amount": 77_000
             }))
@@ -292,11 +286,7 @@ async fn set_up(base: &str) -> anyhow::Result<Shop> {
         client
             .upload_shopping_info(&shop.token, &single_body(&shop, &out_trade_no, &payer, &at))
             .await?;
-        let transaction_id = payment
-            .get("transaction_id")
-            .and_then(Value::as_str)
-            .context("payment without transaction_id")?;
-        sandbox.pay(transaction_id).await?;
+        sandbox.pay(&payment.keys.transaction_id).await?;
     }
     let login = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

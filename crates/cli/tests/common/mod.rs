@@ -90,9 +90,8 @@ pub struct Shop {
 }
 
 pub async fn shop(sandbox: &Sandbox, app: Value) -> Shop {
-    let created = sandbox.create_app(app).await.expect("app");
-    let appid = created["appid"].as_str().expect("appid").to_owned();
-    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let created = sandbox.create_app(&app).await.expect("app");
+    let (appid, secret) = (created.appid, created.secret);
     let mchid = sandbox.create_merchant(&[&appid]).await.expect("merchant");
     let openid = sandbox.create_openid(&appid, None).await.expect("openid");
     Shop {

@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use userorder_model::{ErrCode, Rejection};
 use userorder_model::association::VerifyResult;
 use userorder_model::shipping::{DeliveryMode, ShippingInfo};
 use userorder_model::shopping::{Details, Item, OrderKey, OrderNumberType};
@@ -12,6 +11,7 @@ use userorder_model::validate;
 use userorder_model::wire::{
     EnvelopeOut, UploadCombinedShippingInfoIn, UploadShippingInfoIn, VerifyIn, VerifyOut,
 };
+use userorder_model::{ErrCode, Rejection};
 use userorder_store::StoredInfo;
 
 use super::shopping::{acting, saved_answer};

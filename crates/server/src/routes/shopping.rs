@@ -66,9 +66,7 @@ async fn save(
 /// What a fact of the store means to the caller (SPEC §5.4, §6.1).
 pub fn saved_answer(saved: Saved) -> Result<Json<EnvelopeOut>, ApiError> {
     match saved {
-        Saved::Accepted { .. } | Saved::Identical => {
-            Ok(Json(EnvelopeOut::ok()))
-        }
+        Saved::Accepted { .. } | Saved::Identical => Ok(Json(EnvelopeOut::ok())),
         Saved::Stale { stored_upload_time } => Err(Rejection::invalid_because(format!(
             "upload_time is not later than the last accepted upload ({stored_upload_time})"
         ))

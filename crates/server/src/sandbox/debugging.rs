@@ -12,7 +12,6 @@ use super::SandboxJson;
 use crate::error::SandboxError;
 use crate::state::AppState;
 
-
 pub async fn post_faults(
     State(state): State<AppState>,
     SandboxJson(raw): SandboxJson<FaultsIn>,
@@ -58,7 +57,6 @@ pub async fn post_faults(
     ))
 }
 
-
 /// `DELETE /sandbox/faults` with `{appid, path?}` as body or query.
 pub async fn delete_faults(
     State(state): State<AppState>,
@@ -73,7 +71,6 @@ pub async fn delete_faults(
     let removed = state.store.clear_faults(&appid, path.as_deref()).await?;
     Ok(Json(FaultsClearedOut { appid, removed }))
 }
-
 
 pub async fn get_journal(
     State(state): State<AppState>,

@@ -21,7 +21,6 @@ use crate::error::SandboxError;
 use crate::secrets;
 use crate::state::AppState;
 
-
 pub(crate) use payments::pay;
 
 pub fn router(state: AppState) -> Router<AppState> {

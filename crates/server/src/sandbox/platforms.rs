@@ -18,8 +18,6 @@ use crate::state::AppState;
 /// Seconds an authorization code can be redeemed.
 const CODE_LIFETIME: i64 = 3600;
 
-
-
 pub async fn create_component(
     state: &AppState,
     raw: NewComponentIn,
@@ -69,8 +67,6 @@ pub async fn post_component(
         Json(create_component(&state, raw).await?),
     ))
 }
-
-
 
 pub async fn authorize(
     state: &AppState,

@@ -7,7 +7,7 @@ use userorder_model::ErrCode;
 use crate::common::*;
 
 async fn stored(server: &TestServer, shop: &Shop) -> Vec<Value> {
-    server.sandbox.orders(&shop.appid).await.expect("orders")
+    orders_json(&server.sandbox, &shop.appid).await
 }
 
 async fn upload_then_pay_associates_and_locks(backend: Backend) {
@@ -89,7 +89,7 @@ async fn a_payment_by_another_payer_does_not_associate(backend: Backend) {
         .expect("openid");
     let created = server
         .sandbox
-        .create_payment(json!({"appid": shop.appid, "openid": stranger, "mchid": shop.mchid, "out_trade_no": "P1", "amount": 1}))
+        .create_payment(&json!({"appid": shop.appid, "openid": stranger, "mchid": shop.mchid, "out_trade_no": "P1", "amount": 1}))
         .await
         .expect("payment");
     server

@@ -81,7 +81,7 @@ impl TestServer {
     }
 
     pub async fn shop_with(&self, app: Value) -> Shop {
-        let created = self.sandbox.create_app(app).await.expect("app");
+        let created = self.sandbox.create_app(&app).await.expect("app");
         let appid = text(&created, "appid");
         let secret = text(&created, "secret");
         let mchid = self
@@ -137,7 +137,26 @@ pub struct Shop {
     pub token: String,
 }
 
-pub fn text(value: &Value, field: &str) -> String {
+/// A typed answer as JSON, for assertions that read it field by field.
+pub fn json(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("a typed answer serializes")
+}
+
+/// The stored orders of an app as JSON, newest first.
+pub async fn orders_json(sandbox: &userorder_client::Sandbox, appid: &str) -> Vec<Value> {
+    let orders = sandbox.orders(appid).await.expect("orders");
+    orders.iter().map(json).collect()
+}
+
+/// The journal of an app as JSON, newest first.
+pub async fn journal_json(sandbox: &userorder_client::Sandbox, appid: &str) -> Vec<Value> {
+    let entries = sandbox.journal(appid).await.expect("journal");
+    entries.iter().map(json).collect()
+}
+
+/// A string field of a JSON answer, typed or not.
+pub fn text(value: &impl serde::Serialize, field: &str) -> String {
+    let value = json(value);
     value
         .get(field)
         .and_then(Value::as_str)
@@ -269,7 +288,7 @@ pub const T2: &str = "2026-11-26T10:00:02.000+08:00";
 /// Moves the sandbox clock to one second past the start of the next WeChat day (midnight
 /// UTC+8), so that a test counting quotas has a whole fresh day and minute to itself.
 pub async fn start_of_a_day(server: &TestServer) {
-    let clock = server.sandbox.get("/clock").await.expect("clock");
+    let clock = server.sandbox.get::<Value>("/clock").await.expect("clock");
     let now = clock.get("unix").and_then(Value::as_i64).expect("unix");
     let china = now + 8 * 3600;
     let next_day = (china.div_euclid(86_400) + 1) * 86_400 - 8 * 3600;
@@ -298,7 +317,7 @@ pub async fn create_payment(
             .map(|s| json!({"mchid": shop.mchid, "out_trade_no": s, "amount": 100}))
             .collect();
     }
-    let created = server.sandbox.create_payment(body).await.expect("payment");
+    let created = server.sandbox.create_payment(&body).await.expect("payment");
     assert_eq!(text(&created, "state"), "NOTPAY");
     text(&created, "transaction_id")
 }

@@ -95,7 +95,7 @@ async fn the_journal_keeps_its_bound_under_ten_times_its_size(backend: Backend) 
             first_rid = first_rid.or(rid);
         }
     }
-    let entries = server.sandbox.journal(&shop.appid).await.expect("journal");
+    let entries = journal_json(&server.sandbox, &shop.appid).await;
     assert!(entries.len() <= 20, "{} entries kept", entries.len());
     assert!(
         entries.len() >= 10,
@@ -142,7 +142,7 @@ async fn scripted_faults_answer_in_turn_change_nothing_and_are_journaled(backend
         .upload_shopping_info(&shop.token, &body)
         .await
         .expect("third call behaves normally");
-    let journal = server.sandbox.journal(&shop.appid).await.expect("journal");
+    let journal = journal_json(&server.sandbox, &shop.appid).await;
     let codes: Vec<i64> = journal
         .iter()
         .filter_map(|e| e["errcode"].as_i64())
@@ -176,7 +176,7 @@ async fn scripted_faults_answer_in_turn_change_nothing_and_are_journaled(backend
         .script_faults(&shop.appid, None, &[45009, 45009], 0)
         .await
         .expect("faults");
-    let cleared = server.sandbox.post("/faults", &json!({})).await;
+    let cleared = server.sandbox.post::<Value>("/faults", &json!({})).await;
     assert!(cleared.is_err(), "a fault needs an appid and errcodes");
     let http = reqwest::Client::new();
     let removed: Value = http

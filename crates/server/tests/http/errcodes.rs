@@ -407,7 +407,7 @@ async fn every_field_rule_of_a_single_upload_answers_its_errcode_and_stores_noth
         let result = server.client.upload_shopping_info(&shop.token, &body).await;
         assert_refused(result, ErrCode(code), prefix, case);
     }
-    let orders = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let orders = orders_json(&server.sandbox, &shop.appid).await;
     assert!(
         orders.is_empty(),
         "refused uploads stored something: {orders:?}"

@@ -17,7 +17,7 @@ struct Platform {
 async fn platform(server: &TestServer) -> Platform {
     let created = server
         .sandbox
-        .post("/components", &json!({}))
+        .post::<Value>("/components", &json!({}))
         .await
         .expect("component");
     let (appid, secret, ticket) = (
@@ -46,7 +46,7 @@ async fn component_token(
         json!({"component_appid": appid, "component_appsecret": secret, "component_verify_ticket": ticket}),
     )
     .expect("body");
-    server.client.component_token(&body).await
+    server.client.component_token(&body).await.map(|a| json(&a))
 }
 
 /// Authorizes an app (new unless given) and redeems the code: (appid, token, refresh token).
@@ -59,7 +59,7 @@ async fn authorized(
     body["component_appid"] = json!(platform.appid);
     let auth = server
         .sandbox
-        .post("/authorizations", &body)
+        .post::<Value>("/authorizations", &body)
         .await
         .expect("authorization");
     let info: Value = query_auth(server, platform, &text(&auth, "authorization_code"))
@@ -79,7 +79,11 @@ async fn query_auth(server: &TestServer, platform: &Platform, code: &str) -> Res
         json!({"component_appid": platform.appid, "authorization_code": code}),
     )
     .expect("body");
-    server.client.query_auth(&platform.token, &body).await
+    server
+        .client
+        .query_auth(&platform.token, &body)
+        .await
+        .map(|a| json(&a))
 }
 
 async fn post_json(url: &str, body: &Value) -> Result<Value, Error> {
@@ -174,7 +178,7 @@ async fn a_service_provider_runs_the_whole_flow_for_a_merchant(backend: Backend)
         .post("/user-order/orders-permission/confirm", &token, &json!({}))
         .await;
     assert_eq!(code_of(twice), Some(268486570), "already in review");
-    let apps = server.sandbox.get("/apps").await.expect("apps");
+    let apps = server.sandbox.get::<Value>("/apps").await.expect("apps");
     let state = |apps: &Value| {
         apps["apps"].as_array().and_then(|a| {
             a.iter()
@@ -185,7 +189,7 @@ async fn a_service_provider_runs_the_whole_flow_for_a_merchant(backend: Backend)
     assert_eq!(state(&apps), Some(json!("IN_REVIEW")));
     server.sandbox.advance_clock(6 * 3600).await.expect("clock");
     assert_eq!(
-        state(&server.sandbox.get("/apps").await.expect("apps")),
+        state(&server.sandbox.get::<Value>("/apps").await.expect("apps")),
         Some(json!("APPROVED"))
     );
 
@@ -238,7 +242,7 @@ async fn a_service_provider_runs_the_whole_flow_for_a_merchant(backend: Backend)
         .await
         .expect("verify");
     assert_eq!(verified["verify_result"], "ASSOCIATED");
-    let orders = server.sandbox.orders(&appid).await.expect("orders");
+    let orders = orders_json(&server.sandbox, &appid).await;
     assert_eq!(orders[0]["appid"], json!(appid));
 }
 
@@ -285,13 +289,13 @@ async fn permission_sets_agreement_and_scope_are_enforced(backend: Backend) {
 
     let outside = server
         .sandbox
-        .create_app(json!({"product_state": "NOT_OPEN", "in_open_scope": false}))
+        .create_app(&json!({"product_state": "NOT_OPEN", "in_open_scope": false}))
         .await
         .expect("app");
     let (_, scoped, _) = authorized(
         &server,
         &platform,
-        json!({"funcscope": [120], "authorizer_appid": outside["appid"]}),
+        json!({"funcscope": [120], "authorizer_appid": outside.appid}),
     )
     .await;
     let open: Result<Value, _> = server
@@ -335,7 +339,7 @@ async fn component_token_codes_and_refresh_tokens_fail_with_their_errcodes(backe
 
     let auth = server
         .sandbox
-        .post(
+        .post::<Value>(
             "/authorizations",
             &json!({"component_appid": platform.appid, "funcscope": [120]}),
         )
@@ -351,12 +355,12 @@ async fn component_token_codes_and_refresh_tokens_fail_with_their_errcodes(backe
         "a code is spent once"
     );
     let appid = text(&auth, "authorizer_appid");
-    let first = server.sandbox.post("/authorizations", &json!({"component_appid": platform.appid, "authorizer_appid": appid, "funcscope": [120]})).await.expect("re-auth");
+    let first = server.sandbox.post::<Value>("/authorizations", &json!({"component_appid": platform.appid, "authorizer_appid": appid, "funcscope": [120]})).await.expect("re-auth");
     let info = query_auth(&server, &platform, &text(&first, "authorization_code"))
         .await
         .expect("redeem");
     let old_refresh = text(&info["authorization_info"], "authorizer_refresh_token");
-    server.sandbox.post("/authorizations", &json!({"component_appid": platform.appid, "authorizer_appid": appid, "funcscope": [121]})).await.expect("re-auth again");
+    server.sandbox.post::<Value>("/authorizations", &json!({"component_appid": platform.appid, "authorizer_appid": appid, "funcscope": [121]})).await.expect("re-auth again");
     let url = format!(
         "{}/cgi-bin/component/api_authorizer_token?component_access_token={}",
         server.base, platform.token

@@ -82,7 +82,7 @@ async fn malformed_bodies_get_their_errcode_and_change_nothing(backend: Backend)
             "{case}: {answer}"
         );
     }
-    let orders = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let orders = orders_json(&server.sandbox, &shop.appid).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0]["version"], 1);
     assert_eq!(orders[0]["order_list"][0]["merchant_order_no"], "MO-M1");
@@ -98,7 +98,7 @@ async fn bodies_parse_without_a_content_type_and_chinese_text_round_trips(backen
         .raw_post("/user-order/orders", &shop.token, body.to_string())
         .await;
     assert_eq!(answer, json!({"errcode": 0, "errmsg": "ok"}));
-    let orders = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let orders = orders_json(&server.sandbox, &shop.appid).await;
     assert_eq!(
         orders[0]["order_list"][0]["item_list"][0]["name"],
         "腾讯公仔 🐧 «限量»"
@@ -127,7 +127,7 @@ async fn fifty_concurrent_uploads_of_one_order_keep_the_latest(backend: Backend)
             ),
         }
     }
-    let orders = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let orders = orders_json(&server.sandbox, &shop.appid).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0]["order_list"][0]["merchant_order_no"], "V49");
     assert_eq!(orders[0]["upload_time"], "2026-11-26T10:00:04.009+08:00");
@@ -178,7 +178,7 @@ async fn colliding_combined_uploads_keep_winners_whole_and_losers_traceless(back
             "exactly one order of pair {pair} holds SHARED-{pair}"
         );
     }
-    let orders = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let orders = orders_json(&server.sandbox, &shop.appid).await;
     assert_eq!(orders.len(), 20);
     for order in &orders {
         assert_eq!(
@@ -203,7 +203,7 @@ async fn a_restart_keeps_uploads_tokens_payments_and_association(backend: Backen
     let shop = server.shop().await;
     let created = server
         .sandbox
-        .create_payment(json!({"appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid, "out_trade_no": "R1", "amount": 5}))
+        .create_payment(&json!({"appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid, "out_trade_no": "R1", "amount": 5}))
         .await
         .expect("payment");
     let txid = text(&created, "transaction_id");
@@ -218,12 +218,12 @@ async fn a_restart_keeps_uploads_tokens_payments_and_association(backend: Backen
         .await
         .expect("upload");
     server.sandbox.pay(&txid).await.expect("pay");
-    let before: Vec<Value> = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let before: Vec<Value> = orders_json(&server.sandbox, &shop.appid).await;
 
     let db = server.stop().await;
     let server = TestServer::start_on(db, userorder_server::JournalRetention::default()).await;
 
-    let after: Vec<Value> = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let after: Vec<Value> = orders_json(&server.sandbox, &shop.appid).await;
     assert_eq!(after, before);
     // The token from before the restart still works, and so do the openid and merchant.
     server
@@ -238,7 +238,7 @@ async fn a_restart_keeps_uploads_tokens_payments_and_association(backend: Backen
     assert!(locked.is_err(), "association survived the restart");
     let payment = server
         .sandbox
-        .get(&format!("/payments/{txid}"))
+        .get::<Value>(&format!("/payments/{txid}"))
         .await
         .expect("payment");
     assert_eq!(text(&payment, "state"), "SUCCESS");
@@ -264,7 +264,7 @@ async fn the_sandbox_requires_the_admin_token(backend: Backend) {
             "{body}"
         );
     }
-    let bad = server.sandbox.create_app(json!({"appid": "nope"})).await;
+    let bad = server.sandbox.create_app(&json!({"appid": "nope"})).await;
     assert!(
         matches!(
             bad,
@@ -272,10 +272,10 @@ async fn the_sandbox_requires_the_admin_token(backend: Backend) {
         ),
         "{bad:?}"
     );
-    let app = server.sandbox.create_app(json!({})).await.expect("app");
+    let app = server.sandbox.create_app(&json!({})).await.expect("app");
     let again = server
         .sandbox
-        .create_app(json!({"appid": app["appid"]}))
+        .create_app(&json!({"appid": app.appid}))
         .await;
     assert!(
         matches!(
@@ -286,7 +286,7 @@ async fn the_sandbox_requires_the_admin_token(backend: Backend) {
     );
     let missing = server
         .sandbox
-        .get("/payments/4200000000000000000000000000")
+        .get::<Value>("/payments/4200000000000000000000000000")
         .await;
     assert!(
         matches!(

@@ -18,7 +18,7 @@ fn typed(body: Value) -> UploadShoppingInfoIn {
 }
 
 async fn journal_count(server: &TestServer, appid: &str, prefix: &str) -> usize {
-    let entries = server.sandbox.journal(appid).await.expect("journal");
+    let entries = journal_json(&server.sandbox, appid).await;
     entries
         .iter()
         .filter(|e| {
@@ -59,7 +59,7 @@ async fn a_hundred_calls_with_an_expired_token_fetch_it_once(backend: Backend) {
     assert_eq!(
         server
             .sandbox
-            .get(&format!("/orders?appid={}&limit=1000", shop.appid))
+            .get::<Value>(&format!("/orders?appid={}&limit=1000", shop.appid))
             .await
             .expect("orders")["orders"]
             .as_array()
@@ -102,7 +102,7 @@ async fn a_bulk_run_recovers_when_its_token_expires_midway(backend: Backend) {
     }
     let stored = server
         .sandbox
-        .get(&format!("/orders?appid={}&limit=1000", shop.appid))
+        .get::<Value>(&format!("/orders?appid={}&limit=1000", shop.appid))
         .await
         .expect("orders");
     assert_eq!(stored["orders"].as_array().map(Vec::len), Some(300));

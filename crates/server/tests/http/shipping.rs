@@ -126,7 +126,7 @@ async fn shipping_needs_shopping_details_and_a_completed_payment(backend: Backen
 
     let orders = server
         .sandbox
-        .get(&format!("/orders?appid={}&history=true", shop.appid))
+        .get::<Value>(&format!("/orders?appid={}&history=true", shop.appid))
         .await
         .expect("orders");
     let order = &orders["orders"][0];
@@ -302,7 +302,7 @@ async fn every_shipping_rule_answers_its_errcode(backend: Backend) {
         "invalid parameter: order_key is a WXPAY_TRADE_NUMBER key but the shopping details were uploaded with a MERCHANT_TRADE_NUMBER key",
         "key type differs",
     );
-    let orders = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let orders = orders_json(&server.sandbox, &shop.appid).await;
     assert!(
         orders[0]["shipping"].is_null(),
         "refused shipping stored nothing"
@@ -356,7 +356,7 @@ async fn combined_shipping_names_sub_orders_of_the_combined_order(backend: Backe
     ship(&server, &shop, COMBINED_SHIPPINGS, &good)
         .await
         .expect("combined shipping");
-    let orders = server.sandbox.orders(&shop.appid).await.expect("orders");
+    let orders = orders_json(&server.sandbox, &shop.appid).await;
     assert_eq!(
         orders[0]["shipping"]["orders"][1]["shipping_list"][0]["tracking_no"],
         "YT2"
@@ -412,7 +412,7 @@ async fn verify_answers_every_result(backend: Backend) {
     // The payment's payer differs from the upload's.
     let other = server
         .sandbox
-        .create_payment(json!({"appid": shop.appid, "openid": stranger, "mchid": shop.mchid, "out_trade_no": "V2", "amount": 1}))
+        .create_payment(&json!({"appid": shop.appid, "openid": stranger, "mchid": shop.mchid, "out_trade_no": "V2", "amount": 1}))
         .await
         .expect("payment");
     server
