@@ -83,6 +83,8 @@ enum Command {
         #[arg(allow_negative_numbers = true)]
         errcode: i64,
     },
+    /// Print the OpenAPI document the server serves at /openapi.json (docs/openapi.json).
+    Openapi,
 }
 
 /// `serve`'s settings. Each comes from its flag, else its environment variable, else the
@@ -212,6 +214,10 @@ async fn main() -> ExitCode {
         Command::Verify { app, args } => commands::wechat::verify(&app, &args, json).await,
         Command::Sandbox(args) => commands::sandbox::run(args, json).await,
         Command::Explain { errcode } => commands::explain(errcode, json),
+        Command::Openapi => {
+            println!("{}", userorder_server::openapi_json());
+            Ok(())
+        }
         Command::Bench(args) => bench::run(args, json)
             .await
             .map_err(|e| commands::Failure::Other(format!("{e:#}"))),

@@ -206,9 +206,12 @@ pub struct UploadCombinedShoppingInfoIn {
 }
 
 /// `GET /cgi-bin/token` query.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
+    /// Must be `client_credential`.
     pub grant_type: Option<String>,
+    #[param(pattern = r"^wx[0-9a-f]{16}$")]
     pub appid: Option<String>,
     pub secret: Option<String>,
 }

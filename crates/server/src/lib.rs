@@ -5,6 +5,7 @@
 //! `Server::build` connects the store, migrates and binds; `Server::run_until` serves until
 //! the shutdown future resolves, then drains in-flight requests.
 
+mod app;
 mod clock;
 mod config;
 mod envelope;
@@ -12,6 +13,7 @@ mod error;
 mod extract;
 mod journal;
 mod metrics;
+mod openapi;
 mod pages;
 mod rid;
 mod routes;
@@ -29,6 +31,13 @@ use userorder_model::openid::OpenIdCodec;
 
 pub use config::{Config, JournalRetention, QuotaDefaults};
 use state::AppState;
+
+/// The OpenAPI document `GET /openapi.json` serves, pretty-printed (`docs/openapi.json`).
+pub fn openapi_json() -> String {
+    openapi::document()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -74,7 +83,7 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
-        let router = routes::router(state.clone());
+        let router = app::router(state.clone());
         Ok(Self {
             listener,
             router,

@@ -1,20 +1,17 @@
 //! The sandbox API (SPEC §8): what WeChat would otherwise own — apps, merchants, openids,
-//! payments and the clock — as REST under `/sandbox/`, behind the admin token. The
-//! operations are plain functions over `AppState` so `serve --demo` seeds through the same
-//! code the endpoints run.
+//! payments and the clock — as REST under `/sandbox/`, behind the admin token (`app`
+//! routes and documents the handlers).
 
-mod debugging;
-mod identities;
-mod payments;
-mod platforms;
+pub mod debugging;
+pub mod identities;
+pub mod payments;
+pub mod platforms;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
 
 use crate::error::SandboxError;
@@ -23,35 +20,8 @@ use crate::state::AppState;
 
 pub(crate) use payments::pay;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/apps",
-            post(identities::post_app).get(identities::get_apps),
-        )
-        .route("/apps/{appid}/quota", put(identities::put_quota))
-        .route("/apps/{appid}/openids", post(identities::post_openid))
-        .route(
-            "/merchants",
-            post(identities::post_merchant).get(identities::get_merchants),
-        )
-        .route("/payments", post(payments::post_payment))
-        .route("/payments/{transaction_id}", get(payments::get_payment))
-        .route("/payments/{transaction_id}/pay", post(payments::post_pay))
-        .route("/orders", get(payments::get_orders))
-        .route("/clock", get(payments::get_clock))
-        .route("/clock/advance", post(payments::post_clock_advance))
-        .route("/components", post(platforms::post_component))
-        .route("/authorizations", post(platforms::post_authorization))
-        .route(
-            "/faults",
-            post(debugging::post_faults).delete(debugging::delete_faults),
-        )
-        .route("/journal", get(debugging::get_journal))
-        .layer(middleware::from_fn_with_state(state, require_admin))
-}
-
-async fn require_admin(
+/// The sandbox answers only the admin token.
+pub async fn require_admin(
     State(state): State<AppState>,
     request: Request,
     next: Next,

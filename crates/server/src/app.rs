@@ -1,0 +1,383 @@
+//! The application: every API endpoint once, with the handler that serves it and what the
+//! OpenAPI document says about it, so the router and `GET /openapi.json` cannot disagree.
+//! WeChat paths answer unknown paths with 40066 and a wrong method on a POST API with
+//! 43002, both in WeChat's envelope; the pages, `/healthz` and `/metrics` sit beside.
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
+use userorder_model::ErrCode;
+use userorder_model::sandbox as sb;
+use userorder_model::wire;
+
+use crate::envelope::{self, is_wechat_path};
+use crate::error::ApiError;
+use crate::openapi::{Answer, Auth, Doc, Errcodes, Tag, body, params, schema};
+use crate::routes::{component, journal, permission, shipping, shopping, token};
+use crate::sandbox::{debugging, identities, payments, platforms};
+use crate::state::AppState;
+use crate::{openapi, pages, sandbox};
+
+/// One method on one path: how it is served and how it is documented.
+pub struct Endpoint {
+    /// OpenAPI's method names: `get`, `post`, …
+    pub methods: &'static [&'static str],
+    /// The path as both axum and OpenAPI write it (`{name}` for a segment).
+    pub path: &'static str,
+    pub route: MethodRouter<AppState>,
+    pub doc: Doc,
+}
+
+/// Every endpoint of the WeChat API and of the sandbox.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Errcodes as E;
+    let wechat = |path, route, doc| Endpoint {
+        methods: &["post"],
+        path,
+        route: post_only(route),
+        doc,
+    };
+    let admin = |methods, path, route, doc| Endpoint {
+        methods,
+        path,
+        route,
+        doc,
+    };
+    vec![
+        Endpoint {
+            methods: &["get", "post"],
+            path: "/cgi-bin/token",
+            route: get(token::token).post(token::token),
+            doc: Doc::new(Tag::Tokens, "getAccessToken: an access_token for an app")
+                .auth(Auth::None)
+                .params(params::<wire::TokenQuery>)
+                .answer(Answer::WeChat(schema::<wire::AccessTokenOut>))
+                .errcodes(E::TOKEN),
+        },
+        wechat(
+            "/cgi-bin/stable_token",
+            post(token::stable_token),
+            Doc::new(
+                Tag::Tokens,
+                "getStableAccessToken: the app's stable access_token",
+            )
+            .auth(Auth::None)
+            .body(body::<wire::StableTokenIn>)
+            .answer(Answer::WeChat(schema::<wire::AccessTokenOut>))
+            .errcodes(E::STABLE_TOKEN),
+        ),
+        wechat(
+            "/user-order/orders",
+            post(shopping::upload_shopping_info),
+            Doc::new(
+                Tag::ShoppingOrders,
+                "uploadShoppingInfo: the shopping details of a single payment",
+            )
+            .body(body::<wire::UploadShoppingInfoIn>)
+            .errcodes(E::UPLOAD_SHOPPING),
+        ),
+        wechat(
+            "/user-order/combine-orders",
+            post(shopping::upload_combined_shopping_info),
+            Doc::new(
+                Tag::ShoppingOrders,
+                "uploadCombinedShoppingInfo: the shopping details of a combined payment",
+            )
+            .body(body::<wire::UploadCombinedShoppingInfoIn>)
+            .errcodes(E::UPLOAD_COMBINED_SHOPPING),
+        ),
+        wechat(
+            "/user-order/orders/shippings",
+            post(shipping::upload_shipping_info),
+            Doc::new(
+                Tag::ShoppingOrders,
+                "uploadShippingInfo: the shipping of a single payment",
+            )
+            .body(body::<wire::UploadShippingInfoIn>)
+            .errcodes(E::UPLOAD_SHIPPING),
+        ),
+        wechat(
+            "/user-order/combine-orders/shippings",
+            post(shipping::upload_combined_shipping_info),
+            Doc::new(
+                Tag::ShoppingOrders,
+                "uploadCombinedShippingInfo: the shipping of a combined payment's sub-orders",
+            )
+            .body(body::<wire::UploadCombinedShippingInfoIn>)
+            .errcodes(E::UPLOAD_COMBINED_SHIPPING),
+        ),
+        wechat(
+            "/user-order/shoppinginfo/verify",
+            post(shipping::verify),
+            Doc::new(
+                Tag::ShoppingOrders,
+                "verifyUploadResult: whether an order's details are uploaded and associated",
+            )
+            .body(body::<wire::VerifyIn>)
+            .answer(Answer::WeChat(schema::<wire::VerifyOut>))
+            .errcodes(E::VERIFY),
+        ),
+        wechat(
+            "/user-order/orders-permission/open",
+            post(permission::open),
+            Doc::new(
+                Tag::ShoppingOrders,
+                "openShoppingOrderProductPermission: open the product (takes no body)",
+            )
+            .errcodes(E::PERMISSION_OPEN),
+        ),
+        wechat(
+            "/user-order/orders-permission/confirm",
+            post(permission::confirm),
+            Doc::new(
+                Tag::ShoppingOrders,
+                "confirmProductPermission: submit the product for review (takes no body)",
+            )
+            .answer(Answer::WeChat(schema::<wire::PermissionConfirmOut>))
+            .errcodes(E::PERMISSION_CONFIRM),
+        ),
+        wechat(
+            "/cgi-bin/component/api_component_token",
+            post(component::component_token),
+            Doc::new(
+                Tag::Platforms,
+                "A third-party platform's component_access_token",
+            )
+            .auth(Auth::None)
+            .body(body::<wire::ComponentTokenIn>)
+            .answer(Answer::WeChat(schema::<wire::ComponentTokenOut>))
+            .errcodes(E::COMPONENT_TOKEN),
+        ),
+        wechat(
+            "/cgi-bin/component/api_query_auth",
+            post(component::query_auth),
+            Doc::new(
+                Tag::Platforms,
+                "Redeem an authorization code for the authorizer's tokens",
+            )
+            .auth(Auth::ComponentToken)
+            .body(body::<wire::QueryAuthIn>)
+            .answer(Answer::WeChat(schema::<wire::QueryAuthOut>))
+            .errcodes(E::QUERY_AUTH),
+        ),
+        wechat(
+            "/cgi-bin/component/api_authorizer_token",
+            post(component::authorizer_token),
+            Doc::new(Tag::Platforms, "A fresh authorizer_access_token")
+                .auth(Auth::ComponentToken)
+                .body(body::<wire::AuthorizerTokenIn>)
+                .answer(Answer::WeChat(schema::<wire::AuthorizerTokenOut>))
+                .errcodes(E::AUTHORIZER_TOKEN),
+        ),
+        wechat(
+            "/cgi-bin/openapi/rid/get",
+            post(journal::rid_get),
+            Doc::new(
+                Tag::Debugging,
+                "getRidInfo: one of the app's requests, by the rid of its answer",
+            )
+            .body(body::<wire::RidGetIn>)
+            .answer(Answer::WeChat(schema::<wire::RidGetOut>))
+            .errcodes(E::RID_GET),
+        ),
+        // ---- the sandbox ----------------------------------------------------------------
+        admin(
+            &["post"],
+            "/sandbox/apps",
+            post(identities::post_app),
+            Doc::sandbox("Create an app (its secret is shown once)")
+                .body(body::<sb::NewAppIn>)
+                .answer(Answer::Created(schema::<sb::NewAppOut>)),
+        ),
+        admin(
+            &["get"],
+            "/sandbox/apps",
+            get(identities::get_apps),
+            Doc::sandbox("The apps, with the product state in force now")
+                .answer(Answer::Rest(schema::<sb::AppsOut>)),
+        ),
+        admin(
+            &["put"],
+            "/sandbox/apps/{appid}/quota",
+            put(identities::put_quota),
+            Doc::sandbox("Set an app's quotas (null: the server's default)")
+                .body(body::<sb::Quota>)
+                .answer(Answer::Rest(schema::<sb::QuotaOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/apps/{appid}/openids",
+            post(identities::post_openid),
+            Doc::sandbox("Mint an openid of a user under an app")
+                .body(body::<sb::NewOpenIdIn>)
+                .answer(Answer::Created(schema::<sb::NewOpenIdOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/merchants",
+            post(identities::post_merchant),
+            Doc::sandbox("Create a merchant bound to apps")
+                .body(body::<sb::NewMerchantIn>)
+                .answer(Answer::Created(schema::<sb::Merchant>)),
+        ),
+        admin(
+            &["get"],
+            "/sandbox/merchants",
+            get(identities::get_merchants),
+            Doc::sandbox("The merchants").answer(Answer::Rest(schema::<sb::MerchantsOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/payments",
+            post(payments::post_payment),
+            Doc::sandbox("Create a payment (NOTPAY), single or combined")
+                .body(body::<sb::NewPaymentIn>)
+                .answer(Answer::Created(schema::<sb::Payment>)),
+        ),
+        admin(
+            &["get"],
+            "/sandbox/payments/{transaction_id}",
+            get(payments::get_payment),
+            Doc::sandbox("A payment").answer(Answer::Rest(schema::<sb::Payment>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/payments/{transaction_id}/pay",
+            post(payments::post_pay),
+            Doc::sandbox("The payer pays: SUCCESS, and matching uploads associate")
+                .answer(Answer::Rest(schema::<sb::Payment>)),
+        ),
+        admin(
+            &["get"],
+            "/sandbox/orders",
+            get(payments::get_orders),
+            Doc::sandbox("The stored orders, newest first")
+                .params(params::<sb::OrdersQuery>)
+                .answer(Answer::Rest(schema::<sb::OrdersOut>)),
+        ),
+        admin(
+            &["get"],
+            "/sandbox/clock",
+            get(payments::get_clock),
+            Doc::sandbox("The sandbox clock").answer(Answer::Rest(schema::<sb::ClockOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/clock/advance",
+            post(payments::post_clock_advance),
+            Doc::sandbox("Move the sandbox clock forward")
+                .body(body::<sb::AdvanceIn>)
+                .answer(Answer::Rest(schema::<sb::ClockOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/components",
+            post(platforms::post_component),
+            Doc::sandbox("Create a third-party platform")
+                .body(body::<sb::NewComponentIn>)
+                .answer(Answer::Created(schema::<sb::NewComponentOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/authorizations",
+            post(platforms::post_authorization),
+            Doc::sandbox("An app authorizes a platform: an authorization code")
+                .body(body::<sb::NewAuthorizationIn>)
+                .answer(Answer::Created(schema::<sb::NewAuthorizationOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/faults",
+            post(debugging::post_faults),
+            Doc::sandbox("Queue errcodes that an app's next calls answer")
+                .body(body::<sb::FaultsIn>)
+                .answer(Answer::Created(schema::<sb::FaultsOut>)),
+        ),
+        admin(
+            &["delete"],
+            "/sandbox/faults",
+            delete(debugging::delete_faults),
+            Doc::sandbox("Drop an app's queued faults (appid and path as body or query)")
+                .params(params::<sb::ClearFaultsIn>)
+                .body(body::<sb::ClearFaultsIn>)
+                .answer(Answer::Rest(schema::<sb::FaultsClearedOut>)),
+        ),
+        admin(
+            &["get"],
+            "/sandbox/journal",
+            get(debugging::get_journal),
+            Doc::sandbox("The request journal, newest first")
+                .params(params::<sb::JournalQuery>)
+                .answer(Answer::Rest(schema::<sb::JournalOut>)),
+        ),
+    ]
+}
+
+pub fn router(state: AppState) -> Router {
+    let (mut wechat, mut admin) = (Router::new(), Router::new());
+    for endpoint in endpoints() {
+        if endpoint.path.starts_with("/sandbox/") {
+            admin = admin.route(endpoint.path, endpoint.route);
+        } else {
+            wechat = wechat.route(endpoint.path, endpoint.route);
+        }
+    }
+    let admin = admin.layer(middleware::from_fn_with_state(
+        state.clone(),
+        sandbox::require_admin,
+    ));
+    Router::new()
+        .merge(wechat)
+        .merge(admin)
+        .merge(pages::router())
+        .route("/openapi.json", get(openapi::serve))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(unknown_path)
+        .layer(CatchPanicLayer::custom(envelope::panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            envelope::envelope,
+        ))
+        .with_state(state)
+}
+
+/// A POST API answers any other method with 43002.
+fn post_only(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.fallback(|| async { ApiError::from(ErrCode::REQUIRE_POST_METHOD) })
+}
+
+/// 200 when the store answers, 503 when it does not (for load balancers and orchestrators).
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.clock_offset().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unavailable: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(state.store.write_stats().as_ref()),
+    )
+        .into_response()
+}
+
+async fn unknown_path(request: Request) -> Response {
+    if is_wechat_path(request.uri().path()) {
+        ApiError::from(ErrCode::INVALID_URL).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "not found\n").into_response()
+    }
+}
