@@ -324,28 +324,6 @@ impl Doc {
 
     fn operation(&self, path: &str, post_only: bool, components: &mut Components) -> Operation {
         let mut parameters: Vec<Parameter> = path_params(path);
-        let token_param = match self.auth {
-            Auth::AccessToken => Some((
-                "access_token",
-                "The app's access_token (or an authorizer_access_token).",
-            )),
-            Auth::ComponentToken => Some((
-                "component_access_token",
-                "The third-party platform's component_access_token.",
-            )),
-            Auth::None | Auth::Admin => None,
-        };
-        if let Some((name, description)) = token_param {
-            parameters.push(
-                Parameter::builder()
-                    .name(name)
-                    .parameter_in(ParameterIn::Query)
-                    .required(Required::True)
-                    .description(Some(description))
-                    .schema(Some(string_schema()))
-                    .build(),
-            );
-        }
         parameters.extend((self.params)());
 
         let mut operation = Operation::builder()
@@ -394,7 +372,10 @@ impl Doc {
         if matches!(self.auth, Auth::Admin) {
             let error = schema::<userorder_model::sandbox::SandboxErrorOut>(components);
             for (status, why) in [
-                ("400", "The body or a query parameter is not what the sandbox takes"),
+                (
+                    "400",
+                    "The body or a query parameter is not what the sandbox takes",
+                ),
                 ("401", "Missing or wrong admin token"),
                 ("404", "No such app, payment or path"),
                 ("409", "It exists already"),
@@ -407,7 +388,15 @@ impl Doc {
                         .content(JSON, Content::new(Some(error.clone()))),
                 );
             }
-            operation = operation.security(SecurityRequirement::new("admin", Vec::<String>::new()));
+        }
+        let scheme = match self.auth {
+            Auth::AccessToken => Some("access_token"),
+            Auth::ComponentToken => Some("component_access_token"),
+            Auth::Admin => Some("admin"),
+            Auth::None => None,
+        };
+        if let Some(scheme) = scheme {
+            operation = operation.security(SecurityRequirement::new(scheme, Vec::<String>::new()));
         }
         let mut description = String::new();
         if post_only {
@@ -496,7 +485,9 @@ pub fn document() -> OpenApi {
     for endpoint in app::endpoints() {
         let post_only = endpoint.methods == ["post"] && !endpoint.path.starts_with("/sandbox/");
         for name in endpoint.methods {
-            let mut operation = endpoint.doc.operation(endpoint.path, post_only, &mut components);
+            let mut operation = endpoint
+                .doc
+                .operation(endpoint.path, post_only, &mut components);
             if endpoint.methods.len() > 1 {
                 operation.operation_id = operation.operation_id.map(|id| format!("{id}_{name}"));
             }
@@ -520,13 +511,22 @@ pub fn document() -> OpenApi {
                 .build(),
         ),
     );
-    // The WeChat tokens travel in the query; they are documented as parameters of each
-    // operation (WeChat's SDKs add them that way), and named here for tools that look.
+    // The WeChat tokens travel in the query string.
     components.security_schemes.insert(
         "access_token".into(),
         SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
             "access_token",
-            "An app's access_token, from /cgi-bin/token or /cgi-bin/stable_token.",
+            "`?access_token=`: an app's access_token (from /cgi-bin/token or \
+             /cgi-bin/stable_token) or an authorizer_access_token. Missing: 41001; unknown or \
+             superseded: 40001; expired: 42001.",
+        ))),
+    );
+    components.security_schemes.insert(
+        "component_access_token".into(),
+        SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+            "component_access_token",
+            "`?component_access_token=`: a third-party platform's token, from \
+             /cgi-bin/component/api_component_token.",
         ))),
     );
     let mut paths_object = Paths::new();

@@ -1,14 +1,14 @@
 //! What integrators debug with (SPEC §8): scripted faults and the request journal.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use userorder_model::sandbox::{
     ClearFaultsIn, FaultsClearedOut, FaultsIn, FaultsOut, JournalOut, JournalQuery,
 };
 use userorder_store::JournalFilter;
 
-use super::SandboxJson;
+use super::{SandboxJson, SandboxQuery};
 use crate::error::SandboxError;
 use crate::state::AppState;
 
@@ -60,7 +60,7 @@ pub async fn post_faults(
 /// `DELETE /sandbox/faults` with `{appid, path?}` as body or query.
 pub async fn delete_faults(
     State(state): State<AppState>,
-    Query(query): Query<ClearFaultsIn>,
+    SandboxQuery(query): SandboxQuery<ClearFaultsIn>,
     SandboxJson(body): SandboxJson<ClearFaultsIn>,
 ) -> Result<Json<FaultsClearedOut>, SandboxError> {
     let appid = body
@@ -74,7 +74,7 @@ pub async fn delete_faults(
 
 pub async fn get_journal(
     State(state): State<AppState>,
-    Query(q): Query<JournalQuery>,
+    SandboxQuery(q): SandboxQuery<JournalQuery>,
 ) -> Result<Json<JournalOut>, SandboxError> {
     state.journal.flush().await;
     let entries = state

@@ -8,8 +8,9 @@ pub mod payments;
 pub mod platforms;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
@@ -57,6 +58,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SandboxJson<T> {
         serde_json::from_slice(bytes)
             .map(Self)
             .map_err(|e| SandboxError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// A query string; one that does not parse is a 400 in the sandbox's JSON, like a body.
+pub struct SandboxQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for SandboxQuery<T> {
+    type Rejection = SandboxError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, SandboxError> {
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(q)| Self(q))
+            .map_err(|e| SandboxError::BadRequest(format!("invalid query: {}", e.body_text())))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use userorder_model::association::PaymentKeys;
 use userorder_model::sandbox::{
@@ -14,7 +14,7 @@ use userorder_model::sandbox::{
 use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
 use userorder_store::{Created, NewPayment, UploadFilter};
 
-use super::{DIGITS, HEX, SandboxJson, random_string};
+use super::{DIGITS, HEX, SandboxJson, SandboxQuery, random_string};
 use crate::clock;
 use crate::error::SandboxError;
 use crate::state::AppState;
@@ -154,7 +154,7 @@ pub async fn post_pay(
 
 pub async fn get_orders(
     State(state): State<AppState>,
-    Query(q): Query<OrdersQuery>,
+    SandboxQuery(q): SandboxQuery<OrdersQuery>,
 ) -> Result<Json<OrdersOut>, SandboxError> {
     let filter = UploadFilter {
         appid: q.appid.clone(),

@@ -6,6 +6,7 @@
 mod common;
 
 mod association;
+mod contract;
 mod debugging;
 mod errcodes;
 mod ops;
