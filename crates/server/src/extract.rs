@@ -1,6 +1,9 @@
 //! Extractors for the WeChat APIs. Their order in a handler's arguments is the spec's
 //! precedence (SPEC §3.4, §1): first `Caller` (41001 → 40001 → 42001 → 48001 → 61007,
 //! then the quotas 45009/45011), then `WeChatBody` (44002 → 45002 → 47001).
+//!
+//! What an endpoint demands of its caller is in the handler's signature: `Caller<Shopping>`,
+//! `Caller<Shipping>` or `Caller<Anytime>` (see [`needs`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,42 +23,47 @@ use crate::state::AppState;
 /// Seconds a superseded token keeps working (SPEC §3.1).
 pub const SUPERSEDED_GRACE: i64 = 300;
 
-/// What an endpoint demands of its caller beyond a valid token.
-pub struct EndpointRules {
+/// What an endpoint demands of its caller beyond a valid token, as a marker type.
+pub trait Needs {
     /// Permission sets an authorizer must hold one of (SPEC §3.3); empty: none needed.
-    pub permission_sets: &'static [i64],
+    const PERMISSION_SETS: &'static [i64];
     /// Callable before the app has opened the product (the opening calls themselves).
-    pub while_not_open: bool,
+    const WHILE_NOT_OPEN: bool;
 }
 
-pub fn endpoint(path: &str) -> EndpointRules {
-    const SHOPPING: &[i64] = &[120, 121];
-    const SHIPPING: &[i64] = &[120, 121, 142];
-    match path {
-        "/user-order/orders/shippings" | "/user-order/combine-orders/shippings" => EndpointRules {
-            permission_sets: SHIPPING,
-            while_not_open: false,
-        },
-        "/user-order/orders-permission/open"
-        | "/user-order/orders-permission/confirm"
-        | "/cgi-bin/openapi/rid/get" => EndpointRules {
-            permission_sets: &[],
-            while_not_open: true,
-        },
-        _ => EndpointRules {
-            permission_sets: SHOPPING,
-            while_not_open: false,
-        },
+pub mod needs {
+    use super::Needs;
+
+    /// The shopping APIs: an opened product; an authorizer holds set 120 or 121.
+    pub struct Shopping;
+    /// The shipping uploads: an opened product; an authorizer holds set 120, 121 or 142.
+    pub struct Shipping;
+    /// Opening the product and reading the journal: any state, no permission set.
+    pub struct Anytime;
+
+    impl Needs for Shopping {
+        const PERMISSION_SETS: &'static [i64] = &[120, 121];
+        const WHILE_NOT_OPEN: bool = false;
+    }
+    impl Needs for Shipping {
+        const PERMISSION_SETS: &'static [i64] = &[120, 121, 142];
+        const WHILE_NOT_OPEN: bool = false;
+    }
+    impl Needs for Anytime {
+        const PERMISSION_SETS: &'static [i64] = &[];
+        const WHILE_NOT_OPEN: bool = true;
     }
 }
 
-/// The app an access_token acts for, after every token check and the quota count.
-pub struct Caller {
+/// The app an access_token acts for, after every token check, what the endpoint `N`
+/// needs, and the quota count.
+pub struct Caller<N> {
     pub app: App,
     /// The sandbox clock when the request was checked.
     pub now: i64,
     /// Set when a third-party platform calls with an authorizer_access_token.
     pub component_appid: Option<String>,
+    needs: std::marker::PhantomData<N>,
 }
 
 /// Why a token does not authorize a call, or `None` when it does.
@@ -147,12 +155,11 @@ pub async fn count_quota(
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<N: Needs> FromRequestParts<AppState> for Caller<N> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let path = parts.uri.path().to_owned();
-        let rules = endpoint(&path);
         let token = query_param(parts, "access_token").ok_or(ErrCode::ACCESS_TOKEN_MISSING)?;
         // The clock, the token, its app and the fault check in one read.
         let facts = state.store.call_facts(&token, &path).await?;
@@ -172,7 +179,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ErrCode::INVALID_CREDENTIAL.into());
         };
         let app = facts.app.ok_or(ErrCode::INVALID_CREDENTIAL)?;
-        if app.state_at(now) == ProductState::NotOpen && !rules.while_not_open {
+        if app.state_at(now) == ProductState::NotOpen && !N::WHILE_NOT_OPEN {
             return Err(ErrCode::API_UNAUTHORIZED.into());
         }
         if let Some(component) = &record.component_appid {
@@ -182,9 +189,8 @@ impl FromRequestParts<AppState> for Caller {
                 .authorization(component, &app.appid)
                 .await?
                 .ok_or(ErrCode::INVALID_CREDENTIAL)?;
-            let granted = rules.permission_sets.is_empty()
-                || rules
-                    .permission_sets
+            let granted = N::PERMISSION_SETS.is_empty()
+                || N::PERMISSION_SETS
                     .iter()
                     .any(|set| authorization.funcscope.contains(set));
             if !granted {
@@ -197,6 +203,7 @@ impl FromRequestParts<AppState> for Caller {
             app,
             now,
             component_appid: record.component_appid,
+            needs: std::marker::PhantomData,
         })
     }
 }

@@ -4,7 +4,7 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -15,8 +15,8 @@ use userorder_model::validate::OpenIdDecoder;
 use userorder_store::{Payment, ProductState, StoredInfo, StoredShipping, UploadFilter};
 
 use super::{
-    KeyQuery, PageError, Session, jump_link, key_from, key_query, logistics, page, session_cookie,
-    session_of, unix_time, yuan,
+    KeyQuery, PageError, Payer, Session, jump_link, key_from, key_query, logistics, page,
+    session_cookie, unix_time, yuan,
 };
 use crate::clock;
 use crate::state::AppState;
@@ -33,19 +33,17 @@ pub struct ListQuery {
 
 /// Whose bill this request may see: the signed-in payer's, or (for the admin) the one the
 /// query names.
-async fn payer(
-    state: &AppState,
-    headers: &HeaderMap,
+fn whose(
+    payer: Payer,
     appid: Option<String>,
     openid: Option<String>,
 ) -> Result<(String, String), PageError> {
-    match session_of(state, headers) {
-        Some(Session::Payer { appid, openid }) => Ok((appid, openid)),
-        Some(Session::Admin) => match (appid, openid) {
+    match payer {
+        Payer::Own { appid, openid } => Ok((appid, openid)),
+        Payer::Admin => match (appid, openid) {
             (Some(appid), Some(openid)) => Ok((appid, openid)),
             _ => Err(PageError::NotFound),
         },
-        None => Err(PageError::Login("/bill/login")),
     }
 }
 
@@ -69,11 +67,11 @@ fn header_bar(title: &str) -> Markup {
 }
 
 pub async fn list(
+    payer: Payer,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let (appid, openid) = payer(&state, &headers, q.appid, q.openid).await?;
+    let (appid, openid) = whose(payer, q.appid, q.openid)?;
     let page_no = q.page.unwrap_or(1).max(1);
     let orders = if approved(&state, &appid).await? {
         state
@@ -143,11 +141,10 @@ fn item_count(stored: &StoredInfo) -> usize {
 }
 
 pub async fn order(
+    payer: Payer,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<KeyQuery>,
 ) -> Result<Response, PageError> {
-    let session = session_of(&state, &headers).ok_or(PageError::Login("/bill/login"))?;
     let key = key_from(q.t, q.a, q.b).ok_or(PageError::NotFound)?;
     let stored = state
         .store
@@ -155,9 +152,9 @@ pub async fn order(
         .await?
         .ok_or(PageError::NotFound)?;
     // A payer sees their own associated orders of an approved app; nothing else exists.
-    let allowed = match &session {
-        Session::Admin => true,
-        Session::Payer { appid, openid } => {
+    let allowed = match &payer {
+        Payer::Admin => true,
+        Payer::Own { appid, openid } => {
             *appid == stored.appid
                 && *openid == stored.info.payer.openid
                 && stored.associated_at.is_some()

@@ -4,7 +4,7 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -12,20 +12,12 @@ use userorder_store::{JournalFilter, PaymentFilter, UploadFilter};
 
 use super::bill::{order_view, verify_badge};
 use super::{
-    KeyQuery, PageError, Session, key_from, key_query, page, session_cookie, session_of, unix_time,
-    yuan,
+    Admin, KeyQuery, PageError, Session, key_from, key_query, page, session_cookie, unix_time, yuan,
 };
 use crate::clock;
 use crate::sandbox;
 use crate::secrets;
 use crate::state::AppState;
-
-async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
-    match session_of(state, headers) {
-        Some(Session::Admin) => Ok(()),
-        _ => Err(PageError::Login("/console/login")),
-    }
-}
 
 fn header_bar() -> Markup {
     html! {
@@ -48,11 +40,10 @@ pub struct OverviewQuery {
 }
 
 pub async fn overview(
+    _: Admin,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<OverviewQuery>,
 ) -> Result<Response, PageError> {
-    require_admin(&state, &headers).await?;
     let now = clock::now(state.store.as_ref()).await?;
     let apps = state.store.apps().await?;
     let merchants = state.store.merchants().await?;
@@ -181,11 +172,10 @@ pub async fn overview(
 }
 
 pub async fn order(
+    _: Admin,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<KeyQuery>,
 ) -> Result<Response, PageError> {
-    require_admin(&state, &headers).await?;
     let appid = q.appid.clone();
     let key = key_from(q.t, q.a, q.b).ok_or(PageError::NotFound)?;
     let stored = state
@@ -229,11 +219,10 @@ pub async fn order(
 }
 
 pub async fn pay(
+    _: Admin,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(transaction_id): Path<String>,
 ) -> Result<Response, PageError> {
-    require_admin(&state, &headers).await?;
     // The same operation as POST /sandbox/payments/{id}/pay, associations included.
     match sandbox::pay(&state, &transaction_id).await {
         Ok(_) => Ok(Redirect::to("/console#payments").into_response()),

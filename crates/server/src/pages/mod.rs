@@ -18,7 +18,7 @@ use crate::clock;
 use crate::error::StoreFault;
 use crate::state::AppState;
 
-pub use session::Session;
+pub use session::{Admin, Payer, Session};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,12 +1,16 @@
 //! Signed session cookies for the pages: a payer's (appid + openid) or the admin's. The
 //! signature key lives in the store, so sessions survive restarts and work on every process.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::PageError;
 use crate::secrets::{hex, same};
+use crate::state::AppState;
 
 pub const COOKIE: &str = "uo_session";
 /// Sessions last a day of real time.
@@ -60,6 +64,40 @@ pub fn decode(key: &[u8; 32], headers: &HeaderMap, now: i64) -> Option<Session> 
         }),
         "admin" => Some(Session::Admin),
         _ => None,
+    }
+}
+
+/// The console's extractor: the admin is signed in, or the request goes to the login page.
+/// A console handler takes it as an argument, so none can forget the check.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        match super::session_of(state, &parts.headers) {
+            Some(Session::Admin) => Ok(Admin),
+            _ => Err(PageError::Login("/console/login")),
+        }
+    }
+}
+
+/// The bill's extractor: whose bill this is. A payer signed in sees their own; the admin
+/// (signed in on the console) may look as any payer.
+pub enum Payer {
+    Own { appid: String, openid: String },
+    Admin,
+}
+
+impl FromRequestParts<AppState> for Payer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        match super::session_of(state, &parts.headers) {
+            Some(Session::Payer { appid, openid }) => Ok(Payer::Own { appid, openid }),
+            Some(Session::Admin) => Ok(Payer::Admin),
+            None => Err(PageError::Login("/bill/login")),
+        }
     }
 }
 

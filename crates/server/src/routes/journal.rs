@@ -10,12 +10,13 @@ use userorder_store::JournalFilter;
 
 use crate::clock;
 use crate::error::ApiError;
+use crate::extract::needs::Anytime;
 use crate::extract::{Caller, WeChatBody};
 use crate::state::AppState;
 
 pub async fn rid_get(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Caller<Anytime>,
     WeChatBody(body): WeChatBody<RidGetIn>,
 ) -> Result<Json<RidGetOut>, ApiError> {
     let rid = body

@@ -9,6 +9,7 @@ use userorder_store::ProductState;
 
 use crate::error::ApiError;
 use crate::extract::Caller;
+use crate::extract::needs::Anytime;
 use crate::state::AppState;
 
 /// Seconds from confirm until the review completes.
@@ -16,7 +17,7 @@ pub const REVIEW_SECONDS: i64 = 6 * 3600;
 
 pub async fn open(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Caller<Anytime>,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let app = &caller.app;
     if let Some(component) = &caller.component_appid {
@@ -55,7 +56,7 @@ pub async fn open(
 /// `APPROVED` now and becomes visible when it completes.
 pub async fn confirm(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Caller<Anytime>,
 ) -> Result<Json<PermissionConfirmOut>, ApiError> {
     let app = &caller.app;
     let last_result = app

@@ -16,12 +16,13 @@ use userorder_store::StoredInfo;
 
 use super::shopping::{acting, saved_answer};
 use crate::error::ApiError;
+use crate::extract::needs::{Shipping, Shopping};
 use crate::extract::{Caller, WeChatBody};
 use crate::state::AppState;
 
 pub async fn upload_shipping_info(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Caller<Shipping>,
     WeChatBody(body): WeChatBody<UploadShippingInfoIn>,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let info = validate::upload_shipping_info(body, &acting(&state, &caller))?;
@@ -30,7 +31,7 @@ pub async fn upload_shipping_info(
 
 pub async fn upload_combined_shipping_info(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Caller<Shipping>,
     WeChatBody(body): WeChatBody<UploadCombinedShippingInfoIn>,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let info = validate::upload_combined_shipping_info(body, &acting(&state, &caller))?;
@@ -82,7 +83,7 @@ async fn shopping_details(
 
 async fn save(
     state: &AppState,
-    caller: &Caller,
+    caller: &Caller<Shipping>,
     info: &ShippingInfo,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let appid = &caller.app.appid;
@@ -169,7 +170,7 @@ fn uploaded_items<'a>(details: &'a Details, sub_key: Option<&OrderKey>) -> Optio
 
 pub async fn verify(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Caller<Shopping>,
     WeChatBody(body): WeChatBody<VerifyIn>,
 ) -> Result<Json<VerifyOut>, ApiError> {
     let (key, payer) = validate::verify(body, &acting(&state, &caller))?;

@@ -11,12 +11,13 @@ use userorder_model::{ErrCode, Rejection};
 use userorder_store::Saved;
 
 use crate::error::ApiError;
+use crate::extract::needs::Shopping;
 use crate::extract::{Caller, WeChatBody};
 use crate::state::AppState;
 
 pub async fn upload_shopping_info(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Caller<Shopping>,
     WeChatBody(body): WeChatBody<UploadShoppingInfoIn>,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let info = validate::upload_shopping_info(body, &acting(&state, &caller))?;
@@ -25,14 +26,14 @@ pub async fn upload_shopping_info(
 
 pub async fn upload_combined_shopping_info(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Caller<Shopping>,
     WeChatBody(body): WeChatBody<UploadCombinedShoppingInfoIn>,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let info = validate::upload_combined_shopping_info(body, &acting(&state, &caller))?;
     save(&state, &caller, &info).await
 }
 
-pub fn acting<'a>(state: &'a AppState, caller: &'a Caller) -> Acting<'a> {
+pub fn acting<'a, N>(state: &'a AppState, caller: &'a Caller<N>) -> Acting<'a> {
     Acting {
         appid: &caller.app.appid,
         openids: state.openids.as_ref(),
@@ -42,7 +43,7 @@ pub fn acting<'a>(state: &'a AppState, caller: &'a Caller) -> Acting<'a> {
 /// Merchant check, then the state rules of SPEC §5.4.
 async fn save(
     state: &AppState,
-    caller: &Caller,
+    caller: &Caller<Shopping>,
     info: &ShoppingInfo,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let appid = &caller.app.appid;
