@@ -8,11 +8,12 @@ mod demo;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use userorder_server::{Config, JournalRetention, QuotaDefaults, Server};
+use userorder_server::{Config, JournalRetention, QuotaDefaults, Server, Timeouts};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -120,6 +121,13 @@ struct ServeArgs {
     /// Request journal: how many seconds to keep a request [default: 604800].
     #[arg(long, env = "USERORDER_JOURNAL_MAX_AGE")]
     journal_max_age: Option<i64>,
+    /// Seconds a connection may take to send a request's headers, and may idle between
+    /// requests on keep-alive, before it is closed [default: 30].
+    #[arg(long, env = "USERORDER_HEADER_TIMEOUT")]
+    header_timeout: Option<u64>,
+    /// Seconds a request may take to send its body before it is answered 408 [default: 30].
+    #[arg(long, env = "USERORDER_BODY_TIMEOUT")]
+    body_timeout: Option<u64>,
     /// Log lines as `text` or `json` (one object per line) [default: text].
     #[arg(long, env = "USERORDER_LOG_FORMAT")]
     log_format: Option<LogFormat>,
@@ -150,6 +158,8 @@ impl ServeArgs {
         self.journal_max_entries = self.journal_max_entries.or(file.journal_max_entries);
         self.journal_max_age = self.journal_max_age.or(file.journal_max_age);
         self.log_format = self.log_format.or(file.log_format);
+        self.header_timeout = self.header_timeout.or(file.header_timeout);
+        self.body_timeout = self.body_timeout.or(file.body_timeout);
         Ok(self)
     }
 }
@@ -278,6 +288,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .journal_max_age
                 .unwrap_or(defaults.max_age_seconds)
                 .max(1),
+        },
+        timeouts: {
+            let defaults = Timeouts::default();
+            let seconds = |s: Option<u64>, default| s.map_or(default, Duration::from_secs);
+            Timeouts {
+                header: seconds(args.header_timeout.filter(|s| *s > 0), defaults.header),
+                body: seconds(args.body_timeout.filter(|s| *s > 0), defaults.body),
+            }
         },
     })
     .await

@@ -14,6 +14,8 @@ use userorder_model::ErrCode;
 use userorder_model::sandbox as sb;
 use userorder_model::wire;
 
+use crate::config::Timeouts;
+use crate::connections;
 use crate::envelope::{self, is_wechat_path};
 use crate::error::ApiError;
 use crate::openapi::{Answer, Auth, Doc, Errcodes, Tag, body, params, schema};
@@ -317,7 +319,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, timeouts: Timeouts) -> Router {
     let (mut wechat, mut admin) = (Router::new(), Router::new());
     for endpoint in endpoints() {
         if endpoint.path.starts_with("/sandbox/") {
@@ -342,6 +344,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             envelope::envelope,
+        ))
+        .layer(middleware::from_fn_with_state(
+            timeouts.body,
+            connections::body_deadline,
         ))
         .with_state(state)
 }

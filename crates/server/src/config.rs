@@ -1,6 +1,7 @@
 //! What `userorder serve` is told.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 pub use crate::journal::JournalRetention;
 
@@ -30,6 +31,26 @@ impl Default for QuotaDefaults {
     }
 }
 
+/// How long a client may take to send what the server waits for. Neither bounds a request
+/// in flight: a handler (a scripted fault's delay, a slow store) takes what it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From the moment a connection waits for a request until its headers are in: a client
+    /// sending headers slowly, or idling on a keep-alive connection, is cut off after this.
+    pub header: Duration,
+    /// From the headers until the whole body is in (HTTP 408 and the connection closed).
+    pub body: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            header: Duration::from_secs(30),
+            body: Duration::from_secs(30),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -40,4 +61,5 @@ pub struct Config {
     pub admin_token: String,
     pub quotas: QuotaDefaults,
     pub journal: JournalRetention,
+    pub timeouts: Timeouts,
 }

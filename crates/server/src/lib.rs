@@ -8,6 +8,7 @@
 mod app;
 mod clock;
 mod config;
+mod connections;
 mod envelope;
 mod error;
 mod extract;
@@ -29,7 +30,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use userorder_model::openid::OpenIdCodec;
 
-pub use config::{Config, JournalRetention, QuotaDefaults};
+pub use config::{Config, JournalRetention, QuotaDefaults, Timeouts};
 use state::AppState;
 
 /// The OpenAPI document `GET /openapi.json` serves, pretty-printed (`docs/openapi.json`).
@@ -56,6 +57,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    timeouts: Timeouts,
     journal_writer: tokio::task::JoinHandle<()>,
 }
 
@@ -83,11 +85,12 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
-        let router = app::router(state.clone());
+        let router = app::router(state.clone(), config.timeouts);
         Ok(Self {
             listener,
             router,
             state,
+            timeouts: config.timeouts,
             journal_writer,
         })
     }
@@ -101,13 +104,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        connections::serve(self.listener, self.router, self.timeouts, shutdown).await;
         // Every sender is gone with the router and the state: the writer drains and ends.
         drop(self.state);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.journal_writer).await;

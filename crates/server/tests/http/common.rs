@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use userorder_client::{Client, Error, Sandbox};
 use userorder_model::ErrCode;
-use userorder_server::{Config, JournalRetention, QuotaDefaults, Server};
+use userorder_server::{Config, JournalRetention, QuotaDefaults, Server, Timeouts};
 pub use userorder_store::testing::{Backend, TestDb};
 
 pub const ADMIN: &str = "test-admin-token";
@@ -34,7 +34,17 @@ impl TestServer {
 
     /// Starts on an existing database (a restart).
     pub async fn start_on(db: TestDb, journal: JournalRetention) -> Self {
+        Self::start_configured(db, journal, Timeouts::default()).await
+    }
+
+    pub async fn start_with_timeouts(backend: Backend, timeouts: Timeouts) -> Self {
+        let db = TestDb::create(&backend).await;
+        Self::start_configured(db, JournalRetention::default(), timeouts).await
+    }
+
+    async fn start_configured(db: TestDb, journal: JournalRetention, timeouts: Timeouts) -> Self {
         let server = Server::build(Config {
+            timeouts,
             listen: "127.0.0.1:0".parse().expect("addr"),
             database_url: db.url.clone(),
             pool_size: 5,

@@ -15,4 +15,5 @@ mod platforms;
 mod robustness;
 mod sdk;
 mod shipping;
+mod timeouts;
 mod tokens;
