@@ -15,8 +15,8 @@ use userorder_model::validate::OpenIdDecoder;
 use userorder_store::{Payment, ProductState, StoredInfo, StoredShipping, UploadFilter};
 
 use super::{
-    KeyQuery, PageError, Payer, Session, jump_link, key_from, key_query, logistics, page,
-    session_cookie, unix_time, yuan,
+    KeyQuery, PageError, Payer, Session, items, jump_link, key_from, key_query, logistics, page,
+    sent_time, session_cookie, unix_time, yuan,
 };
 use crate::clock;
 use crate::state::AppState;
@@ -104,7 +104,7 @@ pub async fn list(
                             span.amount { (yuan(stored.info.total_fen())) }
                         }
                         div.row.muted {
-                            span { (item_count(stored)) " items" }
+                            span { (items(item_count(stored))) }
                             span { @if let Some(at) = stored.associated_at { (unix_time(at)) } }
                         }
                     }
@@ -227,7 +227,7 @@ pub fn order_view(
             }
         }
         @if let Some(shipping) = shipping {
-            p.muted { "Shipping version " (shipping.version) ", uploaded " (shipping.info.upload_time.as_str()) }
+            p.muted { "Shipping version " (shipping.version) ", uploaded " (sent_time(shipping.info.upload_time.as_str())) }
         }
     }
 }

@@ -12,7 +12,8 @@ use userorder_store::{JournalFilter, PaymentFilter, UploadFilter};
 
 use super::bill::{order_view, verify_badge};
 use super::{
-    Admin, KeyQuery, PageError, Session, key_from, key_query, page, session_cookie, unix_time, yuan,
+    Admin, KeyQuery, PageError, Session, key_from, key_query, page, sent_time, session_cookie,
+    unix_time, yuan,
 };
 use crate::clock;
 use crate::sandbox;
@@ -134,7 +135,7 @@ pub async fn overview(
                             td { (stored.appid) }
                             td { a href={ "/console/order?" (key_query(&stored.appid, &stored.info.order_key)) } { (stored.info.order_key.to_string()) } }
                             td.muted { (stored.info.payer.openid) }
-                            td { (stored.version) " · " (stored.info.upload_time.as_str()) }
+                            td { (stored.version) " · " (sent_time(stored.info.upload_time.as_str())) }
                             td.verify { (verify_badge(stored.verify_result)) }
                             td { @match shipping { Some(s) => { "v" (s.version) }, None => { "—" } } }
                         }
@@ -199,7 +200,7 @@ pub async fn order(
                 h2 { "Shopping details: " (versions.len()) " accepted versions" }
                 @for v in &versions {
                     details {
-                        summary { "v" (v.version) " · upload_time " (v.upload_time) " · accepted " (unix_time(v.accepted_at)) }
+                        summary { "v" (v.version) " · upload_time " (sent_time(&v.upload_time)) " · accepted " (unix_time(v.accepted_at)) }
                         pre { (serde_json::to_string_pretty(&v.info).unwrap_or_default()) }
                     }
                 }
@@ -208,7 +209,7 @@ pub async fn order(
                 h2 { "Shipping: " (shipping_versions.len()) " accepted versions" }
                 @for v in &shipping_versions {
                     details {
-                        summary { "v" (v.version) " · upload_time " (v.upload_time) " · accepted " (unix_time(v.accepted_at)) }
+                        summary { "v" (v.version) " · upload_time " (sent_time(&v.upload_time)) " · accepted " (unix_time(v.accepted_at)) }
                         pre { (serde_json::to_string_pretty(&v.info).unwrap_or_default()) }
                     }
                 }

@@ -155,8 +155,33 @@ pub fn jump_link(link: &JumpLink, label: &str) -> Markup {
     }
 }
 
+/// China Standard Time, the zone WeChat's payers and merchants live in (no daylight saving).
+const CHINA: time::UtcOffset = time::macros::offset!(+8);
+const SHOWN: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+
+/// A moment as the pages show it: China time, the zone named.
 pub fn unix_time(unix: i64) -> String {
-    clock::rfc3339(unix).replace('T', " ").replace('Z', " UTC")
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|at| at.to_offset(CHINA).format(SHOWN).ok())
+        .map_or_else(|| clock::rfc3339(unix), |text| format!("{text} (UTC+8)"))
+}
+
+/// An RFC 3339 time the merchant sent (any offset), shown in China time; as sent if it
+/// does not parse.
+pub fn sent_time(rfc3339: &str) -> String {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map_or_else(|_| rfc3339.to_owned(), |at| unix_time(at.unix_timestamp()))
+}
+
+/// "1 item", "2 items".
+pub fn items(n: usize) -> String {
+    if n == 1 {
+        "1 item".to_owned()
+    } else {
+        format!("{n} items")
+    }
 }
 
 /// The query string that names an order on the detail pages.

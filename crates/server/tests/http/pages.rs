@@ -78,6 +78,24 @@ async fn a_payer_sees_items_totals_and_shipping_with_merchant_text_escaped(backe
     assert_eq!(status, 200);
     assert!(list.contains("MO-H1"), "{list}");
     assert!(list.contains("¥33152.00"), "4 × ¥8288.00: {list}");
+    assert!(list.contains("2 items"), "{list}");
+    assert!(list.contains("(UTC+8)"), "times in China time, the zone named: {list}");
+
+    // An order of one item says so.
+    let txid = create_payment(&server, &shop, "H2", &[]).await;
+    let mut one = single_body(&shop, "H2", T0);
+    one["order_list"][0]["item_list"]
+        .as_array_mut()
+        .expect("items")
+        .truncate(1);
+    server
+        .client
+        .upload_shopping_info(&shop.token, &one)
+        .await
+        .expect("upload");
+    server.sandbox.pay(&txid).await.expect("pay");
+    let (_, list) = get(&server, "/bill", Some(&cookie)).await;
+    assert!(list.contains("1 item<"), "{list}");
 
     let (status, html) = get(&server, &order, Some(&cookie)).await;
     assert_eq!(status, 200);
@@ -88,6 +106,8 @@ async fn a_payer_sees_items_totals_and_shipping_with_merchant_text_escaped(backe
         "SF777",
         "YT888",
         "Items: item-1",
+        // T1 is 10:00:01 at +08:00: shown as sent, in China time.
+        "uploaded 2026-11-26 10:00:01 (UTC+8)",
         "ASSOCIATED",
         "MO-H1",
     ] {
