@@ -79,7 +79,10 @@ async fn a_payer_sees_items_totals_and_shipping_with_merchant_text_escaped(backe
     assert!(list.contains("MO-H1"), "{list}");
     assert!(list.contains("¥33152.00"), "4 × ¥8288.00: {list}");
     assert!(list.contains("2 items"), "{list}");
-    assert!(list.contains("(UTC+8)"), "times in China time, the zone named: {list}");
+    assert!(
+        list.contains("(UTC+8)"),
+        "times in China time, the zone named: {list}"
+    );
 
     // An order of one item says so.
     let txid = create_payment(&server, &shop, "H2", &[]).await;
