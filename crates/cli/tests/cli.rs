@@ -42,6 +42,11 @@ fn explain_tells_the_meaning_and_the_fix() {
     let output = run(&["explain", "268485216"], &[]);
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
+    // Both languages: WeChat's errmsg, then what it means.
+    assert!(
+        text.contains("上传时间非法，请按照 RFC 3339 格式填写"),
+        "{text}"
+    );
     assert!(text.contains("upload_time is illegal"), "{text}");
     assert!(text.contains("RFC 3339"), "{text}");
     let json = stdout_json(&run(&["explain", "-1", "--json"], &[]));
@@ -257,7 +262,7 @@ async fn a_bulk_upload_of_ten_thousand_orders_completes_and_accounts_for_every_l
     assert!(
         unbound["errmsg"]
             .as_str()
-            .is_some_and(|m| m.starts_with("mchid is not valid"))
+            .is_some_and(|m| m.starts_with("商户号不合法，请确认后重试"))
     );
 
     // The server stored exactly the accepted ones.

@@ -73,7 +73,8 @@ impl ErrCode {
     pub const NOT_IN_OPEN_SCOPE: Self = Self(268_485_215);
     pub const UPLOAD_TIME_ILLEGAL: Self = Self(268_485_216);
     pub const MCHID_NOT_VALID: Self = Self(268_485_217);
-    pub const SUB_ORDER_TYPE_DIFFERS: Self = Self(268_485_218);
+    /// SPEC §10.15: one numbering with order shipping management (268485218 is retired).
+    pub const SUB_ORDER_TYPE_DIFFERS: Self = Self(268_485_253);
     pub const ITEM_DETAIL_JUMP_LINK_EMPTY: Self = Self(268_485_272);
     pub const ILLEGAL_DELIVERY_MODE: Self = Self(268_485_224);
     pub const TRACKING_NO_EMPTY: Self = Self(268_485_226);
@@ -143,8 +144,56 @@ impl ErrCode {
         Self::AGREEMENT_NOT_SIGNED,
     ];
 
-    /// The errmsg WeChat sends for this code (without the ` rid: …` suffix).
+    /// The errmsg WeChat sends for this code (without the ` rid: …` suffix): Chinese for
+    /// the product codes (2684xxxxx, SPEC §10.15 point 5), English for the cgi-bin and
+    /// transport codes, as WeChat sends them.
     pub fn default_message(self) -> &'static str {
+        self.chinese().unwrap_or_else(|| self.english())
+    }
+
+    /// WeChat's Chinese errmsg of a product code; `None` for the codes WeChat answers in
+    /// English.
+    pub fn chinese(self) -> Option<&'static str> {
+        Some(match self.0 {
+            268_435_461 => "参数错误",
+            268_457_013 => "openid 解码失败，请确认 openid 是否正确",
+            268_457_014 => "openid 解码结果为 0，请确认 openid 是否正确",
+            268_485_192 => "用户标识 openid 必须填写",
+            268_485_194 => "订单单号类型非法",
+            268_485_195 => "微信支付单号形式下 transaction_id 字段必须设置",
+            268_485_196 => "商户侧单号形式下 mchid 字段必须设置",
+            268_485_197 => "商户侧单号形式下 out_trade_no 字段必须设置",
+            268_485_201 => "商户交易订单编号必须填写",
+            268_485_202 => "链接类型必须为小程序或 URL",
+            268_485_204 => "链接类型为小程序时必须设置 appid",
+            268_485_205 => "链接类型为小程序时必须设置 path",
+            268_485_206 => "链接类型为 URL 时必须设置 url",
+            268_485_207 => "商品名称必须填写",
+            268_485_208 => "商品单价必须填写",
+            268_485_209 => "购买数量必须填写",
+            268_485_210 => "商品图片链接至少填写一个",
+            268_485_211 => "订单购买的商品列表不能为空",
+            268_485_213 => "订单购买的商品列表中商户侧商品 ID 必须全部设置或全部不设置",
+            268_485_214 => "上传时间必须填写",
+            268_485_215 => "经营类目不在购物订单开放范围内",
+            268_485_216 => "上传时间非法，请按照 RFC 3339 格式填写",
+            268_485_217 => "商户号不合法，请确认后重试",
+            268_485_224 => "发货模式非法",
+            268_485_226 => "物流单号不能为空",
+            268_485_227 => "物流公司编码不能为空",
+            268_485_228 => "统一发货模式下,物流信息列表长度必须为1",
+            268_485_253 => "主单的订单单号类型与子单的单号类型不一致",
+            268_485_272 => "商品详情链接必须设置",
+            268_486_570 => "购物订单权限未开通",
+            268_486_612 => "当前权限状态不允许开通",
+            268_486_640 => "未签署购物订单协议",
+            _ => return None,
+        })
+    }
+
+    /// What the code means, in English (for `explain` and the hints; the errmsg of the codes
+    /// WeChat answers in English).
+    pub fn english(self) -> &'static str {
         match self.0 {
             0 => "ok",
             -1 => "system error",
@@ -199,7 +248,7 @@ impl ErrCode {
                 "upload_time is illegal, use RFC 3339 such as 2021-05-20T13:29:35.120+08:00"
             }
             268_485_217 => "mchid is not valid",
-            268_485_218 => "order_number_type of a sub-order differs from the combined order",
+            268_485_253 => "order_number_type of a sub-order differs from the combined order's",
             268_485_224 => "delivery_mode is illegal",
             268_485_226 => "tracking_no is empty",
             268_485_227 => "express_company is empty",
@@ -292,7 +341,7 @@ impl ErrCode {
             268_485_217 => {
                 "Every mchid in an order key must be a merchant bound to the calling app."
             }
-            268_485_218 => "Every sub-order must use the combined order's order_number_type.",
+            268_485_253 => "Every sub-order must use the combined order's order_number_type.",
             268_485_224 => "delivery_mode must be 1/UNIFIED_DELIVERY or 2/SPLIT_DELIVERY.",
             268_485_226 => "Every parcel needs tracking_no (1-128 bytes).",
             268_485_227 => "Every parcel needs express_company (1-128 bytes).",
@@ -336,24 +385,25 @@ impl Rejection {
         }
     }
 
-    /// 268435461 `invalid parameter: <path> <rule>`; the path names the JSON field.
+    /// 268435461 `参数错误: <path> <rule>`; the path names the JSON field, the rule is ours
+    /// (English).
     pub fn invalid(path: impl fmt::Display, rule: impl fmt::Display) -> Self {
         Self {
             code: ErrCode::INVALID_PARAMETER,
-            message: Cow::Owned(format!("invalid parameter: {path} {rule}")),
+            message: Cow::Owned(format!("参数错误: {path} {rule}")),
         }
     }
 
-    /// 268435461 with a free sentence after `invalid parameter: `.
+    /// 268435461 with a free sentence after `参数错误: `.
     pub fn invalid_because(reason: impl fmt::Display) -> Self {
         Self {
             code: ErrCode::INVALID_PARAMETER,
-            message: Cow::Owned(format!("invalid parameter: {reason}")),
+            message: Cow::Owned(format!("参数错误: {reason}")),
         }
     }
 
     /// A registry code whose message also names the JSON path, e.g.
-    /// `item name is empty (order_list[0].item_list[1].name)`.
+    /// `商品名称必须填写 (order_list[0].item_list[1].name)`.
     pub fn at(code: ErrCode, path: impl fmt::Display) -> Self {
         Self {
             code,

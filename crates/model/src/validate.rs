@@ -600,7 +600,8 @@ fn logistics_type(raw: Option<&EnumIn>, path: &str) -> Result<LogisticsType, Rej
 /// name, `Some(Err(()))` for anything else.
 pub fn enum_index(raw: Option<&EnumIn>, names: &[&str]) -> Option<Result<usize, ()>> {
     let value = &raw?.0;
-    if value.is_null() {
+    // null and "" are absent (SPEC §10.15 point 3).
+    if value.is_null() || value.as_str() == Some("") {
         return None;
     }
     let index = if let Some(n) = value.as_i64() {

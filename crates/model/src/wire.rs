@@ -23,6 +23,13 @@ use crate::association::VerifyResult;
 #[serde(transparent)]
 pub struct EnumIn(pub Value);
 
+/// `""` is absent, like a missing key or `null` (SPEC §10.15 point 3): real clients send
+/// `""` for fields they do not use. A required field sent as `""` is then missing.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = Option::deserialize(d)?;
+    Ok(value.filter(|v| !v.is_empty()))
+}
+
 /// The schema of an enum field: its number (1-based) or its name, or null (absent).
 fn enum_schema(description: &str, names: &[&str]) -> RefOr<Schema> {
     let numbers = (1..=names.len()).map(|n| n as i64);
@@ -87,12 +94,15 @@ pub struct OrderKeyIn {
     pub order_number_type: Option<EnumIn>,
     /// Needed when order_number_type is 2. At most 32 bytes.
     #[schema(max_length = 32)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub transaction_id: Option<String>,
     /// Needed when order_number_type is 1. At most 32 bytes.
     #[schema(max_length = 32, pattern = r"^[0-9]{1,32}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub mchid: Option<String>,
     /// Needed when order_number_type is 1: 1–32 of `0-9 A-Z a-z _ - *`.
     #[schema(max_length = 32, pattern = r"^[0-9A-Za-z_\-*]{1,32}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub out_trade_no: Option<String>,
 }
 
@@ -104,12 +114,15 @@ pub struct JumpLinkIn {
     pub link_type: Option<EnumIn>,
     /// Type 1. An order's link must name the calling app. At most 32 bytes.
     #[schema(max_length = 32, pattern = r"^wx[0-9a-f]{16}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub appid: Option<String>,
     /// Type 1: the page path. At most 512 bytes.
     #[schema(max_length = 512)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub path: Option<String>,
     /// Type 2: an http(s) URL of at most 1024 bytes.
     #[schema(max_length = 1024)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub url: Option<String>,
 }
 
@@ -117,12 +130,15 @@ pub struct JumpLinkIn {
 pub struct ItemIn {
     /// The merchant's item id, 1–64 bytes: every item of an order has one, or none does.
     #[schema(max_length = 64)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub merchant_item_id: Option<String>,
     /// Required; 1–256 characters.
     #[schema(max_length = 256)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub name: Option<String>,
     /// At most 512 characters.
     #[schema(max_length = 512)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub description: Option<String>,
     /// Required: price of one, in fen (1/100 yuan), 0 or more.
     #[schema(minimum = 0)]
@@ -140,6 +156,7 @@ pub struct ItemIn {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct PayerIn {
     #[schema(max_length = 128)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub openid: Option<String>,
 }
 
@@ -148,6 +165,7 @@ pub struct PayerIn {
 pub struct OrderIn {
     /// Required; 1–64 bytes.
     #[schema(max_length = 64)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub merchant_order_no: Option<String>,
     pub order_detail_jump_link: Option<JumpLinkIn>,
     /// Required: 1–50 items.
@@ -162,6 +180,7 @@ pub struct SubOrderIn {
     pub order_key: Option<OrderKeyIn>,
     /// Required; 1–64 bytes.
     #[schema(max_length = 64)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub merchant_order_no: Option<String>,
     pub order_detail_jump_link: Option<JumpLinkIn>,
     /// Required: 1–50 items.
@@ -186,6 +205,7 @@ pub struct UploadShoppingInfoIn {
     #[schema(
         pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
     )]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub upload_time: Option<String>,
 }
 
@@ -202,6 +222,7 @@ pub struct UploadCombinedShoppingInfoIn {
     #[schema(
         pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
     )]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub upload_time: Option<String>,
 }
 
@@ -210,9 +231,12 @@ pub struct UploadCombinedShoppingInfoIn {
 #[into_params(parameter_in = Query)]
 pub struct TokenQuery {
     /// Must be `client_credential`.
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub grant_type: Option<String>,
     #[param(pattern = r"^wx[0-9a-f]{16}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub appid: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub secret: Option<String>,
 }
 
@@ -220,9 +244,12 @@ pub struct TokenQuery {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct StableTokenIn {
     /// Must be `client_credential`.
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub grant_type: Option<String>,
     #[schema(pattern = r"^wx[0-9a-f]{16}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub appid: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub secret: Option<String>,
     /// Mint a new token now (limited per day and per 30 s) instead of returning the current one.
     pub force_refresh: Option<bool>,
@@ -258,6 +285,7 @@ impl EnvelopeOut {
 pub struct ShippingItemIn {
     /// An item of the uploaded order, by its merchant_item_id.
     #[schema(max_length = 64)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub merchant_item_id: Option<String>,
 }
 
@@ -265,9 +293,11 @@ pub struct ShippingItemIn {
 pub struct ContactIn {
     /// 1–1024 bytes.
     #[schema(max_length = 1024)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub consignor_contact: Option<String>,
     /// 1–1024 bytes.
     #[schema(max_length = 1024)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub receiver_contact: Option<String>,
 }
 
@@ -276,9 +306,11 @@ pub struct ContactIn {
 pub struct ShippingIn {
     /// Required; 1–128 bytes.
     #[schema(max_length = 128)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub tracking_no: Option<String>,
     /// Required; 1–128 bytes.
     #[schema(max_length = 128)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub express_company: Option<String>,
     /// Split delivery: the items in this parcel, at most 50.
     #[schema(max_items = 50)]
@@ -300,6 +332,7 @@ pub struct UploadShippingInfoIn {
     #[schema(
         pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
     )]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub upload_time: Option<String>,
 }
 
@@ -325,6 +358,7 @@ pub struct UploadCombinedShippingInfoIn {
     #[schema(
         pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
     )]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub upload_time: Option<String>,
 }
 
@@ -356,6 +390,7 @@ pub struct PermissionConfirmOut {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct RidGetIn {
     /// The rid at the end of an errmsg.
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub rid: Option<String>,
 }
 
@@ -383,8 +418,11 @@ pub struct RidRequestOut {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct ComponentTokenIn {
     #[schema(pattern = r"^wx[0-9a-f]{16}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub component_appid: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub component_appsecret: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub component_verify_ticket: Option<String>,
 }
 
@@ -399,7 +437,9 @@ pub struct ComponentTokenOut {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct QueryAuthIn {
     #[schema(pattern = r"^wx[0-9a-f]{16}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub component_appid: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub authorization_code: Option<String>,
 }
 
@@ -434,9 +474,12 @@ pub struct FuncscopeCategoryOut {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct AuthorizerTokenIn {
     #[schema(pattern = r"^wx[0-9a-f]{16}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub component_appid: Option<String>,
     #[schema(pattern = r"^wx[0-9a-f]{16}$")]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub authorizer_appid: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub authorizer_refresh_token: Option<String>,
 }
 

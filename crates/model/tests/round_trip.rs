@@ -31,7 +31,8 @@ fn order_link() -> impl Strategy<Value = JumpLink> {
 fn item(id: Option<String>) -> impl Strategy<Value = Item> {
     (
         "\\PC{1,40}",
-        proptest::option::of("\\PC{0,60}"),
+        // "" is absent on the wire (SPEC §10.15), so a stored description is never empty.
+        proptest::option::of("\\PC{1,60}"),
         0i64..=i64::MAX,
         1i64..=i64::MAX,
         proptest::collection::vec("https://img\\.[a-z]{1,10}\\.cn/[a-z0-9]{1,20}", 1..=3),

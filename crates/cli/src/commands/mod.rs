@@ -66,10 +66,14 @@ pub fn explain(code: i64, json: bool) -> Result<(), Failure> {
     if json {
         println!(
             "{}",
-            serde_json::json!({"errcode": code, "errmsg": code.default_message(), "hint": code.hint(), "known": known})
+            serde_json::json!({"errcode": code, "errmsg": code.default_message(), "english": code.english(), "hint": code.hint(), "known": known})
         );
     } else {
+        // WeChat's errmsg first (Chinese for the product codes), then what it means.
         println!("{code}  {}", code.default_message());
+        if code.chinese().is_some() {
+            println!("{}", code.english());
+        }
         println!("{}", code.hint());
     }
     if known {

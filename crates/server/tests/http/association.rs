@@ -39,7 +39,7 @@ async fn upload_then_pay_associates_and_locks(backend: Backend) {
     assert_refused(
         result,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: order is already associated with its payment and can no longer be modified",
+        "参数错误: order is already associated with its payment and can no longer be modified",
         "locked",
     );
     server
@@ -163,7 +163,7 @@ async fn only_a_strictly_later_upload_replaces_and_an_identical_retry_answers_0(
     assert_refused(
         same_time,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: upload_time is not later than the last accepted upload (2026-11-26T10:00:01.000+08:00)",
+        "参数错误: upload_time is not later than the last accepted upload (2026-11-26T10:00:01.000+08:00)",
         "same time, other body",
     );
     changed["upload_time"] = json!(T0);
@@ -174,7 +174,7 @@ async fn only_a_strictly_later_upload_replaces_and_an_identical_retry_answers_0(
     assert_refused(
         earlier,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: upload_time is not later",
+        "参数错误: upload_time is not later",
         "earlier",
     );
     // The same instant written in another offset is not later either.
@@ -186,7 +186,7 @@ async fn only_a_strictly_later_upload_replaces_and_an_identical_retry_answers_0(
     assert_refused(
         same_instant,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: upload_time is not later",
+        "参数错误: upload_time is not later",
         "same instant",
     );
     let order = &stored(&server, &shop).await[0];

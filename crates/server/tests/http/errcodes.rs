@@ -25,163 +25,163 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
             "order_key absent",
             remove("/order_key"),
             268485194,
-            "order_number_type is illegal",
+            "订单单号类型非法",
         ),
         (
             "order_number_type 3",
             set("/order_key/order_number_type", json!(3)),
             268485194,
-            "order_number_type is illegal",
+            "订单单号类型非法",
         ),
         (
             "order_number_type unknown name",
             set("/order_key/order_number_type", json!("FOO")),
             268485194,
-            "order_number_type is illegal",
+            "订单单号类型非法",
         ),
         (
             "order_number_type as a bool",
             set("/order_key/order_number_type", json!(true)),
             268485194,
-            "order_number_type is illegal",
+            "订单单号类型非法",
         ),
         (
             "type 2 without transaction_id",
             set("/order_key/order_number_type", json!("WXPAY_TRADE_NUMBER")),
             268485195,
-            "transaction_id must be set",
+            "微信支付单号形式下 transaction_id 字段必须设置",
         ),
         (
             "type 1 without mchid",
             remove("/order_key/mchid"),
             268485196,
-            "mchid must be set",
+            "商户侧单号形式下 mchid 字段必须设置",
         ),
         (
             "type 1 with empty mchid",
             set("/order_key/mchid", json!("")),
             268485196,
-            "mchid must be set",
+            "商户侧单号形式下 mchid 字段必须设置",
         ),
         (
             "type 1 without out_trade_no",
             remove("/order_key/out_trade_no"),
             268485197,
-            "out_trade_no must be set",
+            "商户侧单号形式下 out_trade_no 字段必须设置",
         ),
         (
             "out_trade_no alphabet",
             set("/order_key/out_trade_no", json!("a:b")),
             268435461,
-            "invalid parameter: order_key.out_trade_no contains",
+            "参数错误: order_key.out_trade_no contains",
         ),
         (
             "out_trade_no 33 bytes",
             set("/order_key/out_trade_no", long(33)),
             268435461,
-            "invalid parameter: order_key.out_trade_no is 33 bytes",
+            "参数错误: order_key.out_trade_no is 33 bytes",
         ),
         (
             "mchid 33 bytes",
             set("/order_key/mchid", long(33)),
             268435461,
-            "invalid parameter: order_key.mchid is 33 bytes",
+            "参数错误: order_key.mchid is 33 bytes",
         ),
         (
             "payer absent",
             remove("/payer"),
             268485192,
-            "payer openid is empty",
+            "用户标识 openid 必须填写",
         ),
         (
             "openid empty",
             set("/payer/openid", json!("")),
             268485192,
-            "payer openid is empty",
+            "用户标识 openid 必须填写",
         ),
         (
             "openid not decodable",
             set("/payer/openid", json!("oAbCdEfGhIjKlMnOpQrStUvWxYz_")),
             268457013,
-            "failed to decode openid",
+            "openid 解码失败，请确认 openid 是否正确",
         ),
         (
             "openid too short",
             set("/payer/openid", json!("o123")),
             268457013,
-            "failed to decode openid",
+            "openid 解码失败，请确认 openid 是否正确",
         ),
         (
             "upload_time absent",
             remove("/upload_time"),
             268485214,
-            "upload_time is not set",
+            "上传时间必须填写",
         ),
         (
             "upload_time without offset",
             set("/upload_time", json!("2021-05-20T13:29:35")),
             268485216,
-            "upload_time is illegal",
+            "上传时间非法，请按照 RFC 3339 格式填写",
         ),
         (
             "upload_time with a space",
             set("/upload_time", json!("2021-05-20 13:29:35+08:00")),
             268485216,
-            "upload_time is illegal",
+            "上传时间非法，请按照 RFC 3339 格式填写",
         ),
         (
             "logistics_type 4",
             set("/logistics_type", json!(4)),
             268435461,
-            "invalid parameter: logistics_type is illegal",
+            "参数错误: logistics_type is illegal",
         ),
         (
             "order_list empty",
             set("/order_list", json!([])),
             268435461,
-            "invalid parameter: order_list has 0 entries",
+            "参数错误: order_list has 0 entries",
         ),
         (
             "merchant_order_no absent",
             remove("/order_list/0/merchant_order_no"),
             268485201,
-            "merchant_order_no is empty",
+            "商户交易订单编号必须填写",
         ),
         (
             "merchant_order_no 65 bytes",
             set("/order_list/0/merchant_order_no", long(65)),
             268435461,
-            "invalid parameter: order_list[0].merchant_order_no is 65 bytes",
+            "参数错误: order_list[0].merchant_order_no is 65 bytes",
         ),
         (
             "order link absent",
             remove("/order_list/0/order_detail_jump_link"),
             268485202,
-            "link type is illegal",
+            "链接类型必须为小程序或 URL",
         ),
         (
             "order link type 3",
             set("/order_list/0/order_detail_jump_link/type", json!(3)),
             268485202,
-            "link type is illegal",
+            "链接类型必须为小程序或 URL",
         ),
         (
             "MINI_PROGRAM link without appid",
             remove("/order_list/0/order_detail_jump_link/appid"),
             268485204,
-            "appid is empty for a MINI_PROGRAM link",
+            "链接类型为小程序时必须设置 appid",
         ),
         (
             "MINI_PROGRAM link without path",
             remove("/order_list/0/order_detail_jump_link/path"),
             268485205,
-            "path is empty for a MINI_PROGRAM link",
+            "链接类型为小程序时必须设置 path",
         ),
         (
             "URL link without url",
             set("/order_list/0/order_detail_jump_link", json!({"type": 2})),
             268485206,
-            "url is empty for a URL link",
+            "链接类型为 URL 时必须设置 url",
         ),
         (
             "URL link not http",
@@ -190,7 +190,7 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 json!({"type": "URL", "url": "ftp://x.example"}),
             ),
             268435461,
-            "invalid parameter: order_list[0].order_detail_jump_link.url must start with http",
+            "参数错误: order_list[0].order_detail_jump_link.url must start with http",
         ),
         (
             "order link names another app",
@@ -199,19 +199,19 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 json!("wx0000000000000000"),
             ),
             268435461,
-            "invalid parameter: order_list[0].order_detail_jump_link.appid is wx0000000000000000",
+            "参数错误: order_list[0].order_detail_jump_link.appid is wx0000000000000000",
         ),
         (
             "item_list empty",
             set("/order_list/0/item_list", json!([])),
             268485211,
-            "item_list is empty",
+            "订单购买的商品列表不能为空",
         ),
         (
             "merchant_item_id on some items only",
             remove("/order_list/0/item_list/1/merchant_item_id"),
             268485213,
-            "merchant_item_id must be set on all items or on none",
+            "订单购买的商品列表中商户侧商品 ID 必须全部设置或全部不设置",
         ),
         (
             "merchant_item_id repeated",
@@ -220,49 +220,49 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 json!("item-0"),
             ),
             268435461,
-            "invalid parameter: order_list[0].item_list[1].merchant_item_id",
+            "参数错误: order_list[0].item_list[1].merchant_item_id",
         ),
         (
             "item name empty",
             set("/order_list/0/item_list/0/name", json!("")),
             268485207,
-            "item name is empty",
+            "商品名称必须填写",
         ),
         (
             "item unit_price absent",
             remove("/order_list/0/item_list/0/unit_price"),
             268485208,
-            "item unit_price is empty",
+            "商品单价必须填写",
         ),
         (
             "item quantity absent",
             remove("/order_list/0/item_list/0/quantity"),
             268485209,
-            "item quantity is empty",
+            "购买数量必须填写",
         ),
         (
             "item quantity 0",
             set("/order_list/0/item_list/0/quantity", json!(0)),
             268485209,
-            "item quantity is empty",
+            "购买数量必须填写",
         ),
         (
             "item image_url absent",
             remove("/order_list/0/item_list/0/image_url"),
             268485210,
-            "item image_url is empty",
+            "商品图片链接至少填写一个",
         ),
         (
             "item image_url empty",
             set("/order_list/0/item_list/0/image_url", json!([])),
             268485210,
-            "item image_url is empty",
+            "商品图片链接至少填写一个",
         ),
         (
             "item link absent",
             remove("/order_list/0/item_list/0/item_detail_jump_link"),
             268485272,
-            "item_detail_jump_link is empty",
+            "商品详情链接必须设置",
         ),
         (
             "item link type unknown",
@@ -271,31 +271,31 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 json!("BOGUS"),
             ),
             268485202,
-            "link type is illegal",
+            "链接类型必须为小程序或 URL",
         ),
         (
             "item name 257 chars",
             set("/order_list/0/item_list/0/name", json!("商".repeat(257))),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].name is 257 characters",
+            "参数错误: order_list[0].item_list[0].name is 257 characters",
         ),
         (
             "item description 513 chars",
             set("/order_list/0/item_list/0/description", long(513)),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].description is 513 characters",
+            "参数错误: order_list[0].item_list[0].description is 513 characters",
         ),
         (
             "item unit_price negative",
             set("/order_list/0/item_list/0/unit_price", json!(-1)),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].unit_price is -1",
+            "参数错误: order_list[0].item_list[0].unit_price is -1",
         ),
         (
             "item quantity negative",
             set("/order_list/0/item_list/0/quantity", json!(-2)),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].quantity is -2",
+            "参数错误: order_list[0].item_list[0].quantity is -2",
         ),
         (
             "item has 4 images",
@@ -309,7 +309,7 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 ]),
             ),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].image_url has 4 entries, at most 3",
+            "参数错误: order_list[0].item_list[0].image_url has 4 entries, at most 3",
         ),
         (
             "item image not a URL",
@@ -318,19 +318,19 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 json!(["qpic.cn/xxx"]),
             ),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].image_url[0] must start with http",
+            "参数错误: order_list[0].item_list[0].image_url[0] must start with http",
         ),
         (
             "item image without host",
             set("/order_list/0/item_list/0/image_url", json!(["https:///x"])),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].image_url[0] has no host",
+            "参数错误: order_list[0].item_list[0].image_url[0] has no host",
         ),
         (
             "merchant_item_id 65 bytes",
             set("/order_list/0/item_list/0/merchant_item_id", long(65)),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].merchant_item_id is 65 bytes",
+            "参数错误: order_list[0].item_list[0].merchant_item_id is 65 bytes",
         ),
         (
             "item link path 513 bytes",
@@ -339,13 +339,13 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 long(513),
             ),
             268435461,
-            "invalid parameter: order_list[0].item_list[0].item_detail_jump_link.path is 513 bytes",
+            "参数错误: order_list[0].item_list[0].item_detail_jump_link.path is 513 bytes",
         ),
         (
             "mchid not bound to the app",
             set("/order_key/mchid", json!("1999999999")),
             268485217,
-            "mchid is not valid",
+            "商户号不合法，请确认后重试",
         ),
         // Precedence (SPEC §5.3): the first broken rule answers.
         (
@@ -355,7 +355,7 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 edit(b, "/payer", None);
             }),
             268485194,
-            "order_number_type is illegal",
+            "订单单号类型非法",
         ),
         (
             "payer before upload_time",
@@ -364,7 +364,7 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 edit(b, "/upload_time", None);
             }),
             268485192,
-            "payer openid is empty",
+            "用户标识 openid 必须填写",
         ),
         (
             "name before unit_price",
@@ -373,7 +373,7 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 edit(b, &format!("{ITEM}/unit_price"), None);
             }),
             268485207,
-            "item name is empty",
+            "商品名称必须填写",
         ),
         (
             "presence before limits within an item",
@@ -382,7 +382,7 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 edit(b, &format!("{ITEM}/image_url"), None);
             }),
             268485210,
-            "item image_url is empty",
+            "商品图片链接至少填写一个",
         ),
         (
             "field rules before the merchant check",
@@ -391,7 +391,7 @@ fn single_rules() -> Vec<(&'static str, Edit, i64, &'static str)> {
                 edit(b, &format!("{ITEM}/quantity"), None);
             }),
             268485209,
-            "item quantity is empty",
+            "购买数量必须填写",
         ),
     ]
 }
@@ -478,7 +478,7 @@ async fn zero_openid_and_an_openid_of_another_app_are_refused(backend: Backend) 
     assert_refused(
         result,
         ErrCode(268457014),
-        "openid decoded to 0",
+        "openid 解码结果为 0，请确认 openid 是否正确",
         "zero openid",
     );
     body["payer"]["openid"] = json!(other.openid);
@@ -486,7 +486,7 @@ async fn zero_openid_and_an_openid_of_another_app_are_refused(backend: Backend) 
     assert_refused(
         result,
         ErrCode(268457013),
-        "failed to decode openid",
+        "openid 解码失败，请确认 openid 是否正确",
         "another app's openid",
     );
 }
@@ -501,7 +501,7 @@ async fn every_rule_of_a_combined_upload_answers_its_errcode(backend: Backend) {
             "sub_orders empty",
             set("/sub_orders", json!([])),
             268435461,
-            "invalid parameter: sub_orders has 0 entries",
+            "参数错误: sub_orders has 0 entries",
         ),
         (
             "sub-order of another number type",
@@ -509,8 +509,8 @@ async fn every_rule_of_a_combined_upload_answers_its_errcode(backend: Backend) {
                 "/sub_orders/1/order_key",
                 json!({"order_number_type": 2, "transaction_id": "4200000000000000000000000001"}),
             ),
-            268485218,
-            "order_number_type of a sub-order differs from the combined order",
+            268485253,
+            "主单的订单单号类型与子单的单号类型不一致",
         ),
         (
             "sub-order type mismatch before its other fields",
@@ -518,50 +518,50 @@ async fn every_rule_of_a_combined_upload_answers_its_errcode(backend: Backend) {
                 "/sub_orders/0/order_key",
                 json!({"order_number_type": "WXPAY_TRADE_NUMBER"}),
             ),
-            268485218,
-            "order_number_type of a sub-order differs",
+            268485253,
+            "主单的订单单号类型与子单的单号类型不一致",
         ),
         (
             "sub-order without mchid",
             remove("/sub_orders/1/order_key/mchid"),
             268485196,
-            "mchid must be set",
+            "商户侧单号形式下 mchid 字段必须设置",
         ),
         (
             "sub-order key absent",
             remove("/sub_orders/0/order_key"),
             268485194,
-            "order_number_type is illegal",
+            "订单单号类型非法",
         ),
         (
             "sub-order key repeated",
             set("/sub_orders/1/order_key/out_trade_no", json!("S1")),
             268435461,
-            "invalid parameter: sub_orders[1].order_key",
+            "参数错误: sub_orders[1].order_key",
         ),
         (
             "sub-order key equal to the master",
             set("/sub_orders/0/order_key/out_trade_no", json!("M1")),
             268435461,
-            "invalid parameter: sub_orders[0].order_key",
+            "参数错误: sub_orders[0].order_key",
         ),
         (
             "sub-order merchant_order_no empty",
             set("/sub_orders/0/merchant_order_no", json!("")),
             268485201,
-            "merchant_order_no is empty",
+            "商户交易订单编号必须填写",
         ),
         (
             "sub-order logistics_type illegal",
             set("/sub_orders/0/logistics_type", json!("DRONE")),
             268435461,
-            "invalid parameter: sub_orders[0].logistics_type",
+            "参数错误: sub_orders[0].logistics_type",
         ),
         (
             "sub-order item_list empty",
             set("/sub_orders/0/item_list", json!([])),
             268485211,
-            "item_list is empty",
+            "订单购买的商品列表不能为空",
         ),
         (
             "51 sub-orders",
@@ -571,7 +571,7 @@ async fn every_rule_of_a_combined_upload_answers_its_errcode(backend: Backend) {
                 *b = combined_body(s, "M1", &refs, T0);
             }),
             268435461,
-            "invalid parameter: sub_orders has 51 entries",
+            "参数错误: sub_orders has 51 entries",
         ),
         (
             "sub-order mchid not bound",
@@ -579,7 +579,7 @@ async fn every_rule_of_a_combined_upload_answers_its_errcode(backend: Backend) {
                 b["sub_orders"][1]["order_key"]["mchid"] = json!(other_mchid.clone());
             }),
             268485217,
-            "mchid is not valid",
+            "商户号不合法，请确认后重试",
         ),
     ];
     for (case, breaks, code, prefix) in rules {
@@ -618,7 +618,7 @@ async fn a_sub_order_key_serves_one_combined_order_only(backend: Backend) {
     assert_refused(
         result,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: sub-order key (mchid",
+        "参数错误: sub-order key (mchid",
         "reused sub-order key",
     );
     // The owner may move its sub-orders; then the freed key is available.
@@ -857,12 +857,12 @@ async fn error_bodies_are_exactly_wechats(backend: Backend) {
     let images = server
         .raw_post("/user-order/combine-orders", &shop.token, body.to_string())
         .await;
-    insta::assert_snapshot!(redact(images), @r#"{"errcode":268435461,"errmsg":"invalid parameter: sub_orders[0].item_list[0].image_url has 4 entries, at most 3 rid: [rid]"}"#);
+    insta::assert_snapshot!(redact(images), @r#"{"errcode":268435461,"errmsg":"参数错误: sub_orders[0].item_list[0].image_url has 4 entries, at most 3 rid: [rid]"}"#);
     body["sub_orders"][0]["item_list"][0]["name"] = json!("");
     let name = server
         .raw_post("/user-order/combine-orders", &shop.token, body.to_string())
         .await;
-    insta::assert_snapshot!(redact(name), @r#"{"errcode":268485207,"errmsg":"item name is empty (sub_orders[0].item_list[0].name) rid: [rid]"}"#);
+    insta::assert_snapshot!(redact(name), @r#"{"errcode":268485207,"errmsg":"商品名称必须填写 (sub_orders[0].item_list[0].name) rid: [rid]"}"#);
     let ok = server
         .raw_post(
             "/user-order/combine-orders",
@@ -873,7 +873,52 @@ async fn error_bodies_are_exactly_wechats(backend: Backend) {
     insta::assert_snapshot!(ok.to_string(), @r#"{"errcode":0,"errmsg":"ok"}"#);
 }
 
+/// SPEC §10.15 point 3: `""` is absent, like `null`, for every string and enum: an optional
+/// field sent as `""` is accepted and stored as absent; a required one is missing.
+async fn empty_strings_are_absent(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let mut body = single_body(&shop, "E1", T0);
+    for item in body["order_list"][0]["item_list"]
+        .as_array_mut()
+        .expect("items")
+    {
+        item["description"] = json!("");
+        item["merchant_item_id"] = json!("");
+    }
+    body["logistics_type"] = json!("");
+    server
+        .client
+        .upload_shopping_info(&shop.token, &body)
+        .await
+        .expect("optional fields sent as \"\" are absent");
+    let stored = orders_json(&server.sandbox, &shop.appid).await;
+    let item = &stored[0]["order_list"][0]["item_list"][0];
+    assert!(item.get("description").is_none(), "{item}");
+    assert!(item.get("merchant_item_id").is_none(), "{item}");
+    assert_eq!(stored[0]["logistics_type"], "PHYSICAL_LOGISTICS");
+
+    // Required fields sent as "" are missing: their own errcodes, not a format error.
+    let mut body = single_body(&shop, "E2", T0);
+    body["upload_time"] = json!("");
+    assert_refused(
+        server.client.upload_shopping_info(&shop.token, &body).await,
+        ErrCode::UPLOAD_TIME_NOT_SET,
+        "上传时间必须填写",
+        "upload_time \"\"",
+    );
+    let mut body = single_body(&shop, "E2", T0);
+    body["order_key"]["order_number_type"] = json!("");
+    assert_refused(
+        server.client.upload_shopping_info(&shop.token, &body).await,
+        ErrCode::ILLEGAL_ORDER_NUMBER_TYPE,
+        "订单单号类型非法 (order_key.order_number_type)",
+        "order_number_type \"\"",
+    );
+}
+
 on_every_backend!(
+    empty_strings_are_absent,
     prevalidation_catches_every_rule_the_server_catches,
     every_field_rule_of_a_single_upload_answers_its_errcode_and_stores_nothing,
     zero_openid_and_an_openid_of_another_app_are_refused,

@@ -67,7 +67,7 @@ async fn shipping_needs_shopping_details_and_a_completed_payment(backend: Backen
     assert_refused(
         result,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: no shopping details were uploaded for order_key",
+        "参数错误: no shopping details were uploaded for order_key",
         "before the upload",
     );
 
@@ -81,7 +81,7 @@ async fn shipping_needs_shopping_details_and_a_completed_payment(backend: Backen
     assert_refused(
         result,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: the payment of order_key (mchid",
+        "参数错误: the payment of order_key (mchid",
         "before payment",
     );
 
@@ -100,7 +100,7 @@ async fn shipping_needs_shopping_details_and_a_completed_payment(backend: Backen
     assert_refused(
         result,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: order_key (mchid",
+        "参数错误: order_key (mchid",
         "a single order on the combined endpoint",
     );
 
@@ -110,7 +110,7 @@ async fn shipping_needs_shopping_details_and_a_completed_payment(backend: Backen
     assert_refused(
         result,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: upload_time is not later",
+        "参数错误: upload_time is not later",
         "stale shipping",
     );
     let split = shipping_body(
@@ -163,19 +163,14 @@ async fn every_shipping_rule_answers_its_errcode(backend: Backend) {
             "delivery_mode absent",
             json!(null),
             268485224,
-            "delivery_mode is illegal",
+            "发货模式非法",
         ),
-        (
-            "delivery_mode 3",
-            json!(3),
-            268485224,
-            "delivery_mode is illegal",
-        ),
+        ("delivery_mode 3", json!(3), 268485224, "发货模式非法"),
         (
             "delivery_mode unknown name",
             json!("DRONE"),
             268485224,
-            "delivery_mode is illegal",
+            "发货模式非法",
         ),
     ];
     for (case, mode, code, prefix) in cases {
@@ -193,21 +188,21 @@ async fn every_shipping_rule_answers_its_errcode(backend: Backend) {
             json!(1),
             vec![parcel("A", &[]), parcel("B", &[])],
             268485228,
-            "UNIFIED_DELIVERY needs exactly one shipping",
+            "统一发货模式下,物流信息列表长度必须为1",
         ),
         (
             "UNIFIED with none",
             json!(1),
             vec![],
             268485228,
-            "UNIFIED_DELIVERY needs exactly one shipping",
+            "统一发货模式下,物流信息列表长度必须为1",
         ),
         (
             "SPLIT with none",
             json!(2),
             vec![],
             268435461,
-            "invalid parameter: shipping_list has 0 entries",
+            "参数错误: shipping_list has 0 entries",
         ),
         (
             "SPLIT with 11 parcels",
@@ -216,49 +211,49 @@ async fn every_shipping_rule_answers_its_errcode(backend: Backend) {
                 .map(|i| parcel(&format!("P{i}"), &["item-0"]))
                 .collect(),
             268435461,
-            "invalid parameter: shipping_list has 11 entries",
+            "参数错误: shipping_list has 11 entries",
         ),
         (
             "tracking_no empty",
             json!(1),
             vec![json!({"tracking_no": "", "express_company": "SF"})],
             268485226,
-            "tracking_no is empty",
+            "物流单号不能为空",
         ),
         (
             "tracking_no over 128 bytes",
             json!(1),
             vec![json!({"tracking_no": "x".repeat(129), "express_company": "SF"})],
             268485226,
-            "tracking_no is empty",
+            "物流单号不能为空",
         ),
         (
             "express_company absent",
             json!(1),
             vec![json!({"tracking_no": "SF1"})],
             268485227,
-            "express_company is empty",
+            "物流公司编码不能为空",
         ),
         (
             "SPLIT parcel without items",
             json!(2),
             vec![parcel("A", &["item-0"]), parcel("B", &[])],
             268435461,
-            "invalid parameter: shipping_list[1].item_list is empty",
+            "参数错误: shipping_list[1].item_list is empty",
         ),
         (
             "SPLIT with an unknown item",
             json!(2),
             vec![parcel("A", &["item-0"]), parcel("B", &["item-9"])],
             268435461,
-            "invalid parameter: shipping_list[1].item_list[0].merchant_item_id \"item-9\" was not uploaded",
+            "参数错误: shipping_list[1].item_list[0].merchant_item_id \"item-9\" was not uploaded",
         ),
         (
             "empty merchant_item_id",
             json!(2),
             vec![json!({"tracking_no": "A", "express_company": "SF", "item_list": [{}]})],
             268435461,
-            "invalid parameter: shipping_list[0].item_list[0].merchant_item_id is 0 bytes",
+            "参数错误: shipping_list[0].item_list[0].merchant_item_id is 0 bytes",
         ),
     ];
     for (case, mode, parcels, code, prefix) in rows {
@@ -281,7 +276,7 @@ async fn every_shipping_rule_answers_its_errcode(backend: Backend) {
     assert_refused(
         ship(&server, &shop, SHIPPINGS, &other_payer).await,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: payer.openid differs",
+        "参数错误: payer.openid differs",
         "payer differs",
     );
     let mut no_time = shipping_body(&shop, "S2", json!(1), vec![parcel("A", &[])], T1);
@@ -289,7 +284,7 @@ async fn every_shipping_rule_answers_its_errcode(backend: Backend) {
     assert_refused(
         ship(&server, &shop, SHIPPINGS, &no_time).await,
         ErrCode::UPLOAD_TIME_NOT_SET,
-        "upload_time is not set",
+        "上传时间必须填写",
         "no upload_time",
     );
 
@@ -299,7 +294,7 @@ async fn every_shipping_rule_answers_its_errcode(backend: Backend) {
     assert_refused(
         ship(&server, &shop, SHIPPINGS, &by_txid).await,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: order_key is a WXPAY_TRADE_NUMBER key but the shopping details were uploaded with a MERCHANT_TRADE_NUMBER key",
+        "参数错误: order_key is a WXPAY_TRADE_NUMBER key but the shopping details were uploaded with a MERCHANT_TRADE_NUMBER key",
         "key type differs",
     );
     let orders = orders_json(&server.sandbox, &shop.appid).await;
@@ -328,7 +323,7 @@ async fn combined_shipping_names_sub_orders_of_the_combined_order(backend: Backe
     assert_refused(
         ship(&server, &shop, COMBINED_SHIPPINGS, &stranger).await,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: sub_orders[0].order_key is not a sub-order",
+        "参数错误: sub_orders[0].order_key is not a sub-order",
         "unknown sub-order",
     );
     let other_type = body(
@@ -337,7 +332,7 @@ async fn combined_shipping_names_sub_orders_of_the_combined_order(backend: Backe
     assert_refused(
         ship(&server, &shop, COMBINED_SHIPPINGS, &other_type).await,
         ErrCode::SUB_ORDER_TYPE_DIFFERS,
-        "order_number_type of a sub-order differs",
+        "主单的订单单号类型与子单的单号类型不一致",
         "sub-order type",
     );
     let wrong_item = body(
@@ -346,7 +341,7 @@ async fn combined_shipping_names_sub_orders_of_the_combined_order(backend: Backe
     assert_refused(
         ship(&server, &shop, COMBINED_SHIPPINGS, &wrong_item).await,
         ErrCode::INVALID_PARAMETER,
-        "invalid parameter: sub_orders[0].shipping_list[0].item_list[0].merchant_item_id \"sku-a\" was not uploaded",
+        "参数错误: sub_orders[0].shipping_list[0].item_list[0].merchant_item_id \"sku-a\" was not uploaded",
         "item of another sub-order",
     );
     let good = body(json!([
@@ -441,7 +436,7 @@ async fn verify_answers_every_result(backend: Backend) {
     assert_refused(
         bad.map(drop),
         ErrCode::PAYER_OPENID_EMPTY,
-        "payer openid is empty",
+        "用户标识 openid 必须填写",
         "verify without payer",
     );
 }
