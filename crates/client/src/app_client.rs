@@ -13,6 +13,10 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use userorder_model::ErrCode;
 use userorder_model::association::VerifyResult;
+use userorder_model::sec_order::{
+    AppidIn, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
+    IsTradeManagedOut, SetMsgJumpPathIn,
+};
 use userorder_model::wire::{
     EnvelopeOut, PermissionConfirmOut, RidGetIn, RidGetOut, RidRequestOut,
     UploadCombinedShippingInfoIn, UploadCombinedShoppingInfoIn, UploadShippingInfoIn,
@@ -221,6 +225,51 @@ impl AppClient {
             )
             .await?;
         Ok(answer.last_result)
+    }
+
+    /// `/wxa/sec/order/set_msg_jump_path`: the page the payer's confirm-receipt message
+    /// opens (`None`: WeChat's own).
+    pub async fn set_msg_jump_path(&self, path: Option<&str>) -> Result<(), Error> {
+        let body = SetMsgJumpPathIn {
+            path: path.map(str::to_owned),
+        };
+        self.ok("/wxa/sec/order/set_msg_jump_path", &body).await
+    }
+
+    /// `/wxa/sec/order/is_trade_managed` for this app.
+    pub async fn is_trade_managed(&self) -> Result<bool, Error> {
+        let answer: IsTradeManagedOut = self
+            .post("/wxa/sec/order/is_trade_managed", &self.appid_body())
+            .await?;
+        Ok(answer.is_trade_managed)
+    }
+
+    /// `/wxa/sec/order/is_trade_management_confirmation_completed` for this app.
+    pub async fn is_trade_management_confirmation_completed(&self) -> Result<bool, Error> {
+        let answer: ConfirmationCompletedOut = self
+            .post(
+                "/wxa/sec/order/is_trade_management_confirmation_completed",
+                &self.appid_body(),
+            )
+            .await?;
+        Ok(answer.completed)
+    }
+
+    /// `get_delivery_list`: the carriers and their codes.
+    pub async fn get_delivery_list(&self) -> Result<Vec<DeliveryOut>, Error> {
+        let answer: DeliveryListOut = self
+            .post(
+                "/cgi-bin/express/delivery/open_msg/get_delivery_list",
+                &DeliveryListIn {},
+            )
+            .await?;
+        Ok(answer.delivery_list)
+    }
+
+    fn appid_body(&self) -> AppidIn {
+        AppidIn {
+            appid: Some(self.appid.clone()),
+        }
     }
 
     /// `openapi/rid/get`: the journaled request and response of one of this app's calls.

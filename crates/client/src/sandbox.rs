@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use userorder_model::sandbox::{
     AdvanceIn, AppOut, AppsOut, ClockOut, FaultsIn, FaultsOut, JournalEntry, JournalOut, Merchant,
     NewAppOut, NewAuthorizationOut, NewComponentOut, NewMerchantIn, NewOpenIdIn, NewOpenIdOut,
-    OrderOut, OrdersOut, Payment, SandboxErrorOut,
+    OrderOut, OrdersOut, Payment, SandboxErrorOut, TradeManagement, TradeManagementIn,
 };
 
 use crate::Error;
@@ -127,6 +127,28 @@ impl Sandbox {
 
     pub async fn advance_clock(&self, seconds: i64) -> Result<ClockOut, Error> {
         self.post("/clock/advance", &AdvanceIn { seconds }).await
+    }
+
+    /// An app's order shipping management settings.
+    pub async fn trade_management(&self, appid: &str) -> Result<TradeManagement, Error> {
+        self.get(&format!("/apps/{appid}/trade-management")).await
+    }
+
+    /// Changes any of an app's order shipping management settings; answers them all.
+    pub async fn set_trade_management(
+        &self,
+        appid: &str,
+        settings: &TradeManagementIn,
+    ) -> Result<TradeManagement, Error> {
+        self.send(
+            self.http
+                .put(format!(
+                    "{}/sandbox/apps/{appid}/trade-management",
+                    self.base
+                ))
+                .json(settings),
+        )
+        .await
     }
 
     /// `POST /sandbox/components`: a third-party platform.

@@ -83,6 +83,12 @@ impl ErrCode {
     pub const PERMISSION_NOT_OPEN: Self = Self(268_486_570);
     pub const PERMISSION_STATE_FORBIDS_OPEN: Self = Self(268_486_612);
     pub const AGREEMENT_NOT_SIGNED: Self = Self(268_486_640);
+    /// Order shipping management (SPEC §10.14): a request field that is missing or wrong.
+    pub const INVALID_ARGS: Self = Self(40097);
+    /// Order shipping management: the platform holds none of the endpoint's permission sets.
+    pub const COMPONENT_NOT_AUTHORIZED: Self = Self(61003);
+    /// Order shipping management's generic code: `参数错误: <path and rule>`.
+    pub const SEC_INVALID_PARAMETER: Self = Self(10_060_014);
 
     /// Every code this project defines, for tables and `explain`.
     pub const ALL: &'static [Self] = &[
@@ -142,6 +148,9 @@ impl ErrCode {
         Self::PERMISSION_NOT_OPEN,
         Self::PERMISSION_STATE_FORBIDS_OPEN,
         Self::AGREEMENT_NOT_SIGNED,
+        Self::INVALID_ARGS,
+        Self::COMPONENT_NOT_AUTHORIZED,
+        Self::SEC_INVALID_PARAMETER,
     ];
 
     /// The errmsg WeChat sends for this code (without the ` rid: …` suffix): Chinese for
@@ -155,7 +164,7 @@ impl ErrCode {
     /// English.
     pub fn chinese(self) -> Option<&'static str> {
         Some(match self.0 {
-            268_435_461 => "参数错误",
+            268_435_461 | 10_060_014 => "参数错误",
             268_457_013 => "openid 解码失败，请确认 openid 是否正确",
             268_457_014 => "openid 解码结果为 0，请确认 openid 是否正确",
             268_485_192 => "用户标识 openid 必须填写",
@@ -219,6 +228,9 @@ impl ErrCode {
             61011 => "invalid component",
             61023 => "refresh_token is invalid",
             76001 => "rid not found",
+            40097 => "invalid args",
+            61003 => "component is not authorized by this account",
+            10_060_014 => "invalid parameter (order shipping management)",
             268_435_461 => "invalid parameter",
             268_457_013 => "failed to decode openid",
             268_457_014 => "openid decoded to 0",
@@ -354,6 +366,13 @@ impl ErrCode {
             }
             268_486_612 => "open works only in state NOT_OPEN.",
             268_486_640 => "The authorization's agreement is not signed.",
+            40097 => "Send the body's required field (the appid to ask about).",
+            61003 => {
+                "The third-party platform holds none of the permission sets this API needs (18 or 142); have the merchant authorize them."
+            }
+            10_060_014 => {
+                "A field of an order shipping management call breaks its rule; the errmsg names the field and the rule."
+            }
             _ => "Not a code this project knows.",
         }
     }
@@ -390,6 +409,14 @@ impl Rejection {
     pub fn invalid(path: impl fmt::Display, rule: impl fmt::Display) -> Self {
         Self {
             code: ErrCode::INVALID_PARAMETER,
+            message: Cow::Owned(format!("参数错误: {path} {rule}")),
+        }
+    }
+
+    /// 10060014 `参数错误: <path> <rule>`: order shipping management's generic code.
+    pub fn sec_invalid(path: impl fmt::Display, rule: impl fmt::Display) -> Self {
+        Self {
+            code: ErrCode::SEC_INVALID_PARAMETER,
             message: Cow::Owned(format!("参数错误: {path} {rule}")),
         }
     }

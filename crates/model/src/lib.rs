@@ -7,6 +7,7 @@ pub mod errcode;
 pub mod inbound;
 pub mod openid;
 pub mod sandbox;
+pub mod sec_order;
 pub mod secret;
 pub mod shipping;
 pub mod shopping;

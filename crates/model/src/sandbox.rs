@@ -97,6 +97,8 @@ pub struct AppOut {
     /// While IN_REVIEW: when the review completes.
     pub review_due_at: Option<i64>,
     pub last_review_result: Option<String>,
+    /// The page set by set_msg_jump_path (SPEC §10.9); null: WeChat's own.
+    pub msg_jump_path: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -285,6 +287,71 @@ pub struct ClockOut {
 pub struct AdvanceIn {
     #[schema(minimum = 1, maximum = 315_360_000)]
     pub seconds: i64,
+}
+
+// ---- order shipping management (SPEC §10.12) ----------------------------------------------
+
+/// Days after shipping completes until receipt is confirmed automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct AutoConfirmDays {
+    /// Courier delivery (logistics_type 1).
+    #[schema(minimum = 0)]
+    pub courier: i64,
+    /// Every other logistics_type.
+    #[schema(minimum = 0)]
+    pub other: i64,
+}
+
+/// An app's order shipping management settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct TradeManagement {
+    /// Whether the app's payments are under trade management; false: the gated APIs answer
+    /// 48001.
+    pub trade_managed: bool,
+    /// What is_trade_management_confirmation_completed answers.
+    pub confirmation_completed: bool,
+    /// Seconds after a payment is paid until the API knows it (10060001 until then).
+    #[schema(minimum = 0)]
+    pub ingest_delay_s: i64,
+    pub auto_confirm_days: AutoConfirmDays,
+    /// Seconds from confirmed receipt to settlement.
+    #[schema(minimum = 0)]
+    pub settle_delay_s: i64,
+}
+
+impl Default for TradeManagement {
+    fn default() -> Self {
+        Self {
+            trade_managed: true,
+            confirmation_completed: true,
+            ingest_delay_s: 0,
+            auto_confirm_days: AutoConfirmDays {
+                courier: 10,
+                other: 2,
+            },
+            settle_delay_s: 86_400,
+        }
+    }
+}
+
+/// `PUT /sandbox/apps/{appid}/trade-management`: any subset.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct TradeManagementIn {
+    pub trade_managed: Option<bool>,
+    pub confirmation_completed: Option<bool>,
+    #[schema(minimum = 0)]
+    pub ingest_delay_s: Option<i64>,
+    pub auto_confirm_days: Option<AutoConfirmDaysIn>,
+    #[schema(minimum = 0)]
+    pub settle_delay_s: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, ToSchema)]
+pub struct AutoConfirmDaysIn {
+    #[schema(minimum = 0)]
+    pub courier: Option<i64>,
+    #[schema(minimum = 0)]
+    pub other: Option<i64>,
 }
 
 // ---- platforms --------------------------------------------------------------------------

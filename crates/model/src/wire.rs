@@ -25,7 +25,7 @@ pub struct EnumIn(pub Value);
 
 /// `""` is absent, like a missing key or `null` (SPEC §10.15 point 3): real clients send
 /// `""` for fields they do not use. A required field sent as `""` is then missing.
-fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let value: Option<String> = Option::deserialize(d)?;
     Ok(value.filter(|v| !v.is_empty()))
 }

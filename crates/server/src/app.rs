@@ -12,6 +12,7 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use userorder_model::ErrCode;
 use userorder_model::sandbox as sb;
+use userorder_model::sec_order as sec;
 use userorder_model::wire;
 
 use crate::config::Timeouts;
@@ -19,8 +20,8 @@ use crate::connections;
 use crate::envelope::{self, is_wechat_path};
 use crate::error::ApiError;
 use crate::openapi::{Answer, Auth, Doc, Errcodes, Tag, body, params, schema};
-use crate::routes::{component, journal, permission, shipping, shopping, token};
-use crate::sandbox::{debugging, identities, payments, platforms};
+use crate::routes::{component, journal, permission, sec_order, shipping, shopping, token};
+use crate::sandbox::{debugging, identities, payments, platforms, trade};
 use crate::state::AppState;
 use crate::{openapi, pages, sandbox};
 
@@ -186,6 +187,50 @@ pub fn endpoints() -> Vec<Endpoint> {
             .answer(Answer::WeChat(schema::<wire::RidGetOut>))
             .errcodes(E::RID_GET),
         ),
+        // ---- order shipping management (SPEC §10) ----------------------------------------
+        wechat(
+            "/wxa/sec/order/set_msg_jump_path",
+            post(sec_order::set_msg_jump_path),
+            Doc::new(
+                Tag::ShippingManagement,
+                "set_msg_jump_path: the page the payer's confirm-receipt message opens",
+            )
+            .body(body::<sec::SetMsgJumpPathIn>)
+            .errcodes(E::SET_MSG_JUMP_PATH),
+        ),
+        wechat(
+            "/wxa/sec/order/is_trade_managed",
+            post(sec_order::is_trade_managed),
+            Doc::new(
+                Tag::ShippingManagement,
+                "is_trade_managed: whether the app's payments are under trade management",
+            )
+            .body(body::<sec::AppidIn>)
+            .answer(Answer::WeChat(schema::<sec::IsTradeManagedOut>))
+            .errcodes(E::TRADE_QUERY),
+        ),
+        wechat(
+            "/wxa/sec/order/is_trade_management_confirmation_completed",
+            post(sec_order::is_trade_management_confirmation_completed),
+            Doc::new(
+                Tag::ShippingManagement,
+                "is_trade_management_confirmation_completed: whether the app confirmed trade management",
+            )
+            .body(body::<sec::AppidIn>)
+            .answer(Answer::WeChat(schema::<sec::ConfirmationCompletedOut>))
+            .errcodes(E::TRADE_QUERY),
+        ),
+        wechat(
+            "/cgi-bin/express/delivery/open_msg/get_delivery_list",
+            post(sec_order::get_delivery_list),
+            Doc::new(
+                Tag::ShippingManagement,
+                "get_delivery_list: the carriers and their codes (takes any JSON object)",
+            )
+            .body(body::<sec::DeliveryListIn>)
+            .answer(Answer::WeChat(schema::<sec::DeliveryListOut>))
+            .errcodes(E::DELIVERY_LIST),
+        ),
         // ---- the sandbox ----------------------------------------------------------------
         admin(
             &["post"],
@@ -209,6 +254,21 @@ pub fn endpoints() -> Vec<Endpoint> {
             Doc::sandbox("Set an app's quotas (null: the server's default)")
                 .body(body::<sb::Quota>)
                 .answer(Answer::Rest(schema::<sb::QuotaOut>)),
+        ),
+        admin(
+            &["get"],
+            "/sandbox/apps/{appid}/trade-management",
+            get(trade::get_trade_management),
+            Doc::sandbox("An app's order shipping management settings")
+                .answer(Answer::Rest(schema::<sb::TradeManagement>)),
+        ),
+        admin(
+            &["put"],
+            "/sandbox/apps/{appid}/trade-management",
+            put(trade::put_trade_management),
+            Doc::sandbox("Change any of an app's order shipping management settings")
+                .body(body::<sb::TradeManagementIn>)
+                .answer(Answer::Rest(schema::<sb::TradeManagement>)),
         ),
         admin(
             &["post"],

@@ -40,7 +40,7 @@ impl Scope {
 
 /// Paths that follow WeChat's conventions (HTTP 200 envelopes).
 pub fn is_wechat_path(path: &str) -> bool {
-    path.starts_with("/cgi-bin/") || path.starts_with("/user-order/")
+    path.starts_with("/cgi-bin/") || path.starts_with("/user-order/") || path.starts_with("/wxa/")
 }
 
 pub async fn envelope(State(state): State<AppState>, mut request: Request, next: Next) -> Response {

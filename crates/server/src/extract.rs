@@ -3,7 +3,7 @@
 //! then the quotas 45009/45011), then `WeChatBody` (44002 → 45002 → 47001).
 //!
 //! What an endpoint demands of its caller is in the handler's signature: `Caller<Shopping>`,
-//! `Caller<Shipping>` or `Caller<Anytime>` (see [`needs`]).
+//! `Caller<Shipping>`, `Caller<TradeQuery>`, … (see [`needs`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,33 +25,76 @@ pub const SUPERSEDED_GRACE: i64 = 300;
 
 /// What an endpoint demands of its caller beyond a valid token, as a marker type.
 pub trait Needs {
-    /// Permission sets an authorizer must hold one of (SPEC §3.3); empty: none needed.
-    const PERMISSION_SETS: &'static [i64];
-    /// Callable before the app has opened the product (the opening calls themselves).
-    const WHILE_NOT_OPEN: bool;
+    /// What the app itself must have done first (48001 otherwise).
+    const GATE: Gate;
+    /// Which third-party platforms may call with an authorizer_access_token.
+    const AUTHORIZERS: Authorizers;
+}
+
+/// The app-level condition of a family (SPEC §7, §10.1).
+pub enum Gate {
+    /// `/user-order/`: the app has opened the product.
+    ProductOpen,
+    /// `/wxa/sec/order/`: the app is under trade management.
+    TradeManaged,
+    /// Nothing.
+    None,
+}
+
+/// Which authorizers may call (SPEC §3.3, §10.1).
+pub enum Authorizers {
+    /// One holding any of these permission sets; otherwise this errcode.
+    AnyOf(&'static [i64], ErrCode),
+    /// Any authorizer.
+    Any,
+    /// None: 61007.
+    Never,
 }
 
 pub mod needs {
-    use super::Needs;
+    use userorder_model::ErrCode;
+
+    use super::{Authorizers, Gate, Needs};
 
     /// The shopping APIs: an opened product; an authorizer holds set 120 or 121.
     pub struct Shopping;
     /// The shipping uploads: an opened product; an authorizer holds set 120, 121 or 142.
     pub struct Shipping;
-    /// Opening the product and reading the journal: any state, no permission set.
+    /// Opening the product and reading the journal: any state, any authorizer.
     pub struct Anytime;
+    /// Order shipping management's gated APIs that no third party may call (61007).
+    pub struct SecOrderNoPlatform;
+    /// is_trade_managed and its sibling: no gate; set 18 or 142, else 61003.
+    pub struct TradeQuery;
+    /// get_delivery_list: no gate; set 45, 120, 121 or 142.
+    pub struct DeliveryList;
+
+    const DENIED: ErrCode = ErrCode::API_UNAUTHORIZED_TO_COMPONENT;
 
     impl Needs for Shopping {
-        const PERMISSION_SETS: &'static [i64] = &[120, 121];
-        const WHILE_NOT_OPEN: bool = false;
+        const GATE: Gate = Gate::ProductOpen;
+        const AUTHORIZERS: Authorizers = Authorizers::AnyOf(&[120, 121], DENIED);
     }
     impl Needs for Shipping {
-        const PERMISSION_SETS: &'static [i64] = &[120, 121, 142];
-        const WHILE_NOT_OPEN: bool = false;
+        const GATE: Gate = Gate::ProductOpen;
+        const AUTHORIZERS: Authorizers = Authorizers::AnyOf(&[120, 121, 142], DENIED);
     }
     impl Needs for Anytime {
-        const PERMISSION_SETS: &'static [i64] = &[];
-        const WHILE_NOT_OPEN: bool = true;
+        const GATE: Gate = Gate::None;
+        const AUTHORIZERS: Authorizers = Authorizers::Any;
+    }
+    impl Needs for SecOrderNoPlatform {
+        const GATE: Gate = Gate::TradeManaged;
+        const AUTHORIZERS: Authorizers = Authorizers::Never;
+    }
+    impl Needs for TradeQuery {
+        const GATE: Gate = Gate::None;
+        const AUTHORIZERS: Authorizers =
+            Authorizers::AnyOf(&[18, 142], ErrCode::COMPONENT_NOT_AUTHORIZED);
+    }
+    impl Needs for DeliveryList {
+        const GATE: Gate = Gate::None;
+        const AUTHORIZERS: Authorizers = Authorizers::AnyOf(&[45, 120, 121, 142], DENIED);
     }
 }
 
@@ -179,7 +222,12 @@ impl<N: Needs> FromRequestParts<AppState> for Caller<N> {
             return Err(ErrCode::INVALID_CREDENTIAL.into());
         };
         let app = facts.app.ok_or(ErrCode::INVALID_CREDENTIAL)?;
-        if app.state_at(now) == ProductState::NotOpen && !N::WHILE_NOT_OPEN {
+        let gated = match N::GATE {
+            Gate::ProductOpen => app.state_at(now) == ProductState::NotOpen,
+            Gate::TradeManaged => !app.trade.trade_managed,
+            Gate::None => false,
+        };
+        if gated {
             return Err(ErrCode::API_UNAUTHORIZED.into());
         }
         if let Some(component) = &record.component_appid {
@@ -189,12 +237,16 @@ impl<N: Needs> FromRequestParts<AppState> for Caller<N> {
                 .authorization(component, &app.appid)
                 .await?
                 .ok_or(ErrCode::INVALID_CREDENTIAL)?;
-            let granted = N::PERMISSION_SETS.is_empty()
-                || N::PERMISSION_SETS
-                    .iter()
-                    .any(|set| authorization.funcscope.contains(set));
-            if !granted {
-                return Err(ErrCode::API_UNAUTHORIZED_TO_COMPONENT.into());
+            match N::AUTHORIZERS {
+                Authorizers::Any => {}
+                Authorizers::Never => {
+                    return Err(ErrCode::API_UNAUTHORIZED_TO_COMPONENT.into());
+                }
+                Authorizers::AnyOf(sets, denied) => {
+                    if !sets.iter().any(|set| authorization.funcscope.contains(set)) {
+                        return Err(denied.into());
+                    }
+                }
             }
         }
         let daily = app.quota.daily.unwrap_or(state.quotas.daily);

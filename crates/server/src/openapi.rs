@@ -60,6 +60,7 @@ pub fn params<T: IntoParams>() -> Vec<Parameter> {
 pub enum Tag {
     Tokens,
     ShoppingOrders,
+    ShippingManagement,
     Platforms,
     Debugging,
     Sandbox,
@@ -70,6 +71,7 @@ impl Tag {
         match self {
             Self::Tokens => "tokens",
             Self::ShoppingOrders => "shopping orders",
+            Self::ShippingManagement => "order shipping management",
             Self::Platforms => "third-party platforms",
             Self::Debugging => "debugging",
             Self::Sandbox => "sandbox",
@@ -80,6 +82,9 @@ impl Tag {
         match self {
             Self::Tokens => "access_token and stable_token (SPEC §3)",
             Self::ShoppingOrders => "WeChat's Shopping Order API, /user-order/ (SPEC §4–§7)",
+            Self::ShippingManagement => {
+                "发货信息管理服务, /wxa/sec/order/ (SPEC §10): the app-level calls so far"
+            }
             Self::Platforms => "Third-party platform tokens (SPEC §3.3)",
             Self::Debugging => "rid/get (SPEC §8.1)",
             Self::Sandbox => {
@@ -90,9 +95,10 @@ impl Tag {
         }
     }
 
-    const ALL: [Tag; 5] = [
+    const ALL: [Tag; 6] = [
         Self::Tokens,
         Self::ShoppingOrders,
+        Self::ShippingManagement,
         Self::Platforms,
         Self::Debugging,
         Self::Sandbox,
@@ -136,6 +142,13 @@ const CALLER: &[ErrCode] = &[
     ErrCode::DAILY_QUOTA,
     ErrCode::MINUTE_QUOTA,
 ];
+/// The token checks alone (SPEC §3.4 steps 1–3), for endpoints without a gate.
+const TOKEN_ONLY: &[ErrCode] = &[
+    ErrCode::ACCESS_TOKEN_MISSING,
+    ErrCode::INVALID_CREDENTIAL,
+    ErrCode::ACCESS_TOKEN_EXPIRED,
+];
+const QUOTAS: &[ErrCode] = &[ErrCode::DAILY_QUOTA, ErrCode::MINUTE_QUOTA];
 /// Reading the body (SPEC §1).
 const BODY: &[ErrCode] = &[
     ErrCode::EMPTY_POST_DATA,
@@ -250,6 +263,23 @@ impl Errcodes {
         &[ErrCode::APPID_MISSING, ErrCode::REFRESH_TOKEN_INVALID],
     ];
     pub const RID_GET: &[&[ErrCode]] = &[CALLER, BODY, &[ErrCode::RID_NOT_FOUND]];
+    /// SPEC §10.9: the trade-management gate (48001); no platform may call (61007).
+    pub const SET_MSG_JUMP_PATH: &[&[ErrCode]] = &[CALLER, BODY, &[ErrCode::SEC_INVALID_PARAMETER]];
+    /// SPEC §10.10: no gate; a platform needs set 18 or 142 (61003).
+    pub const TRADE_QUERY: &[&[ErrCode]] = &[
+        TOKEN_ONLY,
+        &[ErrCode::COMPONENT_NOT_AUTHORIZED],
+        QUOTAS,
+        BODY,
+        &[ErrCode::INVALID_ARGS, ErrCode::INVALID_APPID],
+    ];
+    /// SPEC §10.12: no gate; a platform needs set 45, 120, 121 or 142.
+    pub const DELIVERY_LIST: &[&[ErrCode]] = &[
+        TOKEN_ONLY,
+        &[ErrCode::API_UNAUTHORIZED_TO_COMPONENT],
+        QUOTAS,
+        BODY,
+    ];
 }
 
 /// What the document says about one endpoint.
@@ -401,8 +431,8 @@ impl Doc {
         let mut description = String::new();
         if post_only {
             description.push_str(
-                "Any other method answers errcode 43002. An unknown path under /cgi-bin/ or \
-                 /user-order/ answers 40066. ",
+                "Any other method answers errcode 43002. An unknown path under /cgi-bin/, \
+                 /user-order/ or /wxa/ answers 40066. ",
             );
         }
         if !errcodes.is_empty() {

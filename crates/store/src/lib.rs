@@ -71,6 +71,10 @@ pub trait Store: Send + Sync + 'static {
     async fn app(&self, appid: &str) -> Result<Option<App>>;
     async fn apps(&self) -> Result<Vec<App>>;
     async fn set_app_quota(&self, appid: &str, quota: &Quota) -> Result<bool>;
+    /// An app's order shipping management settings; false when there is no such app.
+    async fn set_trade_management(&self, appid: &str, trade: &TradeManagement) -> Result<bool>;
+    /// An app's confirm-receipt page (SPEC §10.9), `None` to clear it; false: no such app.
+    async fn set_msg_jump_path(&self, appid: &str, path: Option<&str>) -> Result<bool>;
 
     /// `Created::Conflict` when the mchid exists; unknown appids are the server's to check.
     async fn create_merchant(&self, mchid: &str, appids: &[String], now: i64) -> Result<Created>;

@@ -6,8 +6,8 @@ use userorder_model::shopping::OrderKey;
 
 // The records the sandbox shows as they are stored; their wire form is the sandbox's.
 pub use userorder_model::sandbox::{
-    JournalEntry, Merchant, Payment, ProductState, Quota, StoredInfo, StoredShipping,
-    StoredVersion, SubPayment,
+    AutoConfirmDays, JournalEntry, Merchant, Payment, ProductState, Quota, StoredInfo,
+    StoredShipping, StoredVersion, SubPayment, TradeManagement,
 };
 
 /// The outcome of an insert that may collide with an existing row.
@@ -52,6 +52,10 @@ pub struct App {
     /// While IN_REVIEW: when the review completes (SPEC §7: six sandbox hours).
     pub review_due_at: Option<i64>,
     pub last_review_result: Option<String>,
+    /// Order shipping management settings (SPEC §10.12).
+    pub trade: TradeManagement,
+    /// set_msg_jump_path (SPEC §10.9); `None`: WeChat's own confirm page.
+    pub msg_jump_path: Option<String>,
 }
 
 impl App {

@@ -66,6 +66,13 @@ row!(AppRow {
     created_at: i64,
     review_due_at: Option<i64>,
     last_review_result: Option<String>,
+    trade_managed: bool,
+    confirmation_completed: bool,
+    ingest_delay_s: i64,
+    auto_confirm_courier: i64,
+    auto_confirm_other: i64,
+    settle_delay_s: i64,
+    msg_jump_path: Option<String>,
 });
 
 impl TryFrom<AppRow> for App {
@@ -87,6 +94,17 @@ impl TryFrom<AppRow> for App {
             created_at: row.created_at,
             review_due_at: row.review_due_at,
             last_review_result: row.last_review_result,
+            trade: TradeManagement {
+                trade_managed: row.trade_managed,
+                confirmation_completed: row.confirmation_completed,
+                ingest_delay_s: row.ingest_delay_s,
+                auto_confirm_days: AutoConfirmDays {
+                    courier: row.auto_confirm_courier,
+                    other: row.auto_confirm_other,
+                },
+                settle_delay_s: row.settle_delay_s,
+            },
+            msg_jump_path: row.msg_jump_path,
         })
     }
 }

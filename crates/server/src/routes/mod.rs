@@ -3,6 +3,7 @@
 pub mod component;
 pub mod journal;
 pub mod permission;
+pub mod sec_order;
 pub mod shipping;
 pub mod shopping;
 pub mod token;

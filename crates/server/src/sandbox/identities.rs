@@ -42,6 +42,7 @@ fn app_out(app: App, now: i64) -> AppOut {
         created_at: app.created_at,
         review_due_at: app.review_due_at,
         last_review_result: app.last_review_result,
+        msg_jump_path: app.msg_jump_path,
     }
 }
 

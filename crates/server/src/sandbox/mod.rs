@@ -6,6 +6,7 @@ pub mod debugging;
 pub mod identities;
 pub mod payments;
 pub mod platforms;
+pub mod trade;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};

@@ -14,6 +14,7 @@ mod pages;
 mod platforms;
 mod robustness;
 mod sdk;
+mod sec_order;
 mod shipping;
 mod timeouts;
 mod tokens;

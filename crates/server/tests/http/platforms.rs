@@ -7,14 +7,14 @@ use userorder_model::ErrCode;
 
 use crate::common::*;
 
-struct Platform {
+pub struct Platform {
     appid: String,
     secret: String,
     ticket: String,
     token: String,
 }
 
-async fn platform(server: &TestServer) -> Platform {
+pub async fn platform(server: &TestServer) -> Platform {
     let created = server
         .sandbox
         .post::<Value>("/components", &json!({}))
@@ -50,7 +50,7 @@ async fn component_token(
 }
 
 /// Authorizes an app (new unless given) and redeems the code: (appid, token, refresh token).
-async fn authorized(
+pub async fn authorized(
     server: &TestServer,
     platform: &Platform,
     authorization: Value,

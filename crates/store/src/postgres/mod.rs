@@ -310,6 +310,14 @@ impl Store for PostgresStore {
         Ok(sql::set_app_quota(&mut *self.conn().await?, appid, quota).await?)
     }
 
+    async fn set_trade_management(&self, appid: &str, trade: &TradeManagement) -> Result<bool> {
+        Ok(sql::set_trade_management(&mut *self.conn().await?, appid, trade).await?)
+    }
+
+    async fn set_msg_jump_path(&self, appid: &str, path: Option<&str>) -> Result<bool> {
+        Ok(sql::set_msg_jump_path(&mut *self.conn().await?, appid, path).await?)
+    }
+
     async fn create_merchant(&self, mchid: &str, appids: &[String], now: i64) -> Result<Created> {
         let mut tx = self.pool.begin().await?;
         if !sql::insert_merchant(&mut tx, mchid, now).await? {

@@ -134,6 +134,41 @@ pub async fn set_app_quota(conn: &mut PgConnection, appid: &str, quota: &Quota) 
     .map(|done| done.rows_affected() == 1)
 }
 
+pub async fn set_trade_management(
+    conn: &mut PgConnection,
+    appid: &str,
+    trade: &TradeManagement,
+) -> Result<bool> {
+    sqlx::query(
+        "UPDATE apps SET trade_managed = $1, confirmation_completed = $2, ingest_delay_s = $3,
+             auto_confirm_courier = $4, auto_confirm_other = $5, settle_delay_s = $6
+         WHERE appid = $7",
+    )
+    .bind(trade.trade_managed)
+    .bind(trade.confirmation_completed)
+    .bind(trade.ingest_delay_s)
+    .bind(trade.auto_confirm_days.courier)
+    .bind(trade.auto_confirm_days.other)
+    .bind(trade.settle_delay_s)
+    .bind(appid)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
+}
+
+pub async fn set_msg_jump_path(
+    conn: &mut PgConnection,
+    appid: &str,
+    path: Option<&str>,
+) -> Result<bool> {
+    sqlx::query("UPDATE apps SET msg_jump_path = $1 WHERE appid = $2")
+        .bind(path)
+        .bind(appid)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected() == 1)
+}
+
 pub async fn transition_product_state(
     conn: &mut PgConnection,
     appid: &str,

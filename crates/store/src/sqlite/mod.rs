@@ -349,6 +349,28 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_trade_management(&self, appid: &str, trade: &TradeManagement) -> Result<bool> {
+        let (appid, trade) = (appid.to_owned(), *trade);
+        self.write(move |conn| {
+            Ok(Finish::Commit(sql::set_trade_management(
+                conn, &appid, &trade,
+            )?))
+        })
+        .await
+    }
+
+    async fn set_msg_jump_path(&self, appid: &str, path: Option<&str>) -> Result<bool> {
+        let (appid, path) = (appid.to_owned(), path.map(str::to_owned));
+        self.write(move |conn| {
+            Ok(Finish::Commit(sql::set_msg_jump_path(
+                conn,
+                &appid,
+                path.as_deref(),
+            )?))
+        })
+        .await
+    }
+
     async fn create_merchant(&self, mchid: &str, appids: &[String], now: i64) -> Result<Created> {
         let (mchid, appids) = (mchid.to_owned(), appids.to_vec());
         self.write(move |conn| {

@@ -89,6 +89,34 @@ pub fn set_app_quota(conn: &Connection, appid: &str, quota: &Quota) -> Result<bo
     .map(|n| n == 1)
 }
 
+pub fn set_trade_management(
+    conn: &Connection,
+    appid: &str,
+    trade: &TradeManagement,
+) -> Result<bool> {
+    conn.prepare_cached(
+        "UPDATE apps SET trade_managed = ?1, confirmation_completed = ?2, ingest_delay_s = ?3,
+             auto_confirm_courier = ?4, auto_confirm_other = ?5, settle_delay_s = ?6
+         WHERE appid = ?7",
+    )?
+    .execute(params![
+        trade.trade_managed,
+        trade.confirmation_completed,
+        trade.ingest_delay_s,
+        trade.auto_confirm_days.courier,
+        trade.auto_confirm_days.other,
+        trade.settle_delay_s,
+        appid
+    ])
+    .map(|n| n == 1)
+}
+
+pub fn set_msg_jump_path(conn: &Connection, appid: &str, path: Option<&str>) -> Result<bool> {
+    conn.prepare_cached("UPDATE apps SET msg_jump_path = ?1 WHERE appid = ?2")?
+        .execute(params![path, appid])
+        .map(|n| n == 1)
+}
+
 pub fn transition_product_state(
     conn: &Connection,
     appid: &str,
