@@ -71,6 +71,7 @@ pub async fn seed_and_print(addr: SocketAddr, admin: String) -> anyhow::Result<(
                 })
                 .collect(),
         ),
+        excluded_from_shipping: false,
     };
     let shipped = sandbox
         .create_payment(&combined(vec![1_657_600 + 5_900, 9_900]))

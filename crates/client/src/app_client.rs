@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 use userorder_model::ErrCode;
 use userorder_model::association::VerifyResult;
 use userorder_model::sec_order::{
-    AppidIn, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
-    IsTradeManagedOut, SetMsgJumpPathIn,
+    AppidIn, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut, GetOrderOut,
+    IsTradeManagedOut, OrderOut, PaymentRefIn, SetMsgJumpPathIn,
 };
 use userorder_model::wire::{
     EnvelopeOut, PermissionConfirmOut, RidGetIn, RidGetOut, RidRequestOut,
@@ -234,6 +234,13 @@ impl AppClient {
             path: path.map(str::to_owned),
         };
         self.ok("/wxa/sec/order/set_msg_jump_path", &body).await
+    }
+
+    /// `/wxa/sec/order/get_order`: an order by transaction_id, or merchant_id with
+    /// merchant_trade_no.
+    pub async fn get_order(&self, key: &PaymentRefIn) -> Result<OrderOut, Error> {
+        let answer: GetOrderOut = self.post("/wxa/sec/order/get_order", key).await?;
+        Ok(answer.order)
     }
 
     /// `/wxa/sec/order/is_trade_managed` for this app.

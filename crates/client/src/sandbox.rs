@@ -113,6 +113,15 @@ impl Sandbox {
         .await
     }
 
+    /// Refunds a paid payment with its sub-payments (order shipping management's state 5).
+    pub async fn refund(&self, transaction_id: &str) -> Result<Payment, Error> {
+        self.post(
+            &format!("/payments/{transaction_id}/refund"),
+            &serde_json::Map::new(),
+        )
+        .await
+    }
+
     /// The stored orders of an app, newest first.
     pub async fn orders(&self, appid: &str) -> Result<Vec<OrderOut>, Error> {
         Ok(self

@@ -89,6 +89,8 @@ impl ErrCode {
     pub const COMPONENT_NOT_AUTHORIZED: Self = Self(61003);
     /// Order shipping management's generic code: `参数错误: <path and rule>`.
     pub const SEC_INVALID_PARAMETER: Self = Self(10_060_014);
+    /// Order shipping management: no such order of the app (yet) (SPEC §10.2).
+    pub const PAYMENT_NOT_FOUND: Self = Self(10_060_001);
 
     /// Every code this project defines, for tables and `explain`.
     pub const ALL: &'static [Self] = &[
@@ -151,6 +153,7 @@ impl ErrCode {
         Self::INVALID_ARGS,
         Self::COMPONENT_NOT_AUTHORIZED,
         Self::SEC_INVALID_PARAMETER,
+        Self::PAYMENT_NOT_FOUND,
     ];
 
     /// The errmsg WeChat sends for this code (without the ` rid: …` suffix): Chinese for
@@ -165,6 +168,7 @@ impl ErrCode {
     pub fn chinese(self) -> Option<&'static str> {
         Some(match self.0 {
             268_435_461 | 10_060_014 => "参数错误",
+            10_060_001 => "支付单不存在",
             268_457_013 => "openid 解码失败，请确认 openid 是否正确",
             268_457_014 => "openid 解码结果为 0，请确认 openid 是否正确",
             268_485_192 => "用户标识 openid 必须填写",
@@ -231,6 +235,7 @@ impl ErrCode {
             40097 => "invalid args",
             61003 => "component is not authorized by this account",
             10_060_014 => "invalid parameter (order shipping management)",
+            10_060_001 => "no such payment",
             268_435_461 => "invalid parameter",
             268_457_013 => "failed to decode openid",
             268_457_014 => "openid decoded to 0",
@@ -369,6 +374,9 @@ impl ErrCode {
             40097 => "Send the body's required field (the appid to ask about).",
             61003 => {
                 "The third-party platform holds none of the permission sets this API needs (18 or 142); have the merchant authorize them."
+            }
+            10_060_001 => {
+                "No paid payment of this app by that key, or not yet: WeChat learns of a payment a short while after it is paid (the sandbox's ingest_delay_s), and the master of a combined payment is not an order (its sub-orders are). Payments excluded from shipping never appear."
             }
             10_060_014 => {
                 "A field of an order shipping management call breaks its rule; the errmsg names the field and the rule."

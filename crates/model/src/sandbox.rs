@@ -165,6 +165,9 @@ pub struct NewPaymentIn {
     #[schema(minimum = 1)]
     pub amount: i64,
     pub sub_orders: Option<Vec<SubPaymentIn>>,
+    /// Never enters order shipping management (default false).
+    #[serde(default)]
+    pub excluded_from_shipping: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -195,13 +198,23 @@ pub struct Payment {
     pub state: String,
     pub created_at: i64,
     pub paid_at: Option<i64>,
+    /// When it was refunded (`state` is then `REFUND`).
+    #[serde(default)]
+    pub refunded_at: Option<i64>,
+    /// Kept out of order shipping management (like DevTools or foreign-wallet payments).
+    #[serde(default)]
+    pub excluded_from_shipping: bool,
+    /// When order shipping management learns of it: paid_at plus the app's ingest delay.
+    #[serde(default)]
+    pub visible_at: Option<i64>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub sub_orders: Vec<SubPayment>,
 }
 
 impl Payment {
+    /// Paid, refunded or not: shopping details associate with it either way (SPEC §10.12).
     pub fn is_paid(&self) -> bool {
-        self.state == "SUCCESS"
+        matches!(self.state.as_str(), "SUCCESS" | "REFUND")
     }
 }
 

@@ -189,6 +189,17 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         // ---- order shipping management (SPEC §10) ----------------------------------------
         wechat(
+            "/wxa/sec/order/get_order",
+            post(sec_order::get_order),
+            Doc::new(
+                Tag::ShippingManagement,
+                "get_order: an order (a paid payment or sub-payment) by transaction_id or merchant_id + merchant_trade_no",
+            )
+            .body(body::<sec::PaymentRefIn>)
+            .answer(Answer::WeChat(schema::<sec::GetOrderOut>))
+            .errcodes(E::GET_ORDER),
+        ),
+        wechat(
             "/wxa/sec/order/set_msg_jump_path",
             post(sec_order::set_msg_jump_path),
             Doc::new(
@@ -311,6 +322,13 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/sandbox/payments/{transaction_id}/pay",
             post(payments::post_pay),
             Doc::sandbox("The payer pays: SUCCESS, and matching uploads associate")
+                .answer(Answer::Rest(schema::<sb::Payment>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/payments/{transaction_id}/refund",
+            post(payments::post_refund),
+            Doc::sandbox("Refund a paid payment with its sub-payments (order_state 5)")
                 .answer(Answer::Rest(schema::<sb::Payment>)),
         ),
         admin(

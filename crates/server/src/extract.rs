@@ -62,6 +62,8 @@ pub mod needs {
     pub struct Shipping;
     /// Opening the product and reading the journal: any state, any authorizer.
     pub struct Anytime;
+    /// Order shipping management's gated APIs: trade management on; set 142.
+    pub struct SecOrder;
     /// Order shipping management's gated APIs that no third party may call (61007).
     pub struct SecOrderNoPlatform;
     /// is_trade_managed and its sibling: no gate; set 18 or 142, else 61003.
@@ -82,6 +84,10 @@ pub mod needs {
     impl Needs for Anytime {
         const GATE: Gate = Gate::None;
         const AUTHORIZERS: Authorizers = Authorizers::Any;
+    }
+    impl Needs for SecOrder {
+        const GATE: Gate = Gate::TradeManaged;
+        const AUTHORIZERS: Authorizers = Authorizers::AnyOf(&[142], DENIED);
     }
     impl Needs for SecOrderNoPlatform {
         const GATE: Gate = Gate::TradeManaged;

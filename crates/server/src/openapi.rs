@@ -263,6 +263,12 @@ impl Errcodes {
         &[ErrCode::APPID_MISSING, ErrCode::REFRESH_TOKEN_INVALID],
     ];
     pub const RID_GET: &[&[ErrCode]] = &[CALLER, BODY, &[ErrCode::RID_NOT_FOUND]];
+    /// SPEC §10.7: PaymentRef, then the lookup.
+    pub const GET_ORDER: &[&[ErrCode]] = &[
+        CALLER,
+        BODY,
+        &[ErrCode::SEC_INVALID_PARAMETER, ErrCode::PAYMENT_NOT_FOUND],
+    ];
     /// SPEC §10.9: the trade-management gate (48001); no platform may call (61007).
     pub const SET_MSG_JUMP_PATH: &[&[ErrCode]] = &[CALLER, BODY, &[ErrCode::SEC_INVALID_PARAMETER]];
     /// SPEC §10.10: no gate; a platform needs set 18 or 142 (61003).

@@ -103,6 +103,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a payment (and its sub-payments) paid and associates every matching upload in
     /// the same transaction. `None` when there is no such payment.
     async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>>;
+    /// Refunds a paid payment with all its sub-payments (SPEC §10.12).
+    async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded>;
+    /// The order a PaymentRef names for `appid` at `now` (SPEC §10.2), or `None`
+    /// (10060001).
+    async fn order(&self, appid: &str, key: &PaymentRef, now: i64) -> Result<Option<PaymentOrder>>;
 
     /// Saves an upload if the ordering rules allow it and associates it with its payment
     /// when that is already paid — all in one transaction.

@@ -4,6 +4,8 @@ use serde::Serialize;
 use userorder_model::association::PaymentKeys;
 use userorder_model::shopping::OrderKey;
 
+pub use userorder_model::sec_order::PaymentRef;
+
 // The records the sandbox shows as they are stored; their wire form is the sandbox's.
 pub use userorder_model::sandbox::{
     AutoConfirmDays, JournalEntry, Merchant, Payment, ProductState, Quota, StoredInfo,
@@ -147,6 +149,29 @@ pub struct NewPayment {
     pub amount: i64,
     pub sub_payments: Vec<(PaymentKeys, i64)>,
     pub created_at: i64,
+    pub excluded_from_shipping: bool,
+}
+
+/// A payment (or a sub-payment) as order shipping management sees it (SPEC §10.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentOrder {
+    pub keys: PaymentKeys,
+    /// The payer (a sub-order's is its master's).
+    pub openid: String,
+    pub amount: i64,
+    pub created_at: i64,
+    pub paid_at: i64,
+    pub refunded_at: Option<i64>,
+}
+
+/// What refunding a payment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refunded {
+    /// Refunded now (with its sub-payments): the payment as it is now.
+    Refunded(Box<Payment>),
+    /// Not `SUCCESS`: its state.
+    NotPaid(String),
+    NoSuchPayment,
 }
 
 /// What saving an upload did, or why it did not.

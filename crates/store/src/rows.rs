@@ -152,8 +152,61 @@ row!(
         state: String,
         created_at: i64,
         paid_at: Option<i64>,
+        refunded_at: Option<i64>,
+        excluded_from_shipping: bool,
+        visible_at: Option<i64>,
     }
 );
+
+row!(
+    /// A payment or a sub-payment, as order shipping management looks one up (SPEC §10.2),
+    /// with how many sub-payments it has itself.
+    OrderRow {
+        transaction_id: String,
+        appid: String,
+        openid: String,
+        mchid: String,
+        out_trade_no: String,
+        amount: i64,
+        state: String,
+        created_at: i64,
+        paid_at: Option<i64>,
+        refunded_at: Option<i64>,
+        excluded_from_shipping: bool,
+        visible_at: Option<i64>,
+        children: i64,
+    }
+);
+
+impl OrderRow {
+    /// The order this row is for `appid` at `now`, or `None` (10060001): a paid or
+    /// refunded payment of the app, not kept out of the API, not the master of a combined
+    /// payment (its sub-orders are the orders), and visible by now.
+    pub fn into_order(self, appid: &str, now: i64) -> Option<PaymentOrder> {
+        let paid = matches!(self.state.as_str(), "SUCCESS" | "REFUND");
+        let visible = self.visible_at.is_some_and(|at| now >= at);
+        if self.appid != appid
+            || !paid
+            || self.excluded_from_shipping
+            || self.children > 0
+            || !visible
+        {
+            return None;
+        }
+        Some(PaymentOrder {
+            keys: PaymentKeys {
+                transaction_id: self.transaction_id,
+                mchid: self.mchid,
+                out_trade_no: self.out_trade_no,
+            },
+            openid: self.openid,
+            amount: self.amount,
+            created_at: self.created_at,
+            paid_at: self.paid_at.unwrap_or(self.created_at),
+            refunded_at: self.refunded_at,
+        })
+    }
+}
 
 row!(SubPaymentRow {
     transaction_id: String,
@@ -176,6 +229,9 @@ impl PaymentRow {
             state: self.state,
             created_at: self.created_at,
             paid_at: self.paid_at,
+            refunded_at: self.refunded_at,
+            excluded_from_shipping: self.excluded_from_shipping,
+            visible_at: self.visible_at,
             sub_orders: subs
                 .into_iter()
                 .map(|s| SubPayment {

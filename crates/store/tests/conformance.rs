@@ -27,6 +27,7 @@ userorder_store::on_every_backend!(
     the_journal_keeps_bodies_and_its_bound,
     faults_are_consumed_once_across_two_handles,
     shipping_follows_the_ordering_rule,
+    payments_become_orders_and_refunds_are_whole,
 );
 
 async fn store(backend: &Backend) -> (TestDb, Arc<dyn Store>) {
@@ -151,6 +152,7 @@ fn payment(txid: &str, out_trade_no: &str, subs: &[(&str, &str)]) -> NewPayment 
         amount: 100 * subs.len().max(1) as i64,
         sub_payments: subs.iter().map(|(t, o)| (keys(t, o), 100)).collect(),
         created_at: T0,
+        excluded_from_shipping: false,
     }
 }
 
@@ -272,6 +274,122 @@ async fn a_sub_order_key_serves_one_combined_order(backend: Backend) {
             .await
             .expect("save"),
         accepted(1, false)
+    );
+}
+
+/// SPEC §10.2: a paid payment, or a sub-payment of a combined one, is an order of its app
+/// from paid_at + the app's ingest delay (fixed at pay time); a refund takes the payment and
+/// its sub-payments at once; an excluded payment is never an order.
+async fn payments_become_orders_and_refunds_are_whole(backend: Backend) {
+    let (_db, store) = store(&backend).await;
+    shop(store.as_ref()).await;
+    let trade = TradeManagement {
+        ingest_delay_s: 30,
+        ..TradeManagement::default()
+    };
+    assert!(
+        store
+            .set_trade_management(APP, &trade)
+            .await
+            .expect("settings")
+    );
+    assert!(
+        !store
+            .set_trade_management("wx_nobody", &trade)
+            .await
+            .expect("settings")
+    );
+    store
+        .create_payment(&payment(
+            "4200000070",
+            "O1",
+            &[("4200000071", "O1a"), ("4200000072", "O1b")],
+        ))
+        .await
+        .expect("payment");
+    let by_id = |id: &str| PaymentRef::Transaction(id.into());
+    let by_key = |no: &str| PaymentRef::Merchant {
+        mchid: MCH.into(),
+        out_trade_no: no.into(),
+    };
+    let at = |now| {
+        let store = store.clone();
+        move |key: PaymentRef| {
+            let store = store.clone();
+            async move { store.order(APP, &key, now).await.expect("order") }
+        }
+    };
+    assert_eq!(at(T0 + 100)(by_id("4200000071")).await, None, "unpaid");
+    let paid = store
+        .pay("4200000070", T0)
+        .await
+        .expect("pay")
+        .expect("known");
+    assert_eq!(paid.visible_at, Some(T0 + 30));
+    assert_eq!(
+        at(T0 + 29)(by_id("4200000071")).await,
+        None,
+        "not yet visible"
+    );
+    let sub = at(T0 + 30)(by_key("O1b"))
+        .await
+        .expect("a sub-order is an order");
+    assert_eq!(sub.keys.transaction_id, "4200000072");
+    assert_eq!(
+        (sub.openid.as_str(), sub.paid_at, sub.refunded_at),
+        (OPENID, T0, None)
+    );
+    assert_eq!(
+        at(T0 + 30)(by_id("4200000070")).await,
+        None,
+        "the master is not"
+    );
+    assert_eq!(
+        store
+            .order("wx_other", &by_id("4200000071"), T0 + 30)
+            .await
+            .expect("order"),
+        None,
+        "another app's"
+    );
+
+    let Refunded::Refunded(refunded) = store.refund("4200000070", T0 + 40).await.expect("refund")
+    else {
+        panic!("a paid payment refunds");
+    };
+    assert_eq!(
+        (refunded.state.as_str(), refunded.refunded_at),
+        ("REFUND", Some(T0 + 40))
+    );
+    assert!(refunded.is_paid(), "uploads still associate with it");
+    let sub = at(T0 + 50)(by_id("4200000071"))
+        .await
+        .expect("still an order");
+    assert_eq!(sub.refunded_at, Some(T0 + 40), "its sub-orders too");
+    assert_eq!(
+        store.refund("4200000070", T0 + 50).await.expect("refund"),
+        Refunded::NotPaid("REFUND".into())
+    );
+    assert_eq!(
+        store.refund("4200000071", T0 + 50).await.expect("refund"),
+        Refunded::NoSuchPayment,
+        "a sub-payment is refunded with its master"
+    );
+
+    let mut excluded = payment("4200000080", "O2", &[]);
+    excluded.excluded_from_shipping = true;
+    store.create_payment(&excluded).await.expect("payment");
+    store.pay("4200000080", T0).await.expect("pay");
+    assert_eq!(at(T0 + 100)(by_key("O2")).await, None, "excluded");
+    assert_eq!(
+        store.refund("4200000080", T0 + 1).await.expect("refund"),
+        Refunded::Refunded(Box::new(
+            store
+                .payment("4200000080")
+                .await
+                .expect("read")
+                .expect("known")
+        ))
     );
 }
 

@@ -1,21 +1,61 @@
-//! Order shipping management (`/wxa/sec/order/*`, SPEC §10): the app-level calls — the
-//! confirm-receipt page, whether the app is under trade management, and the carriers.
+//! Order shipping management (`/wxa/sec/order/*`, SPEC §10): an order by its PaymentRef,
+//! and the app-level calls — the confirm-receipt page, whether the app is under trade
+//! management, and the carriers.
 //! Each handler's `Caller<…>` states its gate and which platforms may call (SPEC §10.1).
 
 use axum::Json;
 use axum::extract::State;
 use userorder_model::sec_order::{
     AppidIn, CARRIERS, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
-    IsTradeManagedOut, SetMsgJumpPathIn,
+    GetOrderOut, IsTradeManagedOut, OrderOut, OrderShippingOut, PaymentRefIn, SetMsgJumpPathIn,
+    payment_ref,
 };
 use userorder_model::wire::EnvelopeOut;
 use userorder_model::{ErrCode, Rejection};
-use userorder_store::App;
+use userorder_store::{App, PaymentOrder};
 
 use crate::error::ApiError;
-use crate::extract::needs::{DeliveryList, SecOrderNoPlatform, TradeQuery};
+use crate::extract::needs::{DeliveryList, SecOrder, SecOrderNoPlatform, TradeQuery};
 use crate::extract::{Caller, WeChatBody};
 use crate::state::AppState;
+
+/// `get_order` (SPEC §10.7): the order a PaymentRef names, as of the sandbox clock.
+pub async fn get_order(
+    State(state): State<AppState>,
+    caller: Caller<SecOrder>,
+    WeChatBody(body): WeChatBody<PaymentRefIn>,
+) -> Result<Json<GetOrderOut>, ApiError> {
+    let key = payment_ref(body)?;
+    let order = state
+        .store
+        .order(&caller.app.appid, &key, caller.now)
+        .await?
+        .ok_or(ErrCode::PAYMENT_NOT_FOUND)?;
+    Ok(Json(GetOrderOut {
+        errcode: ErrCode::OK,
+        errmsg: "ok".into(),
+        order: order_out(order),
+    }))
+}
+
+/// An order as the API shows it. Until shipping uploads are served, every order is
+/// unshipped: state 1 (to ship), or 5 once refunded, which wins from any state.
+fn order_out(order: PaymentOrder) -> OrderOut {
+    OrderOut {
+        order_state: if order.refunded_at.is_some() { 5 } else { 1 },
+        transaction_id: order.keys.transaction_id,
+        merchant_id: order.keys.mchid,
+        sub_merchant_id: "0".into(),
+        merchant_trade_no: order.keys.out_trade_no,
+        description: String::new(),
+        paid_amount: order.amount,
+        openid: order.openid,
+        trade_create_time: order.created_at,
+        pay_time: order.paid_at,
+        in_complaint: false,
+        shipping: OrderShippingOut::default(),
+    }
+}
 
 /// The longest confirm-receipt path, in bytes.
 const MAX_PATH_BYTES: usize = 512;

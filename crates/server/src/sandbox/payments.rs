@@ -12,7 +12,7 @@ use userorder_model::sandbox::{
     AdvanceIn, ClockOut, NewPaymentIn, OrderOut, OrdersOut, OrdersQuery, Payment,
 };
 use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
-use userorder_store::{Created, NewPayment, UploadFilter};
+use userorder_store::{Created, NewPayment, Refunded, UploadFilter};
 
 use super::{DIGITS, HEX, SandboxJson, SandboxQuery, random_string};
 use crate::clock;
@@ -101,6 +101,7 @@ pub async fn create_payment(state: &AppState, raw: NewPaymentIn) -> Result<Payme
         amount: raw.amount,
         sub_payments,
         created_at: now,
+        excluded_from_shipping: raw.excluded_from_shipping,
     };
     if state.store.create_payment(&new).await? == Created::Conflict {
         return Err(SandboxError::Conflict(
@@ -121,6 +122,24 @@ pub async fn pay(state: &AppState, transaction_id: &str) -> Result<Payment, Sand
         .pay(transaction_id, now)
         .await?
         .ok_or_else(|| SandboxError::NotFound(format!("no payment {transaction_id}")))
+}
+
+/// Refunds a paid payment with its sub-payments (SPEC §10.12): order shipping management
+/// then shows state 5; the Shopping Order family still treats it as paid.
+pub async fn post_refund(
+    State(state): State<AppState>,
+    Path(transaction_id): Path<String>,
+) -> Result<Json<Payment>, SandboxError> {
+    let now = clock::now(state.store.as_ref()).await?;
+    match state.store.refund(&transaction_id, now).await? {
+        Refunded::Refunded(payment) => Ok(Json(*payment)),
+        Refunded::NotPaid(payment_state) => Err(SandboxError::Conflict(format!(
+            "payment {transaction_id} is {payment_state}; only a SUCCESS payment can be refunded"
+        ))),
+        Refunded::NoSuchPayment => Err(SandboxError::NotFound(format!(
+            "no payment {transaction_id}"
+        ))),
+    }
 }
 
 pub async fn post_payment(

@@ -348,7 +348,261 @@ async fn settings_and_sdk_calls(backend: Backend) {
     );
 }
 
+const GET_ORDER: &str = "/wxa/sec/order/get_order";
+
+/// SPEC §10.2 and §10.7: an order is a paid (or refunded) payment of the app, or a sub-order
+/// of a combined one, once WeChat has learnt of it; get_order finds it by either key.
+async fn get_order_finds_paid_payments_and_their_sub_orders(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let token = shop.token.as_str();
+    let by_id = |id: &str| json!({"transaction_id": id}).to_string();
+    let by_key = |no: &str| json!({"merchant_id": shop.mchid, "merchant_trade_no": no}).to_string();
+
+    // PaymentRef rules: one of the two forms, within limits (10060014).
+    for (body, expected, case) in [
+        (
+            "{}".to_owned(),
+            "参数错误: transaction_id is missing",
+            "neither form",
+        ),
+        (
+            json!({"merchant_id": shop.mchid}).to_string(),
+            "参数错误: transaction_id is missing",
+            "merchant_id alone",
+        ),
+        (
+            by_id(&"4".repeat(33)),
+            "参数错误: transaction_id is 33 bytes",
+            "a long id",
+        ),
+        (
+            by_key("bad no"),
+            "参数错误: merchant_trade_no contains ' '",
+            "a bad charset",
+        ),
+        (
+            json!({"merchant_id": "1".repeat(33), "merchant_trade_no": "X"}).to_string(),
+            "参数错误: merchant_id is 33 bytes",
+            "a long merchant_id",
+        ),
+    ] {
+        refused(
+            &server.raw_post(GET_ORDER, token, body).await,
+            10060014,
+            expected,
+            case,
+        );
+    }
+
+    // Unknown, unpaid: 10060001.
+    refused(
+        &server
+            .raw_post(GET_ORDER, token, by_id("4200000000000000000000000000"))
+            .await,
+        10060001,
+        "支付单不存在",
+        "unknown",
+    );
+    let single = create_payment(&server, &shop, "G1", &[]).await;
+    refused(
+        &server.raw_post(GET_ORDER, token, by_id(&single)).await,
+        10060001,
+        "支付单不存在",
+        "unpaid",
+    );
+
+    // Paid: found by either key, with every field.
+    let paid = server.sandbox.pay(&single).await.expect("pay");
+    let answer = server.raw_post(GET_ORDER, token, by_key("G1")).await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    assert_eq!(
+        answer["order"],
+        json!({"transaction_id": single, "merchant_id": shop.mchid, "sub_merchant_id": "0",
+               "merchant_trade_no": "G1", "description": "", "paid_amount": 100,
+               "openid": shop.openid, "trade_create_time": paid.created_at,
+               "pay_time": paid.paid_at, "order_state": 1, "in_complaint": false, "shipping": {}})
+    );
+    assert_eq!(
+        server.raw_post(GET_ORDER, token, by_id(&single)).await,
+        answer
+    );
+
+    // A combined payment: its sub-orders are orders, its master is not.
+    let master = create_payment(&server, &shop, "GM", &["GS0", "GS1"]).await;
+    let combined = server.sandbox.pay(&master).await.expect("pay");
+    refused(
+        &server.raw_post(GET_ORDER, token, by_id(&master)).await,
+        10060001,
+        "支付单不存在",
+        "a master",
+    );
+    let sub = &combined.sub_orders[1].keys;
+    let answer = server.raw_post(GET_ORDER, token, by_key("GS1")).await;
+    assert_eq!(
+        answer["order"]["transaction_id"],
+        sub.transaction_id.as_str()
+    );
+    assert_eq!(answer["order"]["openid"], shop.openid.as_str());
+    assert_eq!(answer["order"]["pay_time"], json!(combined.paid_at));
+
+    // Another app's order is not this app's.
+    let other = server.shop().await;
+    refused(
+        &server
+            .raw_post(GET_ORDER, &other.token, by_id(&single))
+            .await,
+        10060001,
+        "支付单不存在",
+        "another app's",
+    );
+
+    // Refunded: state 5; a refund needs a SUCCESS payment (409), an existing one (404).
+    let refunded = server.sandbox.refund(&master).await.expect("refund");
+    assert_eq!(refunded.state, "REFUND");
+    assert!(refunded.refunded_at.is_some());
+    assert_eq!(
+        server.raw_post(GET_ORDER, token, by_key("GS0")).await["order"]["order_state"],
+        5
+    );
+    assert_eq!(
+        server.raw_post(GET_ORDER, token, by_id(&single)).await["order"]["order_state"],
+        1
+    );
+    let again = server.sandbox.refund(&master).await;
+    assert!(
+        matches!(&again, Err(userorder_client::Error::Sandbox { status: 409, message }) if message.contains("REFUND")),
+        "{again:?}"
+    );
+    let unpaid = create_payment(&server, &shop, "G2", &[]).await;
+    let early = server.sandbox.refund(&unpaid).await;
+    assert!(
+        matches!(&early, Err(userorder_client::Error::Sandbox { status: 409, message }) if message.contains("NOTPAY")),
+        "{early:?}"
+    );
+    let missing = server.sandbox.refund("4200000000000000000000000000").await;
+    assert!(
+        matches!(
+            missing,
+            Err(userorder_client::Error::Sandbox { status: 404, .. })
+        ),
+        "{missing:?}"
+    );
+    // The Shopping Order family still treats a refunded payment as paid.
+    assert!(
+        server
+            .sandbox
+            .payment(&master)
+            .await
+            .expect("payment")
+            .is_paid()
+    );
+
+    // Kept out of the API, like DevTools payments: never an order.
+    let excluded = server
+        .sandbox
+        .create_payment(&json!({"appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid,
+                                "out_trade_no": "GX", "amount": 100, "excluded_from_shipping": true}))
+        .await
+        .expect("payment");
+    assert!(excluded.excluded_from_shipping);
+    server
+        .sandbox
+        .pay(&excluded.keys.transaction_id)
+        .await
+        .expect("pay");
+    refused(
+        &server.raw_post(GET_ORDER, token, by_key("GX")).await,
+        10060001,
+        "支付单不存在",
+        "excluded",
+    );
+
+    // The gate and the platform rule.
+    untrade(&server, &shop.appid).await;
+    refused(
+        &server.raw_post(GET_ORDER, token, by_id(&single)).await,
+        48001,
+        "api unauthorized",
+        "not trade-managed",
+    );
+}
+
+/// SPEC §10.2: WeChat learns of a payment ingest_delay_s after it is paid (the delay in
+/// force at pay time); until then 10060001, the way merchants meet it for about a minute.
+async fn a_payment_is_an_order_only_after_the_ingest_delay(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let delay = TradeManagementIn {
+        ingest_delay_s: Some(60),
+        ..TradeManagementIn::default()
+    };
+    server
+        .sandbox
+        .set_trade_management(&shop.appid, &delay)
+        .await
+        .expect("settings");
+    let txid = create_payment(&server, &shop, "D1", &[]).await;
+    let paid = server.sandbox.pay(&txid).await.expect("pay");
+    assert_eq!(paid.visible_at, paid.paid_at.map(|at| at + 60));
+    // A later change of the delay does not move a payment already paid.
+    server
+        .sandbox
+        .set_trade_management(&shop.appid, &TradeManagementIn::default())
+        .await
+        .expect("settings");
+    let app = userorder_client::AppClient::new(server.client.clone(), &shop.appid, &shop.secret);
+    let key = userorder_model::sec_order::PaymentRefIn {
+        transaction_id: Some(txid.clone()),
+        ..Default::default()
+    };
+    let early = app.get_order(&key).await;
+    assert_eq!(
+        early.err().and_then(|e| e.code()).map(|c| c.0),
+        Some(10060001)
+    );
+    server.sandbox.advance_clock(59).await.expect("clock");
+    assert!(app.get_order(&key).await.is_err(), "one second early");
+    server.sandbox.advance_clock(1).await.expect("clock");
+    let order = app.get_order(&key).await.expect("visible now");
+    assert_eq!(order.transaction_id, txid);
+    assert_eq!(order.order_state, 1);
+}
+
+async fn only_platforms_with_set_142_read_orders(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let platform = platform(&server).await;
+    let (_, with_142, _) = authorized(
+        &server,
+        &platform,
+        json!({"funcscope": [142], "agreement_signed": true}),
+    )
+    .await;
+    let (_, with_120, _) = authorized(
+        &server,
+        &platform,
+        json!({"funcscope": [120], "agreement_signed": true}),
+    )
+    .await;
+    let unknown = json!({"transaction_id": "4200000000000000000000000000"}).to_string();
+    refused(
+        &server.raw_post(GET_ORDER, &with_142, unknown.clone()).await,
+        10060001,
+        "支付单不存在",
+        "with 142",
+    );
+    refused(
+        &server.raw_post(GET_ORDER, &with_120, unknown).await,
+        61007,
+        "api is unauthorized to component",
+        "without 142",
+    );
+}
+
 on_every_backend!(
+    get_order_finds_paid_payments_and_their_sub_orders,
+    a_payment_is_an_order_only_after_the_ingest_delay,
+    only_platforms_with_set_142_read_orders,
     every_app_level_call_answers_its_errcodes,
     the_calls_count_against_the_quotas,
     platforms_call_within_their_permission_sets,

@@ -462,6 +462,31 @@ impl Store for PostgresStore {
         Ok(Some(payment))
     }
 
+    async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sql::mark_refunded(&mut tx, transaction_id, now).await?;
+        let Some(payment) = payment_by_id(&mut tx, transaction_id).await? else {
+            return Ok(Refunded::NoSuchPayment);
+        };
+        tx.commit().await?;
+        Ok(match changed {
+            0 => Refunded::NotPaid(payment.state),
+            _ => Refunded::Refunded(Box::new(payment)),
+        })
+    }
+
+    async fn order(&self, appid: &str, key: &PaymentRef, now: i64) -> Result<Option<PaymentOrder>> {
+        let mut conn = self.conn().await?;
+        let row = match key {
+            PaymentRef::Transaction(id) => sql::order_by_id(&mut conn, id).await?,
+            PaymentRef::Merchant {
+                mchid,
+                out_trade_no,
+            } => sql::order_by_out_trade_no(&mut conn, mchid, out_trade_no).await?,
+        };
+        Ok(row.and_then(|row| row.into_order(appid, now)))
+    }
+
     async fn save_shopping_info(
         &self,
         appid: &str,

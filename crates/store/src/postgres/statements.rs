@@ -395,8 +395,9 @@ pub async fn insert_payment(
 ) -> Result<bool> {
     sqlx::query(
         "INSERT INTO payments (transaction_id, parent_transaction_id, appid, openid, mchid,
-                               out_trade_no, amount, state, created_at, position)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'NOTPAY', $8, $9) ON CONFLICT DO NOTHING",
+                               out_trade_no, amount, state, created_at, position,
+                               excluded_from_shipping)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'NOTPAY', $8, $9, $10) ON CONFLICT DO NOTHING",
     )
     .bind(&keys.transaction_id)
     .bind(parent)
@@ -407,6 +408,7 @@ pub async fn insert_payment(
     .bind(amount)
     .bind(payment.created_at)
     .bind(position)
+    .bind(payment.excluded_from_shipping)
     .execute(conn)
     .await
     .map(|done| done.rows_affected() == 1)
@@ -466,9 +468,65 @@ pub async fn payment_ids(conn: &mut PgConnection, filter: &PaymentFilter) -> Res
     .await
 }
 
+/// The columns of [`OrderRow`]: a payment or sub-payment with the number of its own
+/// sub-payments.
+macro_rules! order_select {
+    () => {
+        "SELECT transaction_id, appid, openid, mchid, out_trade_no,
+                amount, state, created_at, paid_at, refunded_at, excluded_from_shipping,
+                visible_at,
+                (SELECT COUNT(*) FROM payments c
+                 WHERE c.parent_transaction_id = p.transaction_id) AS children
+         FROM payments p"
+    };
+}
+
+/// A payment or sub-payment by its transaction_id, as an order (SPEC §10.2).
+pub async fn order_by_id(
+    conn: &mut PgConnection,
+    transaction_id: &str,
+) -> Result<Option<OrderRow>> {
+    sqlx::query_as(concat!(order_select!(), " WHERE transaction_id = $1"))
+        .bind(transaction_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// A payment or sub-payment by (mchid, out_trade_no), as an order.
+pub async fn order_by_out_trade_no(
+    conn: &mut PgConnection,
+    mchid: &str,
+    out_trade_no: &str,
+) -> Result<Option<OrderRow>> {
+    sqlx::query_as(concat!(
+        order_select!(),
+        " WHERE mchid = $1 AND out_trade_no = $2"
+    ))
+    .bind(mchid)
+    .bind(out_trade_no)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Refunds a paid payment and its sub-payments; answers how many rows changed.
+pub async fn mark_refunded(conn: &mut PgConnection, transaction_id: &str, now: i64) -> Result<u64> {
+    sqlx::query(
+        "UPDATE payments SET state = 'REFUND', refunded_at = $1
+         WHERE ((transaction_id = $2 AND parent_transaction_id IS NULL)
+                OR parent_transaction_id = $2)
+           AND state = 'SUCCESS'",
+    )
+    .bind(now)
+    .bind(transaction_id)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected())
+}
+
 pub async fn mark_paid(conn: &mut PgConnection, transaction_id: &str, now: i64) -> Result<()> {
     sqlx::query(
-        "UPDATE payments SET state = 'SUCCESS', paid_at = $1
+        "UPDATE payments SET state = 'SUCCESS', paid_at = $1,
+             visible_at = $1 + (SELECT ingest_delay_s FROM apps WHERE apps.appid = payments.appid)
          WHERE (transaction_id = $2 OR parent_transaction_id = $2) AND state = 'NOTPAY'",
     )
     .bind(now)

@@ -502,6 +502,34 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {
+        let transaction_id = transaction_id.to_owned();
+        self.write(move |conn| {
+            let changed = sql::mark_refunded(conn, &transaction_id, now)?;
+            let Some(payment) = payment_by_id(conn, &transaction_id)? else {
+                return Ok(Finish::Commit(Refunded::NoSuchPayment));
+            };
+            Ok(Finish::Commit(match changed {
+                0 => Refunded::NotPaid(payment.state),
+                _ => Refunded::Refunded(Box::new(payment)),
+            }))
+        })
+        .await
+    }
+
+    async fn order(&self, appid: &str, key: &PaymentRef, now: i64) -> Result<Option<PaymentOrder>> {
+        self.read(|conn| {
+            let row = match key {
+                PaymentRef::Transaction(id) => sql::order_by_id(conn, id)?,
+                PaymentRef::Merchant {
+                    mchid,
+                    out_trade_no,
+                } => sql::order_by_out_trade_no(conn, mchid, out_trade_no)?,
+            };
+            Ok(row.and_then(|row| row.into_order(appid, now)))
+        })
+    }
+
     async fn save_shopping_info(
         &self,
         appid: &str,

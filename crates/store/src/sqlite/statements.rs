@@ -317,8 +317,9 @@ pub fn insert_payment(
 ) -> Result<bool> {
     conn.prepare_cached(
         "INSERT INTO payments (transaction_id, parent_transaction_id, appid, openid, mchid,
-                               out_trade_no, amount, state, created_at, position)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'NOTPAY', ?8, ?9) ON CONFLICT DO NOTHING",
+                               out_trade_no, amount, state, created_at, position,
+                               excluded_from_shipping)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'NOTPAY', ?8, ?9, ?10) ON CONFLICT DO NOTHING",
     )?
     .execute(params![
         keys.transaction_id,
@@ -329,7 +330,8 @@ pub fn insert_payment(
         keys.out_trade_no,
         amount,
         payment.created_at,
-        position
+        position,
+        payment.excluded_from_shipping
     ])
     .map(|n| n == 1)
 }
@@ -390,9 +392,55 @@ pub fn payment_ids(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<Stri
 }
 
 /// Marks a payment and its sub-payments paid, if they are not yet.
+/// The columns of [`OrderRow`]: a payment or sub-payment with the number of its own
+/// sub-payments.
+macro_rules! order_select {
+    () => {
+        "SELECT transaction_id, appid, openid, mchid, out_trade_no,
+                amount, state, created_at, paid_at, refunded_at, excluded_from_shipping,
+                visible_at,
+                (SELECT COUNT(*) FROM payments c
+                 WHERE c.parent_transaction_id = p.transaction_id) AS children
+         FROM payments p"
+    };
+}
+
+/// A payment or sub-payment by its transaction_id, as an order (SPEC §10.2).
+pub fn order_by_id(conn: &Connection, transaction_id: &str) -> Result<Option<OrderRow>> {
+    conn.prepare_cached(concat!(order_select!(), " WHERE transaction_id = ?1"))?
+        .query_row([transaction_id], OrderRow::from_sqlite)
+        .optional()
+}
+
+/// A payment or sub-payment by (mchid, out_trade_no), as an order.
+pub fn order_by_out_trade_no(
+    conn: &Connection,
+    mchid: &str,
+    out_trade_no: &str,
+) -> Result<Option<OrderRow>> {
+    conn.prepare_cached(concat!(
+        order_select!(),
+        " WHERE mchid = ?1 AND out_trade_no = ?2"
+    ))?
+    .query_row(params![mchid, out_trade_no], OrderRow::from_sqlite)
+    .optional()
+}
+
+/// Refunds a paid payment and its sub-payments; answers how many rows changed.
+pub fn mark_refunded(conn: &Connection, transaction_id: &str, now: i64) -> Result<usize> {
+    conn.prepare_cached(
+        "UPDATE payments SET state = 'REFUND', refunded_at = ?1
+         WHERE ((transaction_id = ?2 AND parent_transaction_id IS NULL)
+                OR parent_transaction_id = ?2)
+           AND state = 'SUCCESS'",
+    )?
+    .execute(params![now, transaction_id])
+}
+
 pub fn mark_paid(conn: &Connection, transaction_id: &str, now: i64) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE payments SET state = 'SUCCESS', paid_at = ?1
+        "UPDATE payments SET state = 'SUCCESS', paid_at = ?1,
+             visible_at = ?1 + (SELECT ingest_delay_s FROM apps WHERE apps.appid = payments.appid)
          WHERE (transaction_id = ?2 OR parent_transaction_id = ?2) AND state = 'NOTPAY'",
     )?
     .execute(params![now, transaction_id])
