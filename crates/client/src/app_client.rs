@@ -15,7 +15,7 @@ use userorder_model::ErrCode;
 use userorder_model::association::VerifyResult;
 use userorder_model::sec_order::{
     AppidIn, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut, GetOrderOut,
-    IsTradeManagedOut, OrderOut, PaymentRefIn, SetMsgJumpPathIn,
+    IsTradeManagedOut, OrderOut, PaymentRefIn, SetMsgJumpPathIn, UploadShippingIn,
 };
 use userorder_model::wire::{
     EnvelopeOut, PermissionConfirmOut, RidGetIn, RidGetOut, RidRequestOut,
@@ -234,6 +234,11 @@ impl AppClient {
             path: path.map(str::to_owned),
         };
         self.ok("/wxa/sec/order/set_msg_jump_path", &body).await
+    }
+
+    /// `/wxa/sec/order/upload_shipping_info`: how a paid order is shipped.
+    pub async fn upload_order_shipping(&self, body: &UploadShippingIn) -> Result<(), Error> {
+        self.ok("/wxa/sec/order/upload_shipping_info", body).await
     }
 
     /// `/wxa/sec/order/get_order`: an order by transaction_id, or merchant_id with

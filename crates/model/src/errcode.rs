@@ -91,6 +91,19 @@ impl ErrCode {
     pub const SEC_INVALID_PARAMETER: Self = Self(10_060_014);
     /// Order shipping management: no such order of the app (yet) (SPEC §10.2).
     pub const PAYMENT_NOT_FOUND: Self = Self(10_060_001);
+    pub const ORDER_ALREADY_SHIPPED: Self = Self(10_060_002);
+    pub const RESHIP_USED: Self = Self(10_060_003);
+    pub const ORDER_NOT_SHIPPABLE: Self = Self(10_060_004);
+    pub const LOGISTICS_TYPE_ILLEGAL: Self = Self(10_060_005);
+    pub const SPLIT_NEEDS_COURIER: Self = Self(10_060_006);
+    pub const IS_ALL_DELIVERED_MISSING: Self = Self(10_060_007);
+    pub const ITEM_DESC_EMPTY: Self = Self(10_060_008);
+    pub const ITEM_DESC_TOO_LONG: Self = Self(10_060_009);
+    pub const SHIPPING_NOT_UPDATED: Self = Self(10_060_023);
+    pub const TOO_MANY_PARCELS: Self = Self(10_060_024);
+    pub const EXPRESS_COMPANY_TOO_LONG: Self = Self(10_060_025);
+    pub const TRACKING_NO_TOO_LONG: Self = Self(10_060_026);
+    pub const PAYER_NOT_THE_ORDERS: Self = Self(10_060_031);
 
     /// Every code this project defines, for tables and `explain`.
     pub const ALL: &'static [Self] = &[
@@ -154,6 +167,19 @@ impl ErrCode {
         Self::COMPONENT_NOT_AUTHORIZED,
         Self::SEC_INVALID_PARAMETER,
         Self::PAYMENT_NOT_FOUND,
+        Self::ORDER_ALREADY_SHIPPED,
+        Self::RESHIP_USED,
+        Self::ORDER_NOT_SHIPPABLE,
+        Self::LOGISTICS_TYPE_ILLEGAL,
+        Self::SPLIT_NEEDS_COURIER,
+        Self::IS_ALL_DELIVERED_MISSING,
+        Self::ITEM_DESC_EMPTY,
+        Self::ITEM_DESC_TOO_LONG,
+        Self::SHIPPING_NOT_UPDATED,
+        Self::TOO_MANY_PARCELS,
+        Self::EXPRESS_COMPANY_TOO_LONG,
+        Self::TRACKING_NO_TOO_LONG,
+        Self::PAYER_NOT_THE_ORDERS,
     ];
 
     /// The errmsg WeChat sends for this code (without the ` rid: …` suffix): Chinese for
@@ -169,6 +195,19 @@ impl ErrCode {
         Some(match self.0 {
             268_435_461 | 10_060_014 => "参数错误",
             10_060_001 => "支付单不存在",
+            10_060_002 => "支付单已完成发货，无法继续发货",
+            10_060_003 => "支付单已使用重新发货机会",
+            10_060_004 => "支付单处于不可发货的状态",
+            10_060_005 => "物流类型有误",
+            10_060_006 => "非快递发货时不允许分拆发货",
+            10_060_007 => "分拆发货模式下必须填写 is_all_delivered 字段",
+            10_060_008 => "商品描述 item_desc 字段不能为空",
+            10_060_009 => "商品描述 item_desc 字段太长",
+            10_060_023 => "发货信息未更新",
+            10_060_024 => "物流信息列表太长",
+            10_060_025 => "物流公司编码太长",
+            10_060_026 => "物流单号太长",
+            10_060_031 => "该笔支付单不属于 openid 所指定的用户",
             268_457_013 => "openid 解码失败，请确认 openid 是否正确",
             268_457_014 => "openid 解码结果为 0，请确认 openid 是否正确",
             268_485_192 => "用户标识 openid 必须填写",
@@ -236,6 +275,19 @@ impl ErrCode {
             61003 => "component is not authorized by this account",
             10_060_014 => "invalid parameter (order shipping management)",
             10_060_001 => "no such payment",
+            10_060_002 => "the order is already shipped and cannot be shipped again",
+            10_060_003 => "the order has used its one re-ship",
+            10_060_004 => "the order cannot be shipped (refunded)",
+            10_060_005 => "logistics_type is illegal",
+            10_060_006 => "split delivery needs courier logistics",
+            10_060_007 => "split delivery needs is_all_delivered",
+            10_060_008 => "item_desc is empty",
+            10_060_009 => "item_desc is too long",
+            10_060_023 => "the shipping is unchanged",
+            10_060_024 => "too many parcels",
+            10_060_025 => "express_company is too long",
+            10_060_026 => "tracking_no is too long",
+            10_060_031 => "the payment does not belong to the openid's user",
             268_435_461 => "invalid parameter",
             268_457_013 => "failed to decode openid",
             268_457_014 => "openid decoded to 0",
@@ -375,6 +427,27 @@ impl ErrCode {
             61003 => {
                 "The third-party platform holds none of the permission sets this API needs (18 or 142); have the merchant authorize them."
             }
+            10_060_002 => {
+                "Receipt is confirmed or the order completed (states 3, 4, 6), or a re-ship was not complete; nothing more can be shipped."
+            }
+            10_060_003 => "An order can be re-shipped once; this one was.",
+            10_060_004 => "The payment was refunded (state 5).",
+            10_060_005 => {
+                "logistics_type must be 1 PHYSICAL_LOGISTICS, 2 LOCATION_BASED_LOGISTICS, 3 VIRTUAL_GOODS or 4 SELF_PICKUP."
+            }
+            10_060_006 => "Only courier delivery (logistics_type 1) can be split into parcels.",
+            10_060_007 => {
+                "With SPLIT_DELIVERY say whether this upload completes the shipping: is_all_delivered."
+            }
+            10_060_008 => "Every parcel needs item_desc.",
+            10_060_009 => "item_desc takes at most 120 characters.",
+            10_060_023 => {
+                "Nothing changed since the last upload: a safe retry. Change a parcel to update it."
+            }
+            10_060_024 => "An order holds at most 15 parcels.",
+            10_060_025 => "express_company takes at most 128 bytes.",
+            10_060_026 => "tracking_no takes at most 128 bytes.",
+            10_060_031 => "payer.openid must be the openid of the order's payer.",
             10_060_001 => {
                 "No paid payment of this app by that key, or not yet: WeChat learns of a payment a short while after it is paid (the sandbox's ingest_delay_s), and the master of a combined payment is not an order (its sub-orders are). Payments excluded from shipping never appear."
             }

@@ -234,3 +234,479 @@ pub struct GetOrderOut {
     pub errmsg: String,
     pub order: OrderOut,
 }
+
+// ---- shipping uploads (SPEC §10.3–§10.6) -------------------------------------------------
+
+/// A parcel as sent (`shipping_list[i]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct ParcelIn {
+    /// Required for courier delivery (logistics_type 1); at most 128 bytes.
+    #[serde(default, deserialize_with = "crate::wire::empty_as_none")]
+    #[schema(max_length = 128)]
+    pub tracking_no: Option<String>,
+    /// A carrier code of get_delivery_list; required for courier delivery; at most 128 bytes.
+    #[serde(default, deserialize_with = "crate::wire::empty_as_none")]
+    #[schema(max_length = 128)]
+    pub express_company: Option<String>,
+    /// Required: what the parcel holds, at most 120 characters.
+    #[serde(default, deserialize_with = "crate::wire::empty_as_none")]
+    #[schema(max_length = 120)]
+    pub item_desc: Option<String>,
+    pub contact: Option<crate::wire::ContactIn>,
+}
+
+/// `POST /wxa/sec/order/upload_shipping_info`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct UploadShippingIn {
+    pub order_key: Option<crate::wire::OrderKeyIn>,
+    /// 1 courier, 2 same-city delivery, 3 virtual goods, 4 self pick-up (number or name).
+    #[schema(schema_with = sec_logistics_type_schema)]
+    pub logistics_type: Option<crate::wire::EnumIn>,
+    #[schema(schema_with = crate::wire::delivery_mode_schema)]
+    pub delivery_mode: Option<crate::wire::EnumIn>,
+    /// Split delivery: whether this upload completes the shipping.
+    pub is_all_delivered: Option<bool>,
+    /// 1–15 parcels (exactly 1 for unified delivery).
+    #[schema(max_items = 15)]
+    pub shipping_list: Option<Vec<ParcelIn>>,
+    /// RFC 3339 (or `±HHMM` offsets); each upload of an order must be later than the last.
+    pub upload_time: Option<String>,
+    pub payer: Option<crate::wire::PayerIn>,
+}
+
+fn sec_logistics_type_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::wire::enum_schema("How the goods reach the payer", &LOGISTICS_TYPES)
+}
+
+const LOGISTICS_TYPES: [&str; 4] = [
+    "PHYSICAL_LOGISTICS",
+    "LOCATION_BASED_LOGISTICS",
+    "VIRTUAL_GOODS",
+    "SELF_PICKUP",
+];
+
+/// A parcel as stored: what was sent, and the upload_time (Unix seconds) of its last change.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Parcel {
+    pub tracking_no: String,
+    pub express_company: String,
+    pub item_desc: String,
+    pub consignor_contact: String,
+    pub receiver_contact: String,
+    pub upload_time: i64,
+}
+
+impl Parcel {
+    /// Same parcel: the same carrier and tracking number (SPEC §10.3).
+    fn same_identity(&self, other: &Parcel) -> bool {
+        self.express_company == other.express_company && self.tracking_no == other.tracking_no
+    }
+
+    /// Equal in every field that was sent.
+    fn same_content(&self, other: &Parcel) -> bool {
+        self.same_identity(other)
+            && self.item_desc == other.item_desc
+            && self.consignor_contact == other.consignor_contact
+            && self.receiver_contact == other.receiver_contact
+    }
+}
+
+/// A checked upload of one order's shipping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingUpload {
+    /// 1 unified, 2 split.
+    pub delivery_mode: i64,
+    /// 1 courier … 4 self pick-up.
+    pub logistics_type: i64,
+    pub is_all_delivered: bool,
+    pub parcels: Vec<Parcel>,
+}
+
+/// The checked body of `upload_shipping_info`: the order, the payer, the time, the upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingRequest {
+    pub order_key: crate::shopping::OrderKey,
+    pub openid: String,
+    pub upload_time: crate::shopping::UploadTime,
+    pub upload: ShippingUpload,
+}
+
+/// upload_time as this family takes it (SPEC §10.3): RFC 3339, or `±HHMM` offsets.
+pub fn upload_time(raw: Option<String>) -> Result<crate::shopping::UploadTime, crate::Rejection> {
+    use crate::shopping::UploadTime;
+    let illegal = || crate::Rejection::new(crate::ErrCode::UPLOAD_TIME_ILLEGAL);
+    let text = raw.ok_or_else(illegal)?;
+    if let Some(time) = UploadTime::parse(&text) {
+        return Ok(time);
+    }
+    // `…+0800`: the offset without its colon, as the real server takes it.
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    if n > 5 && matches!(bytes[n - 5], b'+' | b'-') && bytes[n - 4..].iter().all(u8::is_ascii_digit)
+    {
+        let with_colon = format!("{}:{}", &text[..n - 2], &text[n - 2..]);
+        if let Some(time) = UploadTime::parse(&with_colon) {
+            return Ok(UploadTime::with_text(text, time.unix_nanos()));
+        }
+    }
+    Err(illegal())
+}
+
+/// SPEC §10.4's checks of the body, in its order, up to the parcels; the lookup and the
+/// state rules follow in the server and the store.
+pub fn shipping_request(raw: UploadShippingIn) -> Result<ShippingRequest, crate::Rejection> {
+    use crate::validate::enum_index;
+    use crate::{ErrCode, Rejection};
+    let order_key = crate::validate::order_key(raw.order_key, "order_key").map_err(sec_code)?;
+    let openid = raw
+        .payer
+        .and_then(|p| p.openid)
+        .ok_or_else(|| Rejection::sec_invalid("payer.openid", "is missing"))?;
+    if openid.len() > 128 {
+        return Err(Rejection::sec_invalid(
+            "payer.openid",
+            format!("is {} bytes, at most 128", openid.len()),
+        ));
+    }
+    let upload_time = upload_time(raw.upload_time)?;
+    let delivery_mode = match enum_index(
+        raw.delivery_mode.as_ref(),
+        &["UNIFIED_DELIVERY", "SPLIT_DELIVERY"],
+    ) {
+        Some(Ok(n)) => n as i64,
+        _ => {
+            return Err(Rejection::at(
+                ErrCode::ILLEGAL_DELIVERY_MODE,
+                "delivery_mode",
+            ));
+        }
+    };
+    let logistics_type = match enum_index(raw.logistics_type.as_ref(), &LOGISTICS_TYPES) {
+        Some(Ok(n)) => n as i64,
+        _ => {
+            return Err(Rejection::at(
+                ErrCode::LOGISTICS_TYPE_ILLEGAL,
+                "logistics_type",
+            ));
+        }
+    };
+    let list = raw.shipping_list.unwrap_or_default();
+    if list.is_empty() {
+        return Err(Rejection::at(
+            ErrCode::UNIFIED_NEEDS_ONE_SHIPPING,
+            "shipping_list",
+        ));
+    }
+    if list.len() > MAX_PARCELS {
+        return Err(Rejection::at(ErrCode::TOO_MANY_PARCELS, "shipping_list"));
+    }
+    if delivery_mode == 1 && list.len() != 1 {
+        return Err(Rejection::at(
+            ErrCode::UNIFIED_NEEDS_ONE_SHIPPING,
+            "shipping_list",
+        ));
+    }
+    let courier = logistics_type == 1;
+    if delivery_mode == 2 && !courier {
+        return Err(Rejection::new(ErrCode::SPLIT_NEEDS_COURIER));
+    }
+    let is_all_delivered = match (delivery_mode, raw.is_all_delivered) {
+        (2, None) => {
+            return Err(Rejection::at(
+                ErrCode::IS_ALL_DELIVERED_MISSING,
+                "is_all_delivered",
+            ));
+        }
+        (_, flag) => flag.unwrap_or(false),
+    };
+    let unix = upload_time.unix_nanos().div_euclid(1_000_000_000);
+    let mut parcels = Vec::with_capacity(list.len());
+    for (i, raw) in list.into_iter().enumerate() {
+        parcels.push(parcel(raw, &format!("shipping_list[{i}]"), courier, unix)?);
+    }
+    Ok(ShippingRequest {
+        order_key,
+        openid,
+        upload_time,
+        upload: ShippingUpload {
+            delivery_mode,
+            logistics_type,
+            is_all_delivered,
+            parcels,
+        },
+    })
+}
+
+/// The most parcels an order holds (SPEC §10.4).
+pub const MAX_PARCELS: usize = 15;
+
+/// The key rules answer this family's generic code where the Shopping Order family answers
+/// 268435461.
+fn sec_code(rejection: crate::Rejection) -> crate::Rejection {
+    if rejection.code == crate::ErrCode::INVALID_PARAMETER {
+        crate::Rejection {
+            code: crate::ErrCode::SEC_INVALID_PARAMETER,
+            message: rejection.message,
+        }
+    } else {
+        rejection
+    }
+}
+
+/// SPEC §10.3's parcel table, in its order.
+fn parcel(
+    raw: ParcelIn,
+    path: &str,
+    courier: bool,
+    upload_time: i64,
+) -> Result<Parcel, crate::Rejection> {
+    use crate::{ErrCode, Rejection};
+    let item_desc = raw
+        .item_desc
+        .ok_or_else(|| Rejection::at(ErrCode::ITEM_DESC_EMPTY, format!("{path}.item_desc")))?;
+    if item_desc.chars().count() > 120 {
+        return Err(Rejection::at(
+            ErrCode::ITEM_DESC_TOO_LONG,
+            format!("{path}.item_desc"),
+        ));
+    }
+    let tracking_no = match raw.tracking_no {
+        None if courier => {
+            return Err(Rejection::at(
+                ErrCode::TRACKING_NO_EMPTY,
+                format!("{path}.tracking_no"),
+            ));
+        }
+        Some(t) if t.len() > 128 => {
+            return Err(Rejection::at(
+                ErrCode::TRACKING_NO_TOO_LONG,
+                format!("{path}.tracking_no"),
+            ));
+        }
+        t => t.unwrap_or_default(),
+    };
+    let express_company = match raw.express_company {
+        None if courier => {
+            return Err(Rejection::at(
+                ErrCode::EXPRESS_COMPANY_EMPTY,
+                format!("{path}.express_company"),
+            ));
+        }
+        Some(c) if c.len() > 128 => {
+            return Err(Rejection::at(
+                ErrCode::EXPRESS_COMPANY_TOO_LONG,
+                format!("{path}.express_company"),
+            ));
+        }
+        c => c.unwrap_or_default(),
+    };
+    let contact = raw.contact.unwrap_or_default();
+    for (name, value) in [
+        ("consignor_contact", &contact.consignor_contact),
+        ("receiver_contact", &contact.receiver_contact),
+    ] {
+        if let Some(value) = value
+            && value.len() > 1024
+        {
+            return Err(Rejection::sec_invalid(
+                format!("{path}.contact.{name}"),
+                format!("is {} bytes, at most 1024", value.len()),
+            ));
+        }
+    }
+    Ok(Parcel {
+        tracking_no,
+        express_company,
+        item_desc,
+        consignor_contact: contact.consignor_contact.unwrap_or_default(),
+        receiver_contact: contact.receiver_contact.unwrap_or_default(),
+        upload_time,
+    })
+}
+
+/// An order's stored shipping (SPEC §10.6).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Shipment {
+    pub delivery_mode: i64,
+    pub logistics_type: i64,
+    pub parcels: Vec<Parcel>,
+    pub finish_shipping: bool,
+    /// 0, 1 once complete, 2 after the one re-ship.
+    pub finish_shipping_count: i64,
+    /// The upload_time of the last accepted upload, Unix nanoseconds (compared in full).
+    pub last_upload_nanos: i64,
+    /// F: when shipping last became complete (sandbox clock).
+    pub finished_at: Option<i64>,
+    /// When the payer confirmed receipt (sandbox clock).
+    pub confirmed_at: Option<i64>,
+}
+
+/// What an order's state is computed from (SPEC §10.6): nothing is rewritten as the
+/// sandbox clock moves.
+#[derive(Debug, Clone, Copy)]
+pub struct StateFacts<'a> {
+    pub shipment: Option<&'a Shipment>,
+    pub refunded_at: Option<i64>,
+    pub settings: &'a crate::sandbox::TradeManagement,
+}
+
+impl StateFacts<'_> {
+    /// C: the earlier of the payer's confirmation and F + N days.
+    pub fn confirmed_at(&self) -> Option<i64> {
+        let shipment = self.shipment.filter(|s| s.finish_shipping)?;
+        let days = match shipment.logistics_type {
+            1 => self.settings.auto_confirm_days.courier,
+            _ => self.settings.auto_confirm_days.other,
+        };
+        let automatic = shipment.finished_at? + days * 86_400;
+        Some(
+            shipment
+                .confirmed_at
+                .map_or(automatic, |at| at.min(automatic)),
+        )
+    }
+
+    /// `order_state` at `now`, first match of SPEC §10.6's table (no complaints yet).
+    pub fn order_state(&self, now: i64) -> i64 {
+        if self.refunded_at.is_some() {
+            return 5;
+        }
+        let Some(confirmed) = self.confirmed_at() else {
+            return 1;
+        };
+        if now < confirmed {
+            2
+        } else if now >= confirmed + self.settings.settle_delay_s {
+            4
+        } else {
+            3
+        }
+    }
+}
+
+/// SPEC §10.6: what an upload does to the stored shipping, or the errcode of the first
+/// state rule it breaks (nothing is stored then).
+pub fn ship(
+    stored: Option<&Shipment>,
+    facts: StateFacts<'_>,
+    upload: &ShippingUpload,
+    upload_time: &crate::shopping::UploadTime,
+    now: i64,
+) -> Result<Shipment, crate::ErrCode> {
+    use crate::ErrCode;
+    let empty = Shipment {
+        delivery_mode: upload.delivery_mode,
+        logistics_type: upload.logistics_type,
+        parcels: Vec::new(),
+        finish_shipping: false,
+        finish_shipping_count: 0,
+        last_upload_nanos: i64::MIN,
+        finished_at: None,
+        confirmed_at: None,
+    };
+    let current = stored.cloned().unwrap_or(empty);
+    let same_kind = stored.is_some()
+        && current.delivery_mode == upload.delivery_mode
+        && current.logistics_type == upload.logistics_type;
+    let completes_split = upload.delivery_mode == 2 && upload.is_all_delivered;
+    let unchanged = same_kind
+        && upload
+            .parcels
+            .iter()
+            .all(|p| current.parcels.iter().any(|s| s.same_content(p)))
+        && (!completes_split || current.finish_shipping);
+    if unchanged {
+        return Err(ErrCode::SHIPPING_NOT_UPDATED);
+    }
+    match facts.order_state(now) {
+        5 => return Err(ErrCode::ORDER_NOT_SHIPPABLE),
+        3 | 4 | 6 => return Err(ErrCode::ORDER_ALREADY_SHIPPED),
+        _ => {}
+    }
+    if upload_time.unix_nanos() <= current.last_upload_nanos {
+        return Err(ErrCode::UPLOAD_TIME_ILLEGAL);
+    }
+    let complete_upload = upload.delivery_mode == 1 || upload.is_all_delivered;
+    let mut next = current.clone();
+    next.last_upload_nanos = upload_time.unix_nanos();
+    if current.finish_shipping {
+        // A re-ship: it replaces everything, must be complete itself, and happens once.
+        if current.finish_shipping_count >= 2 {
+            return Err(ErrCode::RESHIP_USED);
+        }
+        if !complete_upload {
+            return Err(ErrCode::ORDER_ALREADY_SHIPPED);
+        }
+        next.delivery_mode = upload.delivery_mode;
+        next.logistics_type = upload.logistics_type;
+        next.parcels = upload.parcels.clone();
+        next.finish_shipping_count = 2;
+        next.finished_at = Some(now);
+    } else {
+        if !same_kind {
+            next.parcels.clear();
+            next.delivery_mode = upload.delivery_mode;
+            next.logistics_type = upload.logistics_type;
+        }
+        for parcel in &upload.parcels {
+            match next.parcels.iter_mut().find(|s| s.same_identity(parcel)) {
+                Some(stored) if stored.same_content(parcel) => {}
+                Some(stored) => *stored = parcel.clone(),
+                None => next.parcels.push(parcel.clone()),
+            }
+        }
+        if complete_upload {
+            next.finish_shipping = true;
+            next.finish_shipping_count = 1;
+            next.finished_at = Some(now);
+        }
+    }
+    if next.parcels.len() > MAX_PARCELS {
+        return Err(ErrCode::TOO_MANY_PARCELS);
+    }
+    Ok(next)
+}
+
+impl Shipment {
+    /// The shipping as `get_order` shows it.
+    pub fn shown(&self) -> ShippedOut {
+        ShippedOut {
+            delivery_mode: self.delivery_mode,
+            logistics_type: self.logistics_type,
+            finish_shipping: self.finish_shipping,
+            goods_desc: String::new(),
+            finish_shipping_count: self.finish_shipping_count,
+            upload_scene: 2,
+            shipping_list: self
+                .parcels
+                .iter()
+                .map(|p| ParcelOut {
+                    tracking_no: p.tracking_no.clone(),
+                    express_company: p.express_company.clone(),
+                    goods_desc: p.item_desc.clone(),
+                    upload_time: p.upload_time,
+                    contact: ParcelContactOut {
+                        consignor_contact: p.consignor_contact.clone(),
+                        receiver_contact: p.receiver_contact.clone(),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// `description`: the item_descs joined by `;`, cut to 117 characters + `...` past 120.
+    pub fn description(&self) -> String {
+        let joined = self
+            .parcels
+            .iter()
+            .map(|p| p.item_desc.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        if joined.chars().count() > 120 {
+            let cut: String = joined.chars().take(117).collect();
+            format!("{cut}...")
+        } else {
+            joined
+        }
+    }
+}

@@ -148,6 +148,11 @@ impl UploadTime {
         &self.text
     }
 
+    /// A time whose text is written differently from RFC 3339 but means `unix_nanos`.
+    pub fn with_text(text: String, unix_nanos: i64) -> Self {
+        Self { text, unix_nanos }
+    }
+
     /// The instant, for ordering uploads (the text may use any offset).
     pub fn unix_nanos(&self) -> i64 {
         self.unix_nanos

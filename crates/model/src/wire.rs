@@ -31,7 +31,7 @@ pub fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<St
 }
 
 /// The schema of an enum field: its number (1-based) or its name, or null (absent).
-fn enum_schema(description: &str, names: &[&str]) -> RefOr<Schema> {
+pub fn enum_schema(description: &str, names: &[&str]) -> RefOr<Schema> {
     let numbers = (1..=names.len()).map(|n| n as i64);
     OneOfBuilder::new()
         .description(Some(format!(

@@ -189,6 +189,16 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         // ---- order shipping management (SPEC §10) ----------------------------------------
         wechat(
+            "/wxa/sec/order/upload_shipping_info",
+            post(sec_order::upload_shipping_info),
+            Doc::new(
+                Tag::ShippingManagement,
+                "upload_shipping_info: how a paid order is shipped, in parts or whole, with one re-ship",
+            )
+            .body(body::<sec::UploadShippingIn>)
+            .errcodes(E::SEC_UPLOAD_SHIPPING),
+        ),
+        wechat(
             "/wxa/sec/order/get_order",
             post(sec_order::get_order),
             Doc::new(

@@ -263,6 +263,34 @@ impl Errcodes {
         &[ErrCode::APPID_MISSING, ErrCode::REFRESH_TOKEN_INVALID],
     ];
     pub const RID_GET: &[&[ErrCode]] = &[CALLER, BODY, &[ErrCode::RID_NOT_FOUND]];
+    /// SPEC §10.4, in its check order.
+    pub const SEC_UPLOAD_SHIPPING: &[&[ErrCode]] = &[
+        CALLER,
+        BODY,
+        ORDER_KEY,
+        &[
+            ErrCode::SEC_INVALID_PARAMETER,
+            ErrCode::UPLOAD_TIME_ILLEGAL,
+            ErrCode::ILLEGAL_DELIVERY_MODE,
+            ErrCode::LOGISTICS_TYPE_ILLEGAL,
+            ErrCode::UNIFIED_NEEDS_ONE_SHIPPING,
+            ErrCode::TOO_MANY_PARCELS,
+            ErrCode::SPLIT_NEEDS_COURIER,
+            ErrCode::IS_ALL_DELIVERED_MISSING,
+            ErrCode::ITEM_DESC_EMPTY,
+            ErrCode::ITEM_DESC_TOO_LONG,
+            ErrCode::TRACKING_NO_EMPTY,
+            ErrCode::TRACKING_NO_TOO_LONG,
+            ErrCode::EXPRESS_COMPANY_EMPTY,
+            ErrCode::EXPRESS_COMPANY_TOO_LONG,
+            ErrCode::PAYMENT_NOT_FOUND,
+            ErrCode::PAYER_NOT_THE_ORDERS,
+            ErrCode::SHIPPING_NOT_UPDATED,
+            ErrCode::ORDER_NOT_SHIPPABLE,
+            ErrCode::ORDER_ALREADY_SHIPPED,
+            ErrCode::RESHIP_USED,
+        ],
+    ];
     /// SPEC §10.7: PaymentRef, then the lookup.
     pub const GET_ORDER: &[&[ErrCode]] = &[
         CALLER,

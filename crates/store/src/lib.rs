@@ -14,6 +14,7 @@ pub mod testing;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use userorder_model::ErrCode;
 use userorder_model::shipping::ShippingInfo;
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
@@ -103,6 +104,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a payment (and its sub-payments) paid and associates every matching upload in
     /// the same transaction. `None` when there is no such payment.
     async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>>;
+    /// An order's stored shipping (SPEC §10.6).
+    async fn shipment(&self, transaction_id: &str) -> Result<Option<Shipment>>;
+    /// Applies a shipping upload to an order under SPEC §10.6's state rules, atomically:
+    /// the new shipping, or the errcode of the rule it breaks (then nothing is stored).
+    async fn ship(&self, order: &ShipOrder) -> Result<std::result::Result<Shipment, ErrCode>>;
     /// Refunds a paid payment with all its sub-payments (SPEC §10.12).
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded>;
     /// The order a PaymentRef names for `appid` at `now` (SPEC §10.2), or `None`

@@ -164,6 +164,18 @@ pub struct PaymentOrder {
     pub refunded_at: Option<i64>,
 }
 
+pub use userorder_model::sec_order::{Shipment, ShippingUpload};
+
+/// A shipping upload for one order (a payment or sub-payment) of an app, at `now`.
+#[derive(Debug, Clone)]
+pub struct ShipOrder {
+    pub appid: String,
+    pub transaction_id: String,
+    pub upload: ShippingUpload,
+    pub upload_time: userorder_model::shopping::UploadTime,
+    pub now: i64,
+}
+
 /// What refunding a payment did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refunded {

@@ -3,6 +3,7 @@
 //! the association verdict over stored facts, and which uploads a listing shows. The
 //! backends only run statements and hand the facts they read to these functions.
 
+use userorder_model::ErrCode;
 use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
@@ -23,6 +24,22 @@ pub fn key_cols(key: &OrderKey) -> (i64, &str, &str) {
 
 pub fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
+}
+
+/// A shipping upload judged against what is stored (SPEC §10.6); `refunded_at` is `None`
+/// for a payment that is not refunded, `trade` the app's settings.
+pub fn ship_judged(
+    stored: Option<&Shipment>,
+    refunded_at: Option<i64>,
+    trade: &TradeManagement,
+    order: &ShipOrder,
+) -> std::result::Result<Shipment, ErrCode> {
+    let facts = userorder_model::sec_order::StateFacts {
+        shipment: stored,
+        refunded_at,
+        settings: trade,
+    };
+    userorder_model::sec_order::ship(stored, facts, &order.upload, &order.upload_time, order.now)
 }
 
 /// What saving and association need of an upload: its keys, payer and time, not its items

@@ -5,14 +5,16 @@
 
 use axum::Json;
 use axum::extract::State;
+use userorder_model::sandbox::TradeManagement;
 use userorder_model::sec_order::{
     AppidIn, CARRIERS, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
-    GetOrderOut, IsTradeManagedOut, OrderOut, OrderShippingOut, PaymentRefIn, SetMsgJumpPathIn,
-    payment_ref,
+    GetOrderOut, IsTradeManagedOut, OrderOut, OrderShippingOut, PaymentRef, PaymentRefIn,
+    SetMsgJumpPathIn, Shipment, StateFacts, UploadShippingIn, payment_ref, shipping_request,
 };
+use userorder_model::shopping::OrderKey;
 use userorder_model::wire::EnvelopeOut;
 use userorder_model::{ErrCode, Rejection};
-use userorder_store::{App, PaymentOrder};
+use userorder_store::{App, PaymentOrder, ShipOrder};
 
 use crate::error::ApiError;
 use crate::extract::needs::{DeliveryList, SecOrder, SecOrderNoPlatform, TradeQuery};
@@ -31,30 +33,83 @@ pub async fn get_order(
         .order(&caller.app.appid, &key, caller.now)
         .await?
         .ok_or(ErrCode::PAYMENT_NOT_FOUND)?;
+    let shipment = state.store.shipment(&order.keys.transaction_id).await?;
     Ok(Json(GetOrderOut {
         errcode: ErrCode::OK,
         errmsg: "ok".into(),
-        order: order_out(order),
+        order: order_out(order, shipment.as_ref(), &caller.app.trade, caller.now),
     }))
 }
 
-/// An order as the API shows it. Until shipping uploads are served, every order is
-/// unshipped: state 1 (to ship), or 5 once refunded, which wins from any state.
-fn order_out(order: PaymentOrder) -> OrderOut {
+/// An order as the API shows it at `now`: its state computed from the stored moments and
+/// the sandbox clock (SPEC §10.6), its shipping `{}` until the first upload.
+fn order_out(
+    order: PaymentOrder,
+    shipment: Option<&Shipment>,
+    trade: &TradeManagement,
+    now: i64,
+) -> OrderOut {
+    let facts = StateFacts {
+        shipment,
+        refunded_at: order.refunded_at,
+        settings: trade,
+    };
     OrderOut {
-        order_state: if order.refunded_at.is_some() { 5 } else { 1 },
+        order_state: facts.order_state(now),
         transaction_id: order.keys.transaction_id,
         merchant_id: order.keys.mchid,
         sub_merchant_id: "0".into(),
         merchant_trade_no: order.keys.out_trade_no,
-        description: String::new(),
+        description: shipment.map(Shipment::description).unwrap_or_default(),
         paid_amount: order.amount,
         openid: order.openid,
         trade_create_time: order.created_at,
         pay_time: order.paid_at,
         in_complaint: false,
-        shipping: OrderShippingOut::default(),
+        shipping: OrderShippingOut {
+            shipped: shipment.map(Shipment::shown),
+        },
     }
+}
+
+/// `upload_shipping_info` (SPEC §10.4): the body's rules in order, the lookup, the payer,
+/// then the state rules, atomically in the store.
+pub async fn upload_shipping_info(
+    State(state): State<AppState>,
+    caller: Caller<SecOrder>,
+    WeChatBody(body): WeChatBody<UploadShippingIn>,
+) -> Result<Json<EnvelopeOut>, ApiError> {
+    let request = shipping_request(body)?;
+    let key = match request.order_key {
+        OrderKey::WxPay { transaction_id } => PaymentRef::Transaction(transaction_id),
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => PaymentRef::Merchant {
+            mchid,
+            out_trade_no,
+        },
+    };
+    let order = state
+        .store
+        .order(&caller.app.appid, &key, caller.now)
+        .await?
+        .ok_or(ErrCode::PAYMENT_NOT_FOUND)?;
+    if order.openid != request.openid {
+        return Err(Rejection::at(ErrCode::PAYER_NOT_THE_ORDERS, "payer.openid").into());
+    }
+    state
+        .store
+        .ship(&ShipOrder {
+            appid: caller.app.appid.clone(),
+            transaction_id: order.keys.transaction_id,
+            upload: request.upload,
+            upload_time: request.upload_time,
+            now: caller.now,
+        })
+        .await?
+        .map_err(Rejection::new)?;
+    Ok(Json(EnvelopeOut::ok()))
 }
 
 /// The longest confirm-receipt path, in bytes.

@@ -15,6 +15,7 @@ mod platforms;
 mod robustness;
 mod sdk;
 mod sec_order;
+mod sec_shipping;
 mod shipping;
 mod timeouts;
 mod tokens;

@@ -31,8 +31,9 @@ use statements as sql;
 
 use crate::records::*;
 use crate::rows::*;
-use crate::rules::{self, Upload, corrupt, key_cols, verify};
+use crate::rules::{self, Upload, corrupt, key_cols, ship_judged, verify};
 use crate::{CallFacts, Result, Store, StoreError};
+use userorder_model::ErrCode;
 
 /// How often an upload that lost a race for a new order is tried again: each retry means
 /// another upload of the same order committed, so this bounds only pathological contention.
@@ -460,6 +461,47 @@ impl Store for PostgresStore {
         }
         tx.commit().await?;
         Ok(Some(payment))
+    }
+
+    async fn shipment(&self, transaction_id: &str) -> Result<Option<Shipment>> {
+        sql::shipment(&mut *self.conn().await?, transaction_id)
+            .await?
+            .map(|body| serde_json::from_str(&body).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn ship(&self, order: &ShipOrder) -> Result<std::result::Result<Shipment, ErrCode>> {
+        let mut tx = self.pool.begin().await?;
+        // The order's payment row is the lock two uploads for one order queue on.
+        let Some(refunded_at) = sql::refunded_at_for_update(&mut tx, &order.transaction_id).await?
+        else {
+            return Ok(Err(ErrCode::PAYMENT_NOT_FOUND));
+        };
+        let app = sql::app(&mut tx, &order.appid)
+            .await?
+            .map(App::try_from)
+            .transpose()?
+            .ok_or_else(|| corrupt(format!("no app {}", order.appid)))?;
+        let stored: Option<Shipment> = sql::shipment(&mut tx, &order.transaction_id)
+            .await?
+            .map(|body| serde_json::from_str(&body).map_err(corrupt))
+            .transpose()?;
+        let next = match ship_judged(stored.as_ref(), refunded_at, &app.trade, order) {
+            Ok(next) => next,
+            Err(code) => return Ok(Err(code)), // rolled back: nothing written
+        };
+        let body = serde_json::to_string(&next).map_err(corrupt)?;
+        sql::put_shipment(
+            &mut tx,
+            &order.transaction_id,
+            &order.appid,
+            &next,
+            &body,
+            order.now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(next))
     }
 
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {

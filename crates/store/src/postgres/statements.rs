@@ -508,6 +508,53 @@ pub async fn order_by_out_trade_no(
     .await
 }
 
+/// A payment row's refund, locked for the state rules: `None` when there is no such row.
+pub async fn refunded_at_for_update(
+    conn: &mut PgConnection,
+    transaction_id: &str,
+) -> Result<Option<Option<i64>>> {
+    sqlx::query_scalar("SELECT refunded_at FROM payments WHERE transaction_id = $1 FOR UPDATE")
+        .bind(transaction_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// An order's shipping, as stored (JSON).
+pub async fn shipment(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<String>> {
+    sqlx::query_scalar("SELECT body FROM sec_shipments WHERE transaction_id = $1")
+        .bind(transaction_id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn put_shipment(
+    conn: &mut PgConnection,
+    transaction_id: &str,
+    appid: &str,
+    shipment: &Shipment,
+    body: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sec_shipments (transaction_id, appid, logistics_type, finished_at,
+                                    confirmed_at, body, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (transaction_id) DO UPDATE SET logistics_type = excluded.logistics_type,
+             finished_at = excluded.finished_at, confirmed_at = excluded.confirmed_at,
+             body = excluded.body, updated_at = excluded.updated_at",
+    )
+    .bind(transaction_id)
+    .bind(appid)
+    .bind(shipment.logistics_type)
+    .bind(shipment.finished_at)
+    .bind(shipment.confirmed_at)
+    .bind(body)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
 /// Refunds a paid payment and its sub-payments; answers how many rows changed.
 pub async fn mark_refunded(conn: &mut PgConnection, transaction_id: &str, now: i64) -> Result<u64> {
     sqlx::query(

@@ -36,8 +36,9 @@ use writer::{Finish, Writer};
 
 use crate::records::*;
 use crate::rows::*;
-use crate::rules::{self, Upload, corrupt, key_cols, verify};
+use crate::rules::{self, Upload, corrupt, key_cols, ship_judged, verify};
 use crate::{CallFacts, Result, Store, StoreError};
+use userorder_model::ErrCode;
 
 /// Idle read connections kept for reuse.
 const IDLE_READERS: usize = 8;
@@ -498,6 +499,45 @@ impl Store for SqliteStore {
                 }
             }
             Ok(Finish::Commit(Some(payment)))
+        })
+        .await
+    }
+
+    async fn shipment(&self, transaction_id: &str) -> Result<Option<Shipment>> {
+        self.read(|conn| {
+            sql::shipment(conn, transaction_id)?
+                .map(|body| serde_json::from_str(&body).map_err(corrupt))
+                .transpose()
+        })
+    }
+
+    async fn ship(&self, order: &ShipOrder) -> Result<std::result::Result<Shipment, ErrCode>> {
+        let order = order.clone();
+        self.write(move |conn| {
+            let Some(refunded_at) = sql::refunded_at(conn, &order.transaction_id)? else {
+                return Ok(Finish::Commit(Err(ErrCode::PAYMENT_NOT_FOUND)));
+            };
+            let app = sql::app(conn, &order.appid)?
+                .map(App::try_from)
+                .transpose()?
+                .ok_or_else(|| corrupt(format!("no app {}", order.appid)))?;
+            let stored: Option<Shipment> = sql::shipment(conn, &order.transaction_id)?
+                .map(|body| serde_json::from_str(&body).map_err(corrupt))
+                .transpose()?;
+            let next = match ship_judged(stored.as_ref(), refunded_at, &app.trade, &order) {
+                Ok(next) => next,
+                Err(code) => return Ok(Finish::Commit(Err(code))), // nothing written
+            };
+            let body = serde_json::to_string(&next).map_err(corrupt)?;
+            sql::put_shipment(
+                conn,
+                &order.transaction_id,
+                &order.appid,
+                &next,
+                &body,
+                order.now,
+            )?;
+            Ok(Finish::Commit(Ok(next)))
         })
         .await
     }

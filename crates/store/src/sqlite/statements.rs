@@ -426,6 +426,48 @@ pub fn order_by_out_trade_no(
     .optional()
 }
 
+/// A payment row's refund, for the state rules: `None` when there is no such row.
+pub fn refunded_at(conn: &Connection, transaction_id: &str) -> Result<Option<Option<i64>>> {
+    conn.prepare_cached("SELECT refunded_at FROM payments WHERE transaction_id = ?1")?
+        .query_row([transaction_id], |r| r.get(0))
+        .optional()
+}
+
+/// An order's shipping, as stored (JSON).
+pub fn shipment(conn: &Connection, transaction_id: &str) -> Result<Option<String>> {
+    conn.prepare_cached("SELECT body FROM sec_shipments WHERE transaction_id = ?1")?
+        .query_row([transaction_id], |r| r.get(0))
+        .optional()
+}
+
+pub fn put_shipment(
+    conn: &Connection,
+    transaction_id: &str,
+    appid: &str,
+    shipment: &Shipment,
+    body: &str,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sec_shipments (transaction_id, appid, logistics_type, finished_at,
+                                    confirmed_at, body, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (transaction_id) DO UPDATE SET logistics_type = excluded.logistics_type,
+             finished_at = excluded.finished_at, confirmed_at = excluded.confirmed_at,
+             body = excluded.body, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        transaction_id,
+        appid,
+        shipment.logistics_type,
+        shipment.finished_at,
+        shipment.confirmed_at,
+        body,
+        now
+    ])
+    .map(|_| ())
+}
+
 /// Refunds a paid payment and its sub-payments; answers how many rows changed.
 pub fn mark_refunded(conn: &Connection, transaction_id: &str, now: i64) -> Result<usize> {
     conn.prepare_cached(

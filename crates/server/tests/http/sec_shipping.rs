@@ -1,0 +1,475 @@
+//! Order shipping management's shipping uploads (SPEC §10.4, §10.6): every errcode of
+//! upload_shipping_info in check order, and the per-order state machine on the sandbox clock.
+
+use serde_json::{Value, json};
+use userorder_model::sandbox::TradeManagementIn;
+
+use crate::common::*;
+
+const UPLOAD: &str = "/wxa/sec/order/upload_shipping_info";
+const GET_ORDER: &str = "/wxa/sec/order/get_order";
+const T: [&str; 6] = [
+    "2026-11-26T10:00:00+08:00",
+    "2026-11-26T10:00:01+08:00",
+    "2026-11-26T10:00:02+0800",
+    "2026-11-26T10:00:03.5+08:00",
+    "2026-11-26T10:00:04Z",
+    "2026-11-26T10:00:05Z",
+];
+
+fn parcel(tracking_no: &str, item_desc: &str) -> Value {
+    json!({"tracking_no": tracking_no, "express_company": "SF", "item_desc": item_desc,
+           "contact": {"receiver_contact": "189****1234"}})
+}
+
+fn body(shop: &Shop, out_trade_no: &str, mode: Value, parcels: Vec<Value>, time: &str) -> Value {
+    json!({"order_key": merchant_key(shop, out_trade_no), "logistics_type": 1,
+           "delivery_mode": mode, "shipping_list": parcels, "upload_time": time,
+           "payer": {"openid": shop.openid}})
+}
+
+fn errcode_and_msg(answer: &Value) -> (i64, String) {
+    (
+        errcode(answer),
+        answer["errmsg"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// A token valid now, however far the sandbox clock has moved.
+async fn token(server: &TestServer, shop: &Shop) -> String {
+    server
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("token")
+        .access_token
+}
+
+async fn order_of(server: &TestServer, shop: &Shop, out_trade_no: &str) -> Value {
+    let key = json!({"merchant_id": shop.mchid, "merchant_trade_no": out_trade_no});
+    let answer = server
+        .raw_post(GET_ORDER, &token(server, shop).await, key.to_string())
+        .await;
+    assert_eq!(answer["errcode"], 0, "{answer}");
+    answer["order"].clone()
+}
+
+/// Every body rule in the order SPEC §10.4 fixes, then the lookup, the payer and the state
+/// rules; a refused upload stores nothing.
+async fn every_rule_of_a_shipping_upload_answers_its_errcode(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let txid = create_payment(&server, &shop, "S1", &[]).await;
+    server.sandbox.pay(&txid).await.expect("pay");
+    let valid = || body(&shop, "S1", json!(1), vec![parcel("SF1", "T恤")], T[0]);
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit, i64, &str)> = vec![
+        (
+            "no order_key",
+            Box::new(|b| {
+                b.as_object_mut().map(|o| o.remove("order_key"));
+            }),
+            268485194,
+            "订单单号类型非法",
+        ),
+        (
+            "type 2 without id",
+            Box::new(|b| b["order_key"] = json!({"order_number_type": 2})),
+            268485195,
+            "微信支付单号形式下",
+        ),
+        (
+            "a long out_trade_no",
+            Box::new(|b| b["order_key"]["out_trade_no"] = json!("x".repeat(33))),
+            10060014,
+            "参数错误: order_key.out_trade_no",
+        ),
+        (
+            "no payer",
+            Box::new(|b| b["payer"] = json!({})),
+            10060014,
+            "参数错误: payer.openid is missing",
+        ),
+        (
+            "a long openid",
+            Box::new(|b| b["payer"]["openid"] = json!("o".repeat(129))),
+            10060014,
+            "参数错误: payer.openid is 129 bytes",
+        ),
+        (
+            "no upload_time",
+            Box::new(|b| b["upload_time"] = json!("")),
+            268485216,
+            "上传时间非法",
+        ),
+        (
+            "a space for +",
+            Box::new(|b| b["upload_time"] = json!("2026-11-26T10:00:00 08:00")),
+            268485216,
+            "上传时间非法",
+        ),
+        (
+            "no delivery_mode",
+            Box::new(|b| b["delivery_mode"] = json!(null)),
+            268485224,
+            "发货模式非法",
+        ),
+        (
+            "delivery_mode 3",
+            Box::new(|b| b["delivery_mode"] = json!(3)),
+            268485224,
+            "发货模式非法",
+        ),
+        (
+            "no logistics_type",
+            Box::new(|b| b["logistics_type"] = json!(null)),
+            10060005,
+            "物流类型有误",
+        ),
+        (
+            "logistics_type 5",
+            Box::new(|b| b["logistics_type"] = json!(5)),
+            10060005,
+            "物流类型有误",
+        ),
+        (
+            "no parcels",
+            Box::new(|b| b["shipping_list"] = json!([])),
+            268485228,
+            "统一发货模式下",
+        ),
+        (
+            "16 parcels",
+            Box::new(|b| b["shipping_list"] = json!(vec![parcel("SF1", "x"); 16])),
+            10060024,
+            "物流信息列表太长",
+        ),
+        (
+            "unified with 2",
+            Box::new(|b| b["shipping_list"] = json!([parcel("SF1", "a"), parcel("SF2", "b")])),
+            268485228,
+            "统一发货模式下",
+        ),
+        (
+            "split, not courier",
+            Box::new(|b| {
+                b["delivery_mode"] = json!(2);
+                b["logistics_type"] = json!(3);
+            }),
+            10060006,
+            "非快递发货时不允许分拆发货",
+        ),
+        (
+            "split without is_all_delivered",
+            Box::new(|b| b["delivery_mode"] = json!("SPLIT_DELIVERY")),
+            10060007,
+            "分拆发货模式下",
+        ),
+        (
+            "no item_desc",
+            Box::new(|b| b["shipping_list"][0]["item_desc"] = json!(null)),
+            10060008,
+            "商品描述 item_desc 字段不能为空",
+        ),
+        (
+            "a long item_desc",
+            Box::new(|b| b["shipping_list"][0]["item_desc"] = json!("衣".repeat(121))),
+            10060009,
+            "商品描述 item_desc 字段太长",
+        ),
+        (
+            "no tracking_no",
+            Box::new(|b| b["shipping_list"][0]["tracking_no"] = json!("")),
+            268485226,
+            "物流单号不能为空",
+        ),
+        (
+            "a long tracking_no",
+            Box::new(|b| b["shipping_list"][0]["tracking_no"] = json!("1".repeat(129))),
+            10060026,
+            "物流单号太长",
+        ),
+        (
+            "no express_company",
+            Box::new(|b| b["shipping_list"][0]["express_company"] = json!(null)),
+            268485227,
+            "物流公司编码不能为空",
+        ),
+        (
+            "a long express_company",
+            Box::new(|b| b["shipping_list"][0]["express_company"] = json!("S".repeat(129))),
+            10060025,
+            "物流公司编码太长",
+        ),
+        (
+            "a long contact",
+            Box::new(|b| {
+                b["shipping_list"][0]["contact"]["consignor_contact"] = json!("1".repeat(1025))
+            }),
+            10060014,
+            "参数错误: shipping_list[0].contact.consignor_contact",
+        ),
+        (
+            "an unknown order",
+            Box::new(|b| b["order_key"]["out_trade_no"] = json!("NOPE")),
+            10060001,
+            "支付单不存在",
+        ),
+        (
+            "another payer",
+            Box::new(|b| b["payer"]["openid"] = json!("o_someone_else")),
+            10060031,
+            "该笔支付单不属于 openid 所指定的用户",
+        ),
+    ];
+    for (case, edit, code, prefix) in cases {
+        let mut b = valid();
+        edit(&mut b);
+        let (got, msg) =
+            errcode_and_msg(&server.raw_post(UPLOAD, &shop.token, b.to_string()).await);
+        assert_eq!(got, code, "{case}: {msg}");
+        assert!(
+            msg.starts_with(prefix),
+            "{case}: {msg:?} should start with {prefix:?}"
+        );
+    }
+    assert_eq!(
+        order_of(&server, &shop, "S1").await["shipping"],
+        json!({}),
+        "nothing stored"
+    );
+
+    // Non-courier parcels need neither tracking_no nor express_company.
+    let txid = create_payment(&server, &shop, "S2", &[]).await;
+    server.sandbox.pay(&txid).await.expect("pay");
+    let mut virtual_goods = body(
+        &shop,
+        "S2",
+        json!(1),
+        vec![json!({"item_desc": "会员月卡"})],
+        T[0],
+    );
+    virtual_goods["logistics_type"] = json!("VIRTUAL_GOODS");
+    assert_eq!(
+        server
+            .raw_post(UPLOAD, &shop.token, virtual_goods.to_string())
+            .await["errcode"],
+        0
+    );
+    let order = order_of(&server, &shop, "S2").await;
+    assert_eq!(order["shipping"]["logistics_type"], 3);
+    assert_eq!(order["description"], "会员月卡");
+}
+
+/// SPEC §10.6 on the sandbox clock: pay → 10060001 during the ingest delay → split upload
+/// (state 1) → complete (2) → re-ship (count 2) → a second re-ship 10060003 → ten days → 3
+/// → one more day → 4; a refund shows 5 from any state.
+async fn an_order_walks_its_states_on_the_sandbox_clock(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let delay = TradeManagementIn {
+        ingest_delay_s: Some(60),
+        ..TradeManagementIn::default()
+    };
+    server
+        .sandbox
+        .set_trade_management(&shop.appid, &delay)
+        .await
+        .expect("settings");
+    let txid = create_payment(&server, &shop, "W1", &[]).await;
+    server.sandbox.pay(&txid).await.expect("pay");
+    let post = |b: Value| {
+        let (server, shop) = (&server, &shop);
+        async move {
+            let token = token(server, shop).await;
+            server.raw_post(UPLOAD, &token, b.to_string()).await
+        }
+    };
+    let split = |parcels: Vec<Value>, all: bool, time: &str| {
+        let mut b = body(&shop, "W1", json!(2), parcels, time);
+        b["is_all_delivered"] = json!(all);
+        b
+    };
+    let first = split(vec![parcel("SF1", "T恤")], false, T[0]);
+    assert_eq!(
+        errcode(&post(first.clone()).await),
+        10060001,
+        "during the ingest delay"
+    );
+    server.sandbox.advance_clock(60).await.expect("clock");
+
+    assert_eq!(post(first.clone()).await["errcode"], 0, "a first part");
+    let order = order_of(&server, &shop, "W1").await;
+    assert_eq!(
+        order["order_state"], 1,
+        "split parts stay to-ship until complete"
+    );
+    assert_eq!(order["shipping"]["finish_shipping"], false);
+    assert_eq!(
+        errcode(&post(first.clone()).await),
+        10060023,
+        "an unchanged retry"
+    );
+    assert_eq!(
+        errcode(
+            &post(split(
+                vec![parcel("SF1", "T恤"), parcel("SF2", "袜子")],
+                false,
+                T[0]
+            ))
+            .await
+        ),
+        268485216,
+        "not later than the last"
+    );
+
+    assert_eq!(
+        post(split(vec![parcel("SF2", "袜子")], true, T[1])).await["errcode"],
+        0
+    );
+    let order = order_of(&server, &shop, "W1").await;
+    assert_eq!(order["order_state"], 2, "complete: shipped");
+    assert_eq!(order["description"], "T恤;袜子");
+    assert_eq!(order["shipping"]["finish_shipping_count"], 1);
+    assert_eq!(
+        order["shipping"]["shipping_list"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(order["shipping"]["shipping_list"][1]["goods_desc"], "袜子");
+    assert_eq!(order["shipping"]["upload_scene"], 2);
+
+    // One re-ship, complete, replacing everything; a second is refused.
+    assert_eq!(
+        errcode(&post(split(vec![parcel("YT9", "T恤")], false, T[2])).await),
+        10060002,
+        "an incomplete re-ship"
+    );
+    let reship = body(
+        &shop,
+        "W1",
+        json!("UNIFIED_DELIVERY"),
+        vec![parcel("YT9", "T恤;袜子")],
+        T[3],
+    );
+    assert_eq!(post(reship).await["errcode"], 0, "the re-ship");
+    let order = order_of(&server, &shop, "W1").await;
+    assert_eq!(order["shipping"]["finish_shipping_count"], 2);
+    assert_eq!(order["shipping"]["delivery_mode"], 1);
+    assert_eq!(
+        order["shipping"]["shipping_list"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let again = body(&shop, "W1", json!(1), vec![parcel("ZT1", "T恤;袜子")], T[4]);
+    assert_eq!(
+        errcode(&post(again.clone()).await),
+        10060003,
+        "a second re-ship"
+    );
+
+    // Ten days after the re-ship completed: receipt confirmed automatically (3); one day
+    // of settlement later: completed (4). Nothing more can be shipped.
+    server
+        .sandbox
+        .advance_clock(10 * 86_400 - 1)
+        .await
+        .expect("clock");
+    assert_eq!(order_of(&server, &shop, "W1").await["order_state"], 2);
+    server.sandbox.advance_clock(1).await.expect("clock");
+    assert_eq!(order_of(&server, &shop, "W1").await["order_state"], 3);
+    assert_eq!(
+        errcode(&post(again).await),
+        10060002,
+        "confirmed: no more shipping"
+    );
+    server.sandbox.advance_clock(86_400).await.expect("clock");
+    assert_eq!(order_of(&server, &shop, "W1").await["order_state"], 4);
+
+    // A refund wins from any state, and then nothing ships.
+    server.sandbox.refund(&txid).await.expect("refund");
+    assert_eq!(order_of(&server, &shop, "W1").await["order_state"], 5);
+    let txid = create_payment(&server, &shop, "W2", &[]).await;
+    server.sandbox.pay(&txid).await.expect("pay");
+    server.sandbox.advance_clock(60).await.expect("clock");
+    server.sandbox.refund(&txid).await.expect("refund");
+    let late = body(&shop, "W2", json!(1), vec![parcel("SF3", "x")], T[5]);
+    assert_eq!(errcode(&post(late).await), 10060004, "refunded");
+}
+
+/// Non-courier deliveries confirm after the app's other auto-confirm days (2 by default).
+async fn other_deliveries_confirm_sooner(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let txid = create_payment(&server, &shop, "V1", &[]).await;
+    server.sandbox.pay(&txid).await.expect("pay");
+    let mut b = body(
+        &shop,
+        "V1",
+        json!(1),
+        vec![json!({"item_desc": "到店自提"})],
+        T[0],
+    );
+    b["logistics_type"] = json!(4);
+    let app = userorder_client::AppClient::new(server.client.clone(), &shop.appid, &shop.secret);
+    app.upload_order_shipping(&serde_json::from_value(b).expect("body"))
+        .await
+        .expect("self pick-up");
+    server
+        .sandbox
+        .advance_clock(2 * 86_400)
+        .await
+        .expect("clock");
+    assert_eq!(order_of(&server, &shop, "V1").await["order_state"], 3);
+}
+
+/// Uploads racing for one order are judged one at a time: every answer is 0 or the
+/// ordering rule's 268485216, and the order holds exactly the parcels of the accepted ones.
+async fn racing_uploads_for_one_order_are_judged_one_at_a_time(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let txid = create_payment(&server, &shop, "R1", &[]).await;
+    server.sandbox.pay(&txid).await.expect("pay");
+    let mut uploads = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let mut b = body(
+            &shop,
+            "R1",
+            json!(2),
+            vec![parcel(&format!("SF{i}"), "x")],
+            &format!("2026-11-26T10:00:0{i}+08:00"),
+        );
+        b["is_all_delivered"] = json!(false);
+        let url = format!("{}{UPLOAD}?access_token={}", server.base, shop.token);
+        uploads.spawn(async move {
+            let answer: Value = reqwest::Client::new()
+                .post(url)
+                .body(b.to_string())
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("json");
+            errcode(&answer)
+        });
+    }
+    let answers = uploads.join_all().await;
+    assert!(
+        answers.iter().all(|c| *c == 0 || *c == 268485216),
+        "{answers:?}"
+    );
+    let accepted = answers.iter().filter(|c| **c == 0).count();
+    assert!(accepted >= 1);
+    let order = order_of(&server, &shop, "R1").await;
+    assert_eq!(
+        order["shipping"]["shipping_list"].as_array().map(Vec::len),
+        Some(accepted),
+        "{answers:?} {order}"
+    );
+}
+
+on_every_backend!(
+    racing_uploads_for_one_order_are_judged_one_at_a_time,
+    every_rule_of_a_shipping_upload_answers_its_errcode,
+    an_order_walks_its_states_on_the_sandbox_clock,
+    other_deliveries_confirm_sooner,
+);
