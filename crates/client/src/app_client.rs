@@ -15,7 +15,8 @@ use userorder_model::ErrCode;
 use userorder_model::association::VerifyResult;
 use userorder_model::sec_order::{
     AppidIn, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut, GetOrderOut,
-    IsTradeManagedOut, OrderOut, PaymentRefIn, SetMsgJumpPathIn, UploadShippingIn,
+    IsTradeManagedOut, OrderOut, PaymentRefIn, SetMsgJumpPathIn, UploadCombinedShippingIn,
+    UploadShippingIn,
 };
 use userorder_model::wire::{
     EnvelopeOut, PermissionConfirmOut, RidGetIn, RidGetOut, RidRequestOut,
@@ -239,6 +240,16 @@ impl AppClient {
     /// `/wxa/sec/order/upload_shipping_info`: how a paid order is shipped.
     pub async fn upload_order_shipping(&self, body: &UploadShippingIn) -> Result<(), Error> {
         self.ok("/wxa/sec/order/upload_shipping_info", body).await
+    }
+
+    /// `/wxa/sec/order/upload_combined_shipping_info`: a combined payment's sub-orders,
+    /// all or none.
+    pub async fn upload_combined_order_shipping(
+        &self,
+        body: &UploadCombinedShippingIn,
+    ) -> Result<(), Error> {
+        self.ok("/wxa/sec/order/upload_combined_shipping_info", body)
+            .await
     }
 
     /// `/wxa/sec/order/get_order`: an order by transaction_id, or merchant_id with

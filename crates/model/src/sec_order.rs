@@ -116,6 +116,20 @@ pub struct PaymentRefIn {
     pub merchant_trade_no: Option<String>,
 }
 
+/// Whether order shipping management knows a payment at `now` (SPEC §10.2): paid or
+/// refunded, not kept out of the API, and past its ingest delay. (Of the app that asks;
+/// a combined master is not itself an order, but names its sub-orders.)
+pub fn known_payment(
+    state: &str,
+    excluded_from_shipping: bool,
+    visible_at: Option<i64>,
+    now: i64,
+) -> bool {
+    matches!(state, "SUCCESS" | "REFUND")
+        && !excluded_from_shipping
+        && visible_at.is_some_and(|at| now >= at)
+}
+
 /// A checked PaymentRef.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentRef {
@@ -355,11 +369,31 @@ pub fn upload_time(raw: Option<String>) -> Result<crate::shopping::UploadTime, c
 /// SPEC §10.4's checks of the body, in its order, up to the parcels; the lookup and the
 /// state rules follow in the server and the store.
 pub fn shipping_request(raw: UploadShippingIn) -> Result<ShippingRequest, crate::Rejection> {
-    use crate::validate::enum_index;
-    use crate::{ErrCode, Rejection};
     let order_key = crate::validate::order_key(raw.order_key, "order_key").map_err(sec_code)?;
+    let openid = payer_openid(raw.payer)?;
+    let upload_time = upload_time(raw.upload_time)?;
+    let upload = shipping_upload(
+        OneOrderIn {
+            delivery_mode: raw.delivery_mode,
+            logistics_type: raw.logistics_type,
+            is_all_delivered: raw.is_all_delivered,
+            shipping_list: raw.shipping_list,
+        },
+        "",
+        &upload_time,
+    )?;
+    Ok(ShippingRequest {
+        order_key,
+        openid,
+        upload_time,
+        upload,
+    })
+}
+
+/// `payer.openid`: present, at most 128 bytes (10060014).
+fn payer_openid(raw: Option<crate::wire::PayerIn>) -> Result<String, crate::Rejection> {
+    use crate::Rejection;
     let openid = raw
-        .payer
         .and_then(|p| p.openid)
         .ok_or_else(|| Rejection::sec_invalid("payer.openid", "is missing"))?;
     if openid.len() > 128 {
@@ -368,7 +402,25 @@ pub fn shipping_request(raw: UploadShippingIn) -> Result<ShippingRequest, crate:
             format!("is {} bytes, at most 128", openid.len()),
         ));
     }
-    let upload_time = upload_time(raw.upload_time)?;
+    Ok(openid)
+}
+
+/// What one order's shipping is sent as, in a single or a combined upload.
+struct OneOrderIn {
+    delivery_mode: Option<crate::wire::EnumIn>,
+    logistics_type: Option<crate::wire::EnumIn>,
+    is_all_delivered: Option<bool>,
+    shipping_list: Option<Vec<ParcelIn>>,
+}
+
+/// SPEC §10.4 from `delivery_mode` through the parcels; `prefix` names the sub-order.
+fn shipping_upload(
+    raw: OneOrderIn,
+    prefix: &str,
+    upload_time: &crate::shopping::UploadTime,
+) -> Result<ShippingUpload, crate::Rejection> {
+    use crate::validate::enum_index;
+    use crate::{ErrCode, Rejection};
     let delivery_mode = match enum_index(
         raw.delivery_mode.as_ref(),
         &["UNIFIED_DELIVERY", "SPLIT_DELIVERY"],
@@ -377,7 +429,7 @@ pub fn shipping_request(raw: UploadShippingIn) -> Result<ShippingRequest, crate:
         _ => {
             return Err(Rejection::at(
                 ErrCode::ILLEGAL_DELIVERY_MODE,
-                "delivery_mode",
+                format!("{prefix}delivery_mode"),
             ));
         }
     };
@@ -386,35 +438,39 @@ pub fn shipping_request(raw: UploadShippingIn) -> Result<ShippingRequest, crate:
         _ => {
             return Err(Rejection::at(
                 ErrCode::LOGISTICS_TYPE_ILLEGAL,
-                "logistics_type",
+                format!("{prefix}logistics_type"),
             ));
         }
     };
+    let list_path = format!("{prefix}shipping_list");
     let list = raw.shipping_list.unwrap_or_default();
     if list.is_empty() {
         return Err(Rejection::at(
             ErrCode::UNIFIED_NEEDS_ONE_SHIPPING,
-            "shipping_list",
+            &list_path,
         ));
     }
     if list.len() > MAX_PARCELS {
-        return Err(Rejection::at(ErrCode::TOO_MANY_PARCELS, "shipping_list"));
+        return Err(Rejection::at(ErrCode::TOO_MANY_PARCELS, &list_path));
     }
     if delivery_mode == 1 && list.len() != 1 {
         return Err(Rejection::at(
             ErrCode::UNIFIED_NEEDS_ONE_SHIPPING,
-            "shipping_list",
+            &list_path,
         ));
     }
     let courier = logistics_type == 1;
     if delivery_mode == 2 && !courier {
-        return Err(Rejection::new(ErrCode::SPLIT_NEEDS_COURIER));
+        return Err(Rejection::at(
+            ErrCode::SPLIT_NEEDS_COURIER,
+            format!("{prefix}delivery_mode"),
+        ));
     }
     let is_all_delivered = match (delivery_mode, raw.is_all_delivered) {
         (2, None) => {
             return Err(Rejection::at(
                 ErrCode::IS_ALL_DELIVERED_MISSING,
-                "is_all_delivered",
+                format!("{prefix}is_all_delivered"),
             ));
         }
         (_, flag) => flag.unwrap_or(false),
@@ -422,18 +478,108 @@ pub fn shipping_request(raw: UploadShippingIn) -> Result<ShippingRequest, crate:
     let unix = upload_time.unix_nanos().div_euclid(1_000_000_000);
     let mut parcels = Vec::with_capacity(list.len());
     for (i, raw) in list.into_iter().enumerate() {
-        parcels.push(parcel(raw, &format!("shipping_list[{i}]"), courier, unix)?);
+        parcels.push(parcel(raw, &format!("{list_path}[{i}]"), courier, unix)?);
     }
-    Ok(ShippingRequest {
+    Ok(ShippingUpload {
+        delivery_mode,
+        logistics_type,
+        is_all_delivered,
+        parcels,
+    })
+}
+
+/// A sub-order of `upload_combined_shipping_info`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct SubOrderShippingIn {
+    /// The sub-payment's key, of the master's order_number_type.
+    pub order_key: Option<crate::wire::OrderKeyIn>,
+    #[schema(schema_with = sec_logistics_type_schema)]
+    pub logistics_type: Option<crate::wire::EnumIn>,
+    #[schema(schema_with = crate::wire::delivery_mode_schema)]
+    pub delivery_mode: Option<crate::wire::EnumIn>,
+    pub is_all_delivered: Option<bool>,
+    #[schema(max_items = 15)]
+    pub shipping_list: Option<Vec<ParcelIn>>,
+}
+
+/// `POST /wxa/sec/order/upload_combined_shipping_info`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct UploadCombinedShippingIn {
+    /// The combined payment's key.
+    pub order_key: Option<crate::wire::OrderKeyIn>,
+    /// 1–50 sub-orders.
+    #[schema(max_items = 50)]
+    pub sub_orders: Option<Vec<SubOrderShippingIn>>,
+    pub upload_time: Option<String>,
+    pub payer: Option<crate::wire::PayerIn>,
+}
+
+/// The checked body of `upload_combined_shipping_info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CombinedShippingRequest {
+    pub order_key: crate::shopping::OrderKey,
+    pub openid: String,
+    pub upload_time: crate::shopping::UploadTime,
+    pub sub_orders: Vec<(crate::shopping::OrderKey, ShippingUpload)>,
+}
+
+/// SPEC §10.5's checks of the body, in its order, up to the master lookup.
+pub fn combined_shipping_request(
+    raw: UploadCombinedShippingIn,
+) -> Result<CombinedShippingRequest, crate::Rejection> {
+    use crate::{ErrCode, Rejection};
+    let order_key = crate::validate::order_key(raw.order_key, "order_key").map_err(sec_code)?;
+    let openid = payer_openid(raw.payer)?;
+    let upload_time = upload_time(raw.upload_time)?;
+    let raw_subs = raw.sub_orders.unwrap_or_default();
+    if raw_subs.is_empty() || raw_subs.len() > 50 {
+        return Err(Rejection::sec_invalid(
+            "sub_orders",
+            format!("has {} entries, must have 1 to 50", raw_subs.len()),
+        ));
+    }
+    let master_type = order_key.number_type();
+    let mut sub_orders: Vec<(crate::shopping::OrderKey, ShippingUpload)> = Vec::new();
+    for (i, raw) in raw_subs.into_iter().enumerate() {
+        let path = format!("sub_orders[{i}].order_key");
+        let key_in = raw.order_key.unwrap_or_default();
+        let kind = match crate::validate::enum_index(
+            key_in.order_number_type.as_ref(),
+            &["MERCHANT_TRADE_NUMBER", "WXPAY_TRADE_NUMBER"],
+        ) {
+            Some(Ok(1)) => crate::shopping::OrderNumberType::Merchant,
+            Some(Ok(2)) => crate::shopping::OrderNumberType::WxPay,
+            _ => {
+                return Err(Rejection::at(
+                    ErrCode::ILLEGAL_ORDER_NUMBER_TYPE,
+                    format!("{path}.order_number_type"),
+                ));
+            }
+        };
+        if kind != master_type {
+            return Err(Rejection::at(ErrCode::SUB_ORDER_TYPE_DIFFERS, &path));
+        }
+        let key = crate::validate::order_key(Some(key_in), &path).map_err(sec_code)?;
+        if sub_orders.iter().any(|(k, _)| *k == key) {
+            return Err(Rejection::at(ErrCode::SUB_ORDER_REPEATED, &path));
+        }
+        let upload = shipping_upload(
+            OneOrderIn {
+                delivery_mode: raw.delivery_mode,
+                logistics_type: raw.logistics_type,
+                is_all_delivered: raw.is_all_delivered,
+                shipping_list: raw.shipping_list,
+            },
+            &format!("sub_orders[{i}]."),
+            &upload_time,
+        )?;
+        sub_orders.push((key, upload));
+    }
+    Ok(CombinedShippingRequest {
         order_key,
         openid,
         upload_time,
-        upload: ShippingUpload {
-            delivery_mode,
-            logistics_type,
-            is_all_delivered,
-            parcels,
-        },
+        sub_orders,
     })
 }
 

@@ -199,6 +199,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             .errcodes(E::SEC_UPLOAD_SHIPPING),
         ),
         wechat(
+            "/wxa/sec/order/upload_combined_shipping_info",
+            post(sec_order::upload_combined_shipping_info),
+            Doc::new(
+                Tag::ShippingManagement,
+                "upload_combined_shipping_info: the shipping of a combined payment's sub-orders, all or none",
+            )
+            .body(body::<sec::UploadCombinedShippingIn>)
+            .errcodes(E::SEC_UPLOAD_COMBINED_SHIPPING),
+        ),
+        wechat(
             "/wxa/sec/order/get_order",
             post(sec_order::get_order),
             Doc::new(

@@ -291,6 +291,19 @@ impl Errcodes {
             ErrCode::RESHIP_USED,
         ],
     ];
+    /// SPEC §10.5, in its check order.
+    pub const SEC_UPLOAD_COMBINED_SHIPPING: &[&[ErrCode]] = &[
+        CALLER,
+        BODY,
+        ORDER_KEY,
+        &[
+            ErrCode::SEC_INVALID_PARAMETER,
+            ErrCode::UPLOAD_TIME_ILLEGAL,
+            ErrCode::SUB_ORDER_TYPE_DIFFERS,
+            ErrCode::SUB_ORDER_REPEATED,
+        ],
+        Self::SEC_UPLOAD_SHIPPING[3],
+    ];
     /// SPEC §10.7: PaymentRef, then the lookup.
     pub const GET_ORDER: &[&[ErrCode]] = &[
         CALLER,

@@ -106,9 +106,10 @@ pub trait Store: Send + Sync + 'static {
     async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>>;
     /// An order's stored shipping (SPEC §10.6).
     async fn shipment(&self, transaction_id: &str) -> Result<Option<Shipment>>;
-    /// Applies a shipping upload to an order under SPEC §10.6's state rules, atomically:
-    /// the new shipping, or the errcode of the rule it breaks (then nothing is stored).
-    async fn ship(&self, order: &ShipOrder) -> Result<std::result::Result<Shipment, ErrCode>>;
+    /// Applies a shipping upload to its orders under SPEC §10.6's state rules, atomically:
+    /// stored for every changed order, or the errcode of the first rule broken (then
+    /// nothing is stored).
+    async fn ship(&self, orders: &ShipOrders) -> Result<std::result::Result<(), ErrCode>>;
     /// Refunds a paid payment with all its sub-payments (SPEC §10.12).
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded>;
     /// The order a PaymentRef names for `appid` at `now` (SPEC §10.2), or `None`

@@ -166,12 +166,13 @@ pub struct PaymentOrder {
 
 pub use userorder_model::sec_order::{Shipment, ShippingUpload};
 
-/// A shipping upload for one order (a payment or sub-payment) of an app, at `now`.
+/// A shipping upload for orders of an app (one, or a combined payment's sub-orders), at
+/// `now`: all of it is stored, or none.
 #[derive(Debug, Clone)]
-pub struct ShipOrder {
+pub struct ShipOrders {
     pub appid: String,
-    pub transaction_id: String,
-    pub upload: ShippingUpload,
+    /// Each order's transaction_id and its upload, in the order sent.
+    pub orders: Vec<(String, ShippingUpload)>,
     pub upload_time: userorder_model::shopping::UploadTime,
     pub now: i64,
 }

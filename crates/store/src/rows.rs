@@ -183,14 +183,13 @@ impl OrderRow {
     /// refunded payment of the app, not kept out of the API, not the master of a combined
     /// payment (its sub-orders are the orders), and visible by now.
     pub fn into_order(self, appid: &str, now: i64) -> Option<PaymentOrder> {
-        let paid = matches!(self.state.as_str(), "SUCCESS" | "REFUND");
-        let visible = self.visible_at.is_some_and(|at| now >= at);
-        if self.appid != appid
-            || !paid
-            || self.excluded_from_shipping
-            || self.children > 0
-            || !visible
-        {
+        let known = userorder_model::sec_order::known_payment(
+            &self.state,
+            self.excluded_from_shipping,
+            self.visible_at,
+            now,
+        );
+        if self.appid != appid || !known || self.children > 0 {
             return None;
         }
         Some(PaymentOrder {

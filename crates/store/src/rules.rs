@@ -26,20 +26,39 @@ pub fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-/// A shipping upload judged against what is stored (SPEC §10.6); `refunded_at` is `None`
-/// for a payment that is not refunded, `trade` the app's settings.
-pub fn ship_judged(
-    stored: Option<&Shipment>,
-    refunded_at: Option<i64>,
+/// A shipping upload judged against what is stored (SPEC §10.5, §10.6): for each order, in
+/// the order sent, its stored shipping and refund; the new shipping of each changed order
+/// (`None`: unchanged, skipped), or the first errcode (nothing stored). All unchanged:
+/// 10060023.
+pub fn ship_all(
+    stored: &[(Option<Shipment>, Option<i64>)],
     trade: &TradeManagement,
-    order: &ShipOrder,
-) -> std::result::Result<Shipment, ErrCode> {
-    let facts = userorder_model::sec_order::StateFacts {
-        shipment: stored,
-        refunded_at,
-        settings: trade,
-    };
-    userorder_model::sec_order::ship(stored, facts, &order.upload, &order.upload_time, order.now)
+    orders: &ShipOrders,
+) -> std::result::Result<Vec<Option<Shipment>>, ErrCode> {
+    let mut next = Vec::with_capacity(stored.len());
+    for ((shipment, refunded_at), (_, upload)) in stored.iter().zip(&orders.orders) {
+        let facts = userorder_model::sec_order::StateFacts {
+            shipment: shipment.as_ref(),
+            refunded_at: *refunded_at,
+            settings: trade,
+        };
+        let judged = userorder_model::sec_order::ship(
+            shipment.as_ref(),
+            facts,
+            upload,
+            &orders.upload_time,
+            orders.now,
+        );
+        match judged {
+            Ok(shipment) => next.push(Some(shipment)),
+            Err(ErrCode::SHIPPING_NOT_UPDATED) => next.push(None),
+            Err(code) => return Err(code),
+        }
+    }
+    if next.iter().all(Option::is_none) {
+        return Err(ErrCode::SHIPPING_NOT_UPDATED);
+    }
+    Ok(next)
 }
 
 /// What saving and association need of an upload: its keys, payer and time, not its items

@@ -9,12 +9,13 @@ use userorder_model::sandbox::TradeManagement;
 use userorder_model::sec_order::{
     AppidIn, CARRIERS, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
     GetOrderOut, IsTradeManagedOut, OrderOut, OrderShippingOut, PaymentRef, PaymentRefIn,
-    SetMsgJumpPathIn, Shipment, StateFacts, UploadShippingIn, payment_ref, shipping_request,
+    SetMsgJumpPathIn, Shipment, StateFacts, UploadCombinedShippingIn, UploadShippingIn,
+    combined_shipping_request, known_payment, payment_ref, shipping_request,
 };
 use userorder_model::shopping::OrderKey;
 use userorder_model::wire::EnvelopeOut;
 use userorder_model::{ErrCode, Rejection};
-use userorder_store::{App, PaymentOrder, ShipOrder};
+use userorder_store::{App, PaymentOrder, ShipOrders};
 
 use crate::error::ApiError;
 use crate::extract::needs::{DeliveryList, SecOrder, SecOrderNoPlatform, TradeQuery};
@@ -100,10 +101,59 @@ pub async fn upload_shipping_info(
     }
     state
         .store
-        .ship(&ShipOrder {
+        .ship(&ShipOrders {
             appid: caller.app.appid.clone(),
-            transaction_id: order.keys.transaction_id,
-            upload: request.upload,
+            orders: vec![(order.keys.transaction_id, request.upload)],
+            upload_time: request.upload_time,
+            now: caller.now,
+        })
+        .await?
+        .map_err(Rejection::new)?;
+    Ok(Json(EnvelopeOut::ok()))
+}
+
+/// `upload_combined_shipping_info` (SPEC §10.5): the body's rules in order, the combined
+/// payment, its payer, that every sub-order is one of its own; then all sub-orders under
+/// the state rules at once (unchanged ones skipped), or none.
+pub async fn upload_combined_shipping_info(
+    State(state): State<AppState>,
+    caller: Caller<SecOrder>,
+    WeChatBody(body): WeChatBody<UploadCombinedShippingIn>,
+) -> Result<Json<EnvelopeOut>, ApiError> {
+    let request = combined_shipping_request(body)?;
+    let master = state
+        .store
+        .payment_for_key(&request.order_key)
+        .await?
+        .filter(|p| {
+            p.appid == caller.app.appid
+                && !p.sub_orders.is_empty()
+                && known_payment(&p.state, p.excluded_from_shipping, p.visible_at, caller.now)
+        })
+        .ok_or(ErrCode::PAYMENT_NOT_FOUND)?;
+    if master.openid != request.openid {
+        return Err(Rejection::at(ErrCode::PAYER_NOT_THE_ORDERS, "payer.openid").into());
+    }
+    let kind = request.order_key.number_type();
+    let mut orders = Vec::with_capacity(request.sub_orders.len());
+    for (i, (key, upload)) in request.sub_orders.into_iter().enumerate() {
+        let sub = master
+            .sub_orders
+            .iter()
+            .find(|s| s.keys.key(kind) == key)
+            .ok_or_else(|| {
+                Rejection::sec_invalid(
+                    format!("sub_orders[{i}].order_key"),
+                    format!("({key}) is not a sub-order of this combined payment"),
+                )
+            })?;
+        orders.push((sub.keys.transaction_id.clone(), upload));
+    }
+    state
+        .store
+        .ship(&ShipOrders {
+            appid: caller.app.appid.clone(),
+            orders,
             upload_time: request.upload_time,
             now: caller.now,
         })

@@ -467,7 +467,167 @@ async fn racing_uploads_for_one_order_are_judged_one_at_a_time(backend: Backend)
     );
 }
 
+const COMBINED: &str = "/wxa/sec/order/upload_combined_shipping_info";
+
+fn sub(shop: &Shop, out_trade_no: &str, tracking_no: &str) -> Value {
+    json!({"order_key": merchant_key(shop, out_trade_no), "logistics_type": 1, "delivery_mode": 1,
+           "shipping_list": [parcel(tracking_no, "T恤")]})
+}
+
+fn combined(shop: &Shop, master: &str, subs: Vec<Value>, time: &str) -> Value {
+    json!({"order_key": merchant_key(shop, master), "sub_orders": subs, "upload_time": time,
+           "payer": {"openid": shop.openid}})
+}
+
+/// SPEC §10.5: the combined upload's rules in order, and all or nothing.
+async fn a_combined_upload_ships_its_sub_orders_all_or_none(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let master = create_payment(&server, &shop, "C1", &["C1a", "C1b"]).await;
+    server.sandbox.pay(&master).await.expect("pay");
+    let single = create_payment(&server, &shop, "C2", &[]).await;
+    server.sandbox.pay(&single).await.expect("pay");
+    let other = create_payment(&server, &shop, "C3", &["C3a"]).await;
+    server.sandbox.pay(&other).await.expect("pay");
+    let post = |b: Value| {
+        let (server, token) = (&server, shop.token.clone());
+        async move { errcode_and_msg(&server.raw_post(COMBINED, &token, b.to_string()).await) }
+    };
+    let both = || vec![sub(&shop, "C1a", "SF1"), sub(&shop, "C1b", "SF2")];
+
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit, i64, &str)> = vec![
+        (
+            "no sub_orders",
+            Box::new(|b| b["sub_orders"] = json!([])),
+            10060014,
+            "参数错误: sub_orders has 0 entries",
+        ),
+        (
+            "51 sub_orders",
+            Box::new(|b| b["sub_orders"] = json!(vec![json!({}); 51])),
+            10060014,
+            "参数错误: sub_orders has 51 entries",
+        ),
+        (
+            "a sub without type",
+            Box::new(|b| b["sub_orders"][1]["order_key"] = json!({})),
+            268485194,
+            "订单单号类型非法 (sub_orders[1].order_key.order_number_type)",
+        ),
+        (
+            "a sub of the other type",
+            Box::new(|b| {
+                b["sub_orders"][1]["order_key"] =
+                    json!({"order_number_type": 2, "transaction_id": "42"})
+            }),
+            268485253,
+            "主单的订单单号类型与子单的单号类型不一致 (sub_orders[1].order_key)",
+        ),
+        (
+            "a sub without out_trade_no",
+            Box::new(|b| {
+                b["sub_orders"][1]["order_key"]
+                    .as_object_mut()
+                    .map(|o| o.remove("out_trade_no"));
+            }),
+            268485197,
+            "商户侧单号形式下 out_trade_no 字段必须设置",
+        ),
+        (
+            "a repeated sub",
+            Box::new(|b| b["sub_orders"][1]["order_key"]["out_trade_no"] = json!("C1a")),
+            10060013,
+            "子单单号重复 (sub_orders[1].order_key)",
+        ),
+        (
+            "a sub without item_desc",
+            Box::new(|b| b["sub_orders"][1]["shipping_list"][0]["item_desc"] = json!(null)),
+            10060008,
+            "商品描述 item_desc 字段不能为空 (sub_orders[1].shipping_list[0].item_desc)",
+        ),
+        (
+            "a sub split, not courier",
+            Box::new(|b| {
+                b["sub_orders"][0]["delivery_mode"] = json!(2);
+                b["sub_orders"][0]["logistics_type"] = json!(2);
+            }),
+            10060006,
+            "非快递发货时不允许分拆发货 (sub_orders[0].delivery_mode)",
+        ),
+        (
+            "a single payment as master",
+            Box::new(|b| b["order_key"]["out_trade_no"] = json!("C2")),
+            10060001,
+            "支付单不存在",
+        ),
+        (
+            "a sub-order as master",
+            Box::new(|b| b["order_key"]["out_trade_no"] = json!("C1a")),
+            10060001,
+            "支付单不存在",
+        ),
+        (
+            "another payer",
+            Box::new(|b| b["payer"]["openid"] = json!("o_else")),
+            10060031,
+            "该笔支付单不属于",
+        ),
+        (
+            "another master's sub",
+            Box::new(|b| b["sub_orders"][1]["order_key"]["out_trade_no"] = json!("C3a")),
+            10060014,
+            "参数错误: sub_orders[1].order_key (mchid",
+        ),
+    ];
+    for (case, edit, code, prefix) in cases {
+        let mut b = combined(&shop, "C1", both(), T[0]);
+        edit(&mut b);
+        let (got, msg) = post(b).await;
+        assert_eq!(got, code, "{case}: {msg}");
+        assert!(
+            msg.starts_with(prefix),
+            "{case}: {msg:?} should start with {prefix:?}"
+        );
+    }
+    assert_eq!(
+        order_of(&server, &shop, "C1a").await["shipping"],
+        json!({}),
+        "nothing stored"
+    );
+
+    // One sub-order alone, then both: the shipped one is unchanged and skipped.
+    assert_eq!(
+        post(combined(&shop, "C1", vec![sub(&shop, "C1a", "SF1")], T[0]))
+            .await
+            .0,
+        0
+    );
+    assert_eq!(order_of(&server, &shop, "C1a").await["order_state"], 2);
+    assert_eq!(order_of(&server, &shop, "C1b").await["order_state"], 1);
+    assert_eq!(post(combined(&shop, "C1", both(), T[1])).await.0, 0);
+    assert_eq!(
+        order_of(&server, &shop, "C1b").await["shipping"]["shipping_list"][0]["tracking_no"],
+        "SF2"
+    );
+    assert_eq!(
+        post(combined(&shop, "C1", both(), T[2])).await.0,
+        10060023,
+        "all unchanged"
+    );
+
+    // All or none: a refunded sub-order refuses the whole upload.
+    let master = create_payment(&server, &shop, "C4", &["C4a", "C4b"]).await;
+    let paid = server.sandbox.pay(&master).await.expect("pay");
+    assert_eq!(paid.sub_orders.len(), 2);
+    server.sandbox.refund(&master).await.expect("refund");
+    let subs = vec![sub(&shop, "C4a", "SF4"), sub(&shop, "C4b", "SF5")];
+    assert_eq!(post(combined(&shop, "C4", subs, T[0])).await.0, 10060004);
+    assert_eq!(order_of(&server, &shop, "C4a").await["shipping"], json!({}));
+}
+
 on_every_backend!(
+    a_combined_upload_ships_its_sub_orders_all_or_none,
     racing_uploads_for_one_order_are_judged_one_at_a_time,
     every_rule_of_a_shipping_upload_answers_its_errcode,
     an_order_walks_its_states_on_the_sandbox_clock,

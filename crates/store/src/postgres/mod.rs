@@ -31,7 +31,7 @@ use statements as sql;
 
 use crate::records::*;
 use crate::rows::*;
-use crate::rules::{self, Upload, corrupt, key_cols, ship_judged, verify};
+use crate::rules::{self, Upload, corrupt, key_cols, ship_all, verify};
 use crate::{CallFacts, Result, Store, StoreError};
 use userorder_model::ErrCode;
 
@@ -470,38 +470,56 @@ impl Store for PostgresStore {
             .transpose()
     }
 
-    async fn ship(&self, order: &ShipOrder) -> Result<std::result::Result<Shipment, ErrCode>> {
+    async fn ship(&self, orders: &ShipOrders) -> Result<std::result::Result<(), ErrCode>> {
         let mut tx = self.pool.begin().await?;
-        // The order's payment row is the lock two uploads for one order queue on.
-        let Some(refunded_at) = sql::refunded_at_for_update(&mut tx, &order.transaction_id).await?
-        else {
-            return Ok(Err(ErrCode::PAYMENT_NOT_FOUND));
-        };
-        let app = sql::app(&mut tx, &order.appid)
+        // Each order's payment row is the lock uploads for it queue on; taken in
+        // transaction_id order, so two combined uploads cannot deadlock.
+        let mut locking: Vec<&str> = orders.orders.iter().map(|(id, _)| id.as_str()).collect();
+        locking.sort_unstable();
+        let mut refunds = std::collections::HashMap::new();
+        for transaction_id in locking {
+            let Some(refunded_at) = sql::refunded_at_for_update(&mut tx, transaction_id).await?
+            else {
+                return Ok(Err(ErrCode::PAYMENT_NOT_FOUND));
+            };
+            refunds.insert(transaction_id, refunded_at);
+        }
+        let mut stored = Vec::with_capacity(orders.orders.len());
+        for (transaction_id, _) in &orders.orders {
+            let shipment: Option<Shipment> = sql::shipment(&mut tx, transaction_id)
+                .await?
+                .map(|body| serde_json::from_str(&body).map_err(corrupt))
+                .transpose()?;
+            stored.push((
+                shipment,
+                refunds.get(transaction_id.as_str()).copied().flatten(),
+            ));
+        }
+        let app = sql::app(&mut tx, &orders.appid)
             .await?
             .map(App::try_from)
             .transpose()?
-            .ok_or_else(|| corrupt(format!("no app {}", order.appid)))?;
-        let stored: Option<Shipment> = sql::shipment(&mut tx, &order.transaction_id)
-            .await?
-            .map(|body| serde_json::from_str(&body).map_err(corrupt))
-            .transpose()?;
-        let next = match ship_judged(stored.as_ref(), refunded_at, &app.trade, order) {
+            .ok_or_else(|| corrupt(format!("no app {}", orders.appid)))?;
+        let next = match ship_all(&stored, &app.trade, orders) {
             Ok(next) => next,
             Err(code) => return Ok(Err(code)), // rolled back: nothing written
         };
-        let body = serde_json::to_string(&next).map_err(corrupt)?;
-        sql::put_shipment(
-            &mut tx,
-            &order.transaction_id,
-            &order.appid,
-            &next,
-            &body,
-            order.now,
-        )
-        .await?;
+        for ((transaction_id, _), shipment) in orders.orders.iter().zip(&next) {
+            if let Some(shipment) = shipment {
+                let body = serde_json::to_string(shipment).map_err(corrupt)?;
+                sql::put_shipment(
+                    &mut tx,
+                    transaction_id,
+                    &orders.appid,
+                    shipment,
+                    &body,
+                    orders.now,
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
-        Ok(Ok(next))
+        Ok(Ok(()))
     }
 
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {

@@ -36,7 +36,7 @@ use writer::{Finish, Writer};
 
 use crate::records::*;
 use crate::rows::*;
-use crate::rules::{self, Upload, corrupt, key_cols, ship_judged, verify};
+use crate::rules::{self, Upload, corrupt, key_cols, ship_all, verify};
 use crate::{CallFacts, Result, Store, StoreError};
 use userorder_model::ErrCode;
 
@@ -511,33 +511,41 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn ship(&self, order: &ShipOrder) -> Result<std::result::Result<Shipment, ErrCode>> {
-        let order = order.clone();
+    async fn ship(&self, orders: &ShipOrders) -> Result<std::result::Result<(), ErrCode>> {
+        let orders = orders.clone();
         self.write(move |conn| {
-            let Some(refunded_at) = sql::refunded_at(conn, &order.transaction_id)? else {
-                return Ok(Finish::Commit(Err(ErrCode::PAYMENT_NOT_FOUND)));
-            };
-            let app = sql::app(conn, &order.appid)?
+            let mut stored = Vec::with_capacity(orders.orders.len());
+            for (transaction_id, _) in &orders.orders {
+                let Some(refunded_at) = sql::refunded_at(conn, transaction_id)? else {
+                    return Ok(Finish::Commit(Err(ErrCode::PAYMENT_NOT_FOUND)));
+                };
+                let shipment: Option<Shipment> = sql::shipment(conn, transaction_id)?
+                    .map(|body| serde_json::from_str(&body).map_err(corrupt))
+                    .transpose()?;
+                stored.push((shipment, refunded_at));
+            }
+            let app = sql::app(conn, &orders.appid)?
                 .map(App::try_from)
                 .transpose()?
-                .ok_or_else(|| corrupt(format!("no app {}", order.appid)))?;
-            let stored: Option<Shipment> = sql::shipment(conn, &order.transaction_id)?
-                .map(|body| serde_json::from_str(&body).map_err(corrupt))
-                .transpose()?;
-            let next = match ship_judged(stored.as_ref(), refunded_at, &app.trade, &order) {
+                .ok_or_else(|| corrupt(format!("no app {}", orders.appid)))?;
+            let next = match ship_all(&stored, &app.trade, &orders) {
                 Ok(next) => next,
                 Err(code) => return Ok(Finish::Commit(Err(code))), // nothing written
             };
-            let body = serde_json::to_string(&next).map_err(corrupt)?;
-            sql::put_shipment(
-                conn,
-                &order.transaction_id,
-                &order.appid,
-                &next,
-                &body,
-                order.now,
-            )?;
-            Ok(Finish::Commit(Ok(next)))
+            for ((transaction_id, _), shipment) in orders.orders.iter().zip(&next) {
+                if let Some(shipment) = shipment {
+                    let body = serde_json::to_string(shipment).map_err(corrupt)?;
+                    sql::put_shipment(
+                        conn,
+                        transaction_id,
+                        &orders.appid,
+                        shipment,
+                        &body,
+                        orders.now,
+                    )?;
+                }
+            }
+            Ok(Finish::Commit(Ok(())))
         })
         .await
     }
