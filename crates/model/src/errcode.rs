@@ -100,6 +100,7 @@ impl ErrCode {
     pub const ITEM_DESC_EMPTY: Self = Self(10_060_008);
     pub const ITEM_DESC_TOO_LONG: Self = Self(10_060_009);
     pub const SUB_ORDER_REPEATED: Self = Self(10_060_013);
+    pub const LAST_INDEX_ILLEGAL: Self = Self(10_060_011);
     pub const SHIPPING_NOT_UPDATED: Self = Self(10_060_023);
     pub const TOO_MANY_PARCELS: Self = Self(10_060_024);
     pub const EXPRESS_COMPANY_TOO_LONG: Self = Self(10_060_025);
@@ -178,6 +179,7 @@ impl ErrCode {
         Self::ITEM_DESC_TOO_LONG,
         Self::SHIPPING_NOT_UPDATED,
         Self::SUB_ORDER_REPEATED,
+        Self::LAST_INDEX_ILLEGAL,
         Self::TOO_MANY_PARCELS,
         Self::EXPRESS_COMPANY_TOO_LONG,
         Self::TRACKING_NO_TOO_LONG,
@@ -207,6 +209,7 @@ impl ErrCode {
             10_060_009 => "商品描述 item_desc 字段太长",
             10_060_023 => "发货信息未更新",
             10_060_013 => "子单单号重复",
+            10_060_011 => "last_index不合法",
             10_060_024 => "物流信息列表太长",
             10_060_025 => "物流公司编码太长",
             10_060_026 => "物流单号太长",
@@ -288,6 +291,7 @@ impl ErrCode {
             10_060_009 => "item_desc is too long",
             10_060_023 => "the shipping is unchanged",
             10_060_013 => "a sub-order key is repeated",
+            10_060_011 => "last_index is illegal",
             10_060_024 => "too many parcels",
             10_060_025 => "express_company is too long",
             10_060_026 => "tracking_no is too long",
@@ -450,6 +454,9 @@ impl ErrCode {
             }
             10_060_024 => "An order holds at most 15 parcels.",
             10_060_013 => "Each sub-order of a combined upload appears once.",
+            10_060_011 => {
+                "Send back last_index exactly as the previous answer gave it, to the same app (or \"\" for the first page)."
+            }
             10_060_025 => "express_company takes at most 128 bytes.",
             10_060_026 => "tracking_no takes at most 128 bytes.",
             10_060_031 => "payer.openid must be the openid of the order's payer.",

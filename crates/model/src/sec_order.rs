@@ -856,3 +856,44 @@ impl Shipment {
         }
     }
 }
+
+// ---- get_order_list (SPEC §10.7) ----------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, ToSchema)]
+pub struct PayTimeRangeIn {
+    /// Unix seconds, inclusive; absent or 0: from the start.
+    #[schema(minimum = 0)]
+    pub begin_time: Option<i64>,
+    /// Unix seconds, inclusive; absent or 0: to 4294967295.
+    #[schema(minimum = 0)]
+    pub end_time: Option<i64>,
+}
+
+/// `POST /wxa/sec/order/get_order_list`: every filter optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct OrderListIn {
+    pub pay_time_range: Option<PayTimeRangeIn>,
+    /// 1–6, as of now; absent or 0: any.
+    #[schema(minimum = 0, maximum = 6)]
+    pub order_state: Option<i64>,
+    #[serde(default, deserialize_with = "crate::wire::empty_as_none")]
+    #[schema(max_length = 128)]
+    pub openid: Option<String>,
+    /// The previous answer's last_index: the next page.
+    #[serde(default, deserialize_with = "crate::wire::empty_as_none")]
+    pub last_index: Option<String>,
+    /// Absent or 0: 100; at most 100.
+    #[schema(minimum = 0)]
+    pub page_size: Option<i64>,
+}
+
+/// What `get_order_list` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct OrderListOut {
+    pub errcode: ErrCode,
+    pub errmsg: String,
+    /// Where the next page starts; an empty page echoes the request's (`""` at first).
+    pub last_index: String,
+    pub has_more: bool,
+    pub order_list: Vec<OrderOut>,
+}

@@ -220,6 +220,17 @@ pub fn endpoints() -> Vec<Endpoint> {
             .errcodes(E::GET_ORDER),
         ),
         wechat(
+            "/wxa/sec/order/get_order_list",
+            post(sec_order::get_order_list),
+            Doc::new(
+                Tag::ShippingManagement,
+                "get_order_list: the app's orders by pay time, filtered, in pages",
+            )
+            .body(body::<sec::OrderListIn>)
+            .answer(Answer::WeChat(schema::<sec::OrderListOut>))
+            .errcodes(E::ORDER_LIST),
+        ),
+        wechat(
             "/wxa/sec/order/set_msg_jump_path",
             post(sec_order::set_msg_jump_path),
             Doc::new(

@@ -304,6 +304,12 @@ impl Errcodes {
         ],
         Self::SEC_UPLOAD_SHIPPING[3],
     ];
+    /// SPEC §10.7: the filters, then the cursor; no platform may call (61007).
+    pub const ORDER_LIST: &[&[ErrCode]] = &[
+        CALLER,
+        BODY,
+        &[ErrCode::SEC_INVALID_PARAMETER, ErrCode::LAST_INDEX_ILLEGAL],
+    ];
     /// SPEC §10.7: PaymentRef, then the lookup.
     pub const GET_ORDER: &[&[ErrCode]] = &[
         CALLER,

@@ -18,6 +18,18 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// A secret is stored as its SHA-256, in hex.
+/// HMAC-SHA256 of `payload` under the server's key, as hex: what signs the pages'
+/// sessions and the order list's cursors.
+pub fn mac(key: &[u8; 32], payload: &str) -> String {
+    use hmac::digest::KeyInit;
+    use hmac::{Hmac, Mac};
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
+    mac.update(payload.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 pub fn secret_hash(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }

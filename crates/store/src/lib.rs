@@ -110,6 +110,10 @@ pub trait Store: Send + Sync + 'static {
     /// stored for every changed order, or the errcode of the first rule broken (then
     /// nothing is stored).
     async fn ship(&self, orders: &ShipOrders) -> Result<std::result::Result<(), ErrCode>>;
+    /// The next orders of an app after a position, with their shipping (SPEC §10.7); at
+    /// most `limit` payment rows are read, so a short answer is not the end: the last
+    /// position read is returned with them.
+    async fn orders_page(&self, filter: &OrderListFilter) -> Result<OrdersPage>;
     /// Refunds a paid payment with all its sub-payments (SPEC §10.12).
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded>;
     /// The order a PaymentRef names for `appid` at `now` (SPEC §10.2), or `None`

@@ -177,6 +177,30 @@ pub struct ShipOrders {
     pub now: i64,
 }
 
+/// A page of an app's orders (SPEC §10.7), by (pay_time, transaction_id) ascending.
+#[derive(Debug, Clone)]
+pub struct OrderListFilter {
+    pub appid: String,
+    /// Paid within these Unix seconds, inclusive.
+    pub paid_from: i64,
+    pub paid_to: i64,
+    pub openid: Option<String>,
+    /// Only orders after this (pay_time, transaction_id).
+    pub after: Option<(i64, String)>,
+    /// The sandbox clock, for what the API knows of by now.
+    pub now: i64,
+    /// Rows to read (orders of other states may be among them).
+    pub limit: i64,
+}
+
+/// What one read of get_order_list's rows gives: the orders among them with their
+/// shipping, and the position of the last row read (`None`: nothing more to read).
+#[derive(Debug, Clone)]
+pub struct OrdersPage {
+    pub orders: Vec<(PaymentOrder, Option<Shipment>)>,
+    pub last: Option<(i64, String)>,
+}
+
 /// What refunding a payment did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refunded {

@@ -178,6 +178,66 @@ row!(
     }
 );
 
+row!(
+    /// An [`OrderRow`] with its stored shipping, as get_order_list reads a page.
+    ListedOrderRow {
+        transaction_id: String,
+        appid: String,
+        openid: String,
+        mchid: String,
+        out_trade_no: String,
+        amount: i64,
+        state: String,
+        created_at: i64,
+        paid_at: Option<i64>,
+        refunded_at: Option<i64>,
+        excluded_from_shipping: bool,
+        visible_at: Option<i64>,
+        children: i64,
+        shipment: Option<String>,
+    }
+);
+
+/// A page of listed rows: the orders among them with their shipping, and the position of
+/// the last row read.
+pub fn listed_orders(
+    rows: Vec<ListedOrderRow>,
+    appid: &str,
+    now: i64,
+) -> Result<OrdersPage, StoreError> {
+    let last = rows
+        .last()
+        .map(|r| (r.paid_at.unwrap_or(r.created_at), r.transaction_id.clone()));
+    let mut orders = Vec::new();
+    for row in rows {
+        let shipment: Option<Shipment> = row
+            .shipment
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(corrupt)?;
+        let order = OrderRow {
+            transaction_id: row.transaction_id,
+            appid: row.appid,
+            openid: row.openid,
+            mchid: row.mchid,
+            out_trade_no: row.out_trade_no,
+            amount: row.amount,
+            state: row.state,
+            created_at: row.created_at,
+            paid_at: row.paid_at,
+            refunded_at: row.refunded_at,
+            excluded_from_shipping: row.excluded_from_shipping,
+            visible_at: row.visible_at,
+            children: row.children,
+        };
+        if let Some(order) = order.into_order(appid, now) {
+            orders.push((order, shipment));
+        }
+    }
+    Ok(OrdersPage { orders, last })
+}
+
 impl OrderRow {
     /// The order this row is for `appid` at `now`, or `None` (10060001): a paid or
     /// refunded payment of the app, not kept out of the API, not the master of a combined

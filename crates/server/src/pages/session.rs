@@ -4,12 +4,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use hmac::digest::KeyInit;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use super::PageError;
-use crate::secrets::{hex, same};
+use crate::secrets::{mac, same};
 use crate::state::AppState;
 
 pub const COOKIE: &str = "uo_session";
@@ -20,14 +17,6 @@ const LIFETIME: i64 = 86_400;
 pub enum Session {
     Payer { appid: String, openid: String },
     Admin,
-}
-
-fn mac(key: &[u8; 32], payload: &str) -> String {
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
-    mac.update(payload.as_bytes());
-    hex(&mac.finalize().into_bytes())
 }
 
 /// The cookie value: `kind:appid:openid:expires:signature` (appids and openids never hold

@@ -8,14 +8,14 @@ use axum::extract::State;
 use userorder_model::sandbox::TradeManagement;
 use userorder_model::sec_order::{
     AppidIn, CARRIERS, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
-    GetOrderOut, IsTradeManagedOut, OrderOut, OrderShippingOut, PaymentRef, PaymentRefIn,
-    SetMsgJumpPathIn, Shipment, StateFacts, UploadCombinedShippingIn, UploadShippingIn,
-    combined_shipping_request, known_payment, payment_ref, shipping_request,
+    GetOrderOut, IsTradeManagedOut, OrderListIn, OrderListOut, OrderOut, OrderShippingOut,
+    PaymentRef, PaymentRefIn, SetMsgJumpPathIn, Shipment, StateFacts, UploadCombinedShippingIn,
+    UploadShippingIn, combined_shipping_request, known_payment, payment_ref, shipping_request,
 };
 use userorder_model::shopping::OrderKey;
 use userorder_model::wire::EnvelopeOut;
 use userorder_model::{ErrCode, Rejection};
-use userorder_store::{App, PaymentOrder, ShipOrders};
+use userorder_store::{App, OrderListFilter, PaymentOrder, ShipOrders};
 
 use crate::error::ApiError;
 use crate::extract::needs::{DeliveryList, SecOrder, SecOrderNoPlatform, TradeQuery};
@@ -160,6 +160,169 @@ pub async fn upload_combined_shipping_info(
         .await?
         .map_err(Rejection::new)?;
     Ok(Json(EnvelopeOut::ok()))
+}
+
+/// Rows read from the store per round while filling a page.
+const LIST_BATCH: i64 = 256;
+
+/// `get_order_list` (SPEC §10.7): the app's orders matching every filter (order_state as
+/// of now), by (pay_time, transaction_id) ascending — stable while payments arrive — with an
+/// authenticated cursor.
+pub async fn get_order_list(
+    State(state): State<AppState>,
+    caller: Caller<SecOrderNoPlatform>,
+    WeChatBody(body): WeChatBody<OrderListIn>,
+) -> Result<Json<OrderListOut>, ApiError> {
+    let range = body.pay_time_range.unwrap_or_default();
+    for (name, value) in [
+        ("pay_time_range.begin_time", range.begin_time),
+        ("pay_time_range.end_time", range.end_time),
+    ] {
+        if let Some(v) = value.filter(|v| *v < 0) {
+            return Err(
+                Rejection::sec_invalid(name, format!("is {v}; must not be negative")).into(),
+            );
+        }
+    }
+    let wanted_state = match body.order_state {
+        None | Some(0) => None,
+        Some(s @ 1..=6) => Some(s),
+        Some(s) => {
+            return Err(
+                Rejection::sec_invalid("order_state", format!("is {s}; must be 1 to 6")).into(),
+            );
+        }
+    };
+    if let Some(openid) = &body.openid
+        && openid.len() > 128
+    {
+        return Err(Rejection::sec_invalid(
+            "openid",
+            format!("is {} bytes, at most 128", openid.len()),
+        )
+        .into());
+    }
+    let page_size = match body.page_size {
+        Some(n) if n < 0 => {
+            return Err(Rejection::sec_invalid(
+                "page_size",
+                format!("is {n}; must not be negative"),
+            )
+            .into());
+        }
+        None | Some(0) => 100,
+        Some(n) => n.min(100),
+    } as usize;
+    let appid = &caller.app.appid;
+    let cursor = match &body.last_index {
+        None => None,
+        Some(index) => Some(
+            cursor::read(&state.session_key, appid, index)
+                .ok_or_else(|| Rejection::at(ErrCode::LAST_INDEX_ILLEGAL, "last_index"))?,
+        ),
+    };
+    let mut filter = OrderListFilter {
+        appid: appid.clone(),
+        paid_from: range.begin_time.unwrap_or(0),
+        paid_to: range.end_time.filter(|t| *t != 0).unwrap_or(4_294_967_295),
+        openid: body.openid.clone(),
+        after: cursor,
+        now: caller.now,
+        limit: LIST_BATCH,
+    };
+    // One more than a page, to know whether there is more.
+    let mut found = Vec::with_capacity(page_size + 1);
+    while found.len() <= page_size {
+        let page = state.store.orders_page(&filter).await?;
+        for (order, shipment) in page.orders {
+            let order_state = StateFacts {
+                shipment: shipment.as_ref(),
+                refunded_at: order.refunded_at,
+                settings: &caller.app.trade,
+            }
+            .order_state(caller.now);
+            if wanted_state.is_none_or(|s| s == order_state) {
+                found.push((order, shipment));
+            }
+        }
+        match page.last {
+            Some(last) => filter.after = Some(last),
+            None => break, // read to the end
+        }
+    }
+    let has_more = found.len() > page_size;
+    found.truncate(page_size);
+    let last_index = match found.last() {
+        Some((order, _)) => cursor::write(
+            &state.session_key,
+            appid,
+            order.paid_at,
+            &order.keys.transaction_id,
+        ),
+        None => body.last_index.unwrap_or_default(),
+    };
+    Ok(Json(OrderListOut {
+        errcode: ErrCode::OK,
+        errmsg: "ok".into(),
+        last_index,
+        has_more,
+        order_list: found
+            .into_iter()
+            .map(|(order, shipment)| {
+                order_out(order, shipment.as_ref(), &caller.app.trade, caller.now)
+            })
+            .collect(),
+    }))
+}
+
+/// get_order_list's `last_index`: the position after the last order returned, as lowercase
+/// hex, signed for the app it was issued to.
+mod cursor {
+    use crate::secrets::{hex, mac, same};
+
+    const MAC_HEX: usize = 32;
+
+    fn signature(key: &[u8; 32], appid: &str, payload: &str) -> String {
+        let mut full = mac(key, &format!("last_index:{appid}:{payload}"));
+        full.truncate(MAC_HEX);
+        full
+    }
+
+    pub fn write(key: &[u8; 32], appid: &str, paid_at: i64, transaction_id: &str) -> String {
+        let payload = format!("{paid_at}:{transaction_id}");
+        format!(
+            "{}{}",
+            hex(payload.as_bytes()),
+            signature(key, appid, &payload)
+        )
+    }
+
+    /// The position, or `None` for an index that is malformed or another app's.
+    pub fn read(key: &[u8; 32], appid: &str, index: &str) -> Option<(i64, String)> {
+        let split = index.len().checked_sub(MAC_HEX)?;
+        let (body, signed) = (index.get(..split)?, index.get(split..)?);
+        if body.len() % 2 != 0
+            || !index
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return None;
+        }
+        let bytes: Vec<u8> = (0..body.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&body[i..i + 2], 16))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let payload = String::from_utf8(bytes).ok()?;
+        if !same(
+            signature(key, appid, &payload).as_bytes(),
+            signed.as_bytes(),
+        ) {
+            return None;
+        }
+        let (paid_at, transaction_id) = payload.split_once(':')?;
+        Some((paid_at.parse().ok()?, transaction_id.to_owned()))
+    }
 }
 
 /// The longest confirm-receipt path, in bytes.

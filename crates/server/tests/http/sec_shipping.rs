@@ -626,7 +626,149 @@ async fn a_combined_upload_ships_its_sub_orders_all_or_none(backend: Backend) {
     assert_eq!(order_of(&server, &shop, "C4a").await["shipping"], json!({}));
 }
 
+const LIST: &str = "/wxa/sec/order/get_order_list";
+
+fn ids(page: &Value) -> Vec<String> {
+    page["order_list"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|o| {
+                    o["merchant_trade_no"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// SPEC §10.7: pages by (pay_time, transaction_id) with last_index while new payments
+/// arrive, every filter, and every refusal.
+async fn the_order_list_pages_and_filters(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let list = |b: Value| {
+        let (server, shop) = (&server, &shop);
+        async move {
+            server
+                .raw_post(LIST, &token(server, shop).await, b.to_string())
+                .await
+        }
+    };
+    // L0..L4 paid a second apart; L2 shipped; a combined payment's master never listed.
+    for i in 0..5 {
+        let txid = create_payment(&server, &shop, &format!("L{i}"), &[]).await;
+        server.sandbox.pay(&txid).await.expect("pay");
+        server.sandbox.advance_clock(1).await.expect("clock");
+    }
+    let ship = body(&shop, "L2", json!(1), vec![parcel("SF1", "书")], T[0]);
+    assert_eq!(
+        server
+            .raw_post(UPLOAD, &token(&server, &shop).await, ship.to_string())
+            .await["errcode"],
+        0
+    );
+
+    let first = list(json!({"page_size": 2})).await;
+    assert_eq!(first["errcode"], 0, "{first}");
+    assert_eq!(ids(&first), ["L0", "L1"]);
+    assert_eq!(first["has_more"], true);
+    let index = first["last_index"].as_str().expect("index").to_owned();
+    assert!(
+        index
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "{index}"
+    );
+
+    // A payment arriving now comes after everything listed so far.
+    let late = create_payment(&server, &shop, "L5", &[]).await;
+    server.sandbox.pay(&late).await.expect("pay");
+    let second = list(json!({"page_size": 2, "last_index": index})).await;
+    assert_eq!(ids(&second), ["L2", "L3"]);
+    assert_eq!(second["order_list"][0]["order_state"], 2);
+    let third = list(json!({"page_size": 2, "last_index": second["last_index"]})).await;
+    assert_eq!(ids(&third), ["L4", "L5"]);
+    assert_eq!(third["has_more"], false);
+    let empty = list(json!({"page_size": 2, "last_index": third["last_index"]})).await;
+    assert_eq!(ids(&empty), Vec::<String>::new());
+    assert_eq!(
+        empty["last_index"], third["last_index"],
+        "an empty page echoes the cursor"
+    );
+    assert_eq!(
+        list(json!({})).await["order_list"].as_array().map(Vec::len),
+        Some(6)
+    );
+
+    // Filters: state as of now, payer, pay time.
+    assert_eq!(ids(&list(json!({"order_state": 2})).await), ["L2"]);
+    assert_eq!(
+        ids(&list(json!({"order_state": 0, "page_size": 0})).await).len(),
+        6
+    );
+    assert_eq!(ids(&list(json!({"openid": "o_nobody"})).await).len(), 0);
+    assert_eq!(ids(&list(json!({"openid": shop.openid})).await).len(), 6);
+    let paid = server
+        .sandbox
+        .payment(&late)
+        .await
+        .expect("payment")
+        .paid_at
+        .expect("paid");
+    assert_eq!(
+        ids(&list(json!({"pay_time_range": {"begin_time": paid - 1}})).await),
+        ["L4", "L5"]
+    );
+    assert_eq!(
+        ids(&list(json!({"pay_time_range": {"end_time": paid - 2}})).await),
+        ["L0", "L1", "L2", "L3"]
+    );
+
+    // Refusals, in order.
+    for (b, code, prefix) in [
+        (
+            json!({"pay_time_range": {"begin_time": -1}}),
+            10060014,
+            "参数错误: pay_time_range.begin_time is -1",
+        ),
+        (
+            json!({"order_state": 7}),
+            10060014,
+            "参数错误: order_state is 7",
+        ),
+        (
+            json!({"openid": "o".repeat(129)}),
+            10060014,
+            "参数错误: openid is 129 bytes",
+        ),
+        (
+            json!({"page_size": -1}),
+            10060014,
+            "参数错误: page_size is -1",
+        ),
+        (json!({"last_index": "zz"}), 10060011, "last_index不合法"),
+        (
+            json!({"last_index": format!("{}00", &index[..index.len() - 2])}),
+            10060011,
+            "last_index不合法",
+        ),
+    ] {
+        let answer = list(b.clone()).await;
+        let (got, msg) = errcode_and_msg(&answer);
+        assert_eq!(got, code, "{b}: {msg}");
+        assert!(msg.starts_with(prefix), "{b}: {msg}");
+    }
+    let other = server.shop().await;
+    let stolen = json!({"last_index": index}).to_string();
+    let answer = server.raw_post(LIST, &other.token, stolen).await;
+    assert_eq!(errcode(&answer), 10060011, "another app's cursor: {answer}");
+}
+
 on_every_backend!(
+    the_order_list_pages_and_filters,
     a_combined_upload_ships_its_sub_orders_all_or_none,
     racing_uploads_for_one_order_are_judged_one_at_a_time,
     every_rule_of_a_shipping_upload_answers_its_errcode,

@@ -522,6 +522,11 @@ impl Store for PostgresStore {
         Ok(Ok(()))
     }
 
+    async fn orders_page(&self, filter: &OrderListFilter) -> Result<OrdersPage> {
+        let rows = sql::orders_page(&mut *self.conn().await?, filter).await?;
+        crate::rows::listed_orders(rows, &filter.appid, filter.now)
+    }
+
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {
         let mut tx = self.pool.begin().await?;
         let changed = sql::mark_refunded(&mut tx, transaction_id, now).await?;

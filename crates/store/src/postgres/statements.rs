@@ -555,6 +555,38 @@ pub async fn put_shipment(
     .map(|_| ())
 }
 
+/// A page of an app's payment rows by (paid_at, transaction_id), with their shipping; the
+/// rules of SPEC §10.2 pick the orders among them ([`rows::listed_orders`]).
+pub async fn orders_page(
+    conn: &mut PgConnection,
+    f: &OrderListFilter,
+) -> Result<Vec<ListedOrderRow>> {
+    let (after_time, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
+    sqlx::query_as(
+        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
+                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
+                p.visible_at,
+                (SELECT COUNT(*) FROM payments c
+                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
+                s.body AS shipment
+         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id
+         WHERE p.appid = $1 AND p.paid_at BETWEEN $2 AND $3
+           AND ($4::TEXT IS NULL OR p.openid = $4)
+           AND (p.paid_at, p.transaction_id) > ($5, $6)
+         ORDER BY p.paid_at, p.transaction_id
+         LIMIT $7",
+    )
+    .bind(&f.appid)
+    .bind(f.paid_from)
+    .bind(f.paid_to)
+    .bind(&f.openid)
+    .bind(after_time)
+    .bind(after_id)
+    .bind(f.limit)
+    .fetch_all(conn)
+    .await
+}
+
 /// Refunds a paid payment and its sub-payments; answers how many rows changed.
 pub async fn mark_refunded(conn: &mut PgConnection, transaction_id: &str, now: i64) -> Result<u64> {
     sqlx::query(

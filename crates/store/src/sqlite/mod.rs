@@ -550,6 +550,13 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn orders_page(&self, filter: &OrderListFilter) -> Result<OrdersPage> {
+        self.read(|conn| {
+            let rows = sql::orders_page(conn, filter)?;
+            crate::rows::listed_orders(rows, &filter.appid, filter.now)
+        })
+    }
+
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {
         let transaction_id = transaction_id.to_owned();
         self.write(move |conn| {

@@ -468,6 +468,39 @@ pub fn put_shipment(
     .map(|_| ())
 }
 
+/// A page of an app's payment rows by (paid_at, transaction_id), with their shipping; the
+/// rules of SPEC §10.2 pick the orders among them ([`rows::listed_orders`]).
+pub fn orders_page(conn: &Connection, f: &OrderListFilter) -> Result<Vec<ListedOrderRow>> {
+    let (after_time, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
+    conn.prepare_cached(
+        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
+                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
+                p.visible_at,
+                (SELECT COUNT(*) FROM payments c
+                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
+                s.body AS shipment
+         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id
+         WHERE p.appid = ?1 AND p.paid_at BETWEEN ?2 AND ?3
+           AND (?4 IS NULL OR p.openid = ?4)
+           AND (p.paid_at > ?5 OR (p.paid_at = ?5 AND p.transaction_id > ?6))
+         ORDER BY p.paid_at, p.transaction_id
+         LIMIT ?7",
+    )?
+    .query_map(
+        params![
+            f.appid,
+            f.paid_from,
+            f.paid_to,
+            f.openid,
+            after_time,
+            after_id,
+            f.limit
+        ],
+        ListedOrderRow::from_sqlite,
+    )?
+    .collect()
+}
+
 /// Refunds a paid payment and its sub-payments; answers how many rows changed.
 pub fn mark_refunded(conn: &Connection, transaction_id: &str, now: i64) -> Result<usize> {
     conn.prepare_cached(
