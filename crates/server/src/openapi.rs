@@ -565,13 +565,19 @@ fn method(name: &str) -> HttpMethod {
 pub fn document() -> OpenApi {
     let mut components = Components::new();
     let mut paths: BTreeMap<String, PathItem> = BTreeMap::new();
-    for endpoint in app::endpoints() {
+    let endpoints = app::endpoints();
+    // Operation ids must be unique: a path served by several methods names the method.
+    let mut methods_of: BTreeMap<&str, usize> = BTreeMap::new();
+    for endpoint in &endpoints {
+        *methods_of.entry(endpoint.path).or_default() += endpoint.methods.len();
+    }
+    for endpoint in &endpoints {
         let post_only = endpoint.methods == ["post"] && !endpoint.path.starts_with("/sandbox/");
         for name in endpoint.methods {
             let mut operation = endpoint
                 .doc
                 .operation(endpoint.path, post_only, &mut components);
-            if endpoint.methods.len() > 1 {
+            if methods_of.get(endpoint.path).copied().unwrap_or(0) > 1 {
                 operation.operation_id = operation.operation_id.map(|id| format!("{id}_{name}"));
             }
             let item = PathItem::new(method(name), operation);

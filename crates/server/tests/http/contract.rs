@@ -33,6 +33,18 @@ async fn the_committed_document_is_the_served_one(backend: Backend) {
          `cargo run -p userorder -- openapi > docs/openapi.json`"
     );
     assert_eq!(served["openapi"], "3.1.0");
+    // Operation ids are unique (openapi-spec-validator refuses the document otherwise).
+    let mut ids: Vec<&str> = served["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().expect("a path item").values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "operation ids repeat: {ids:?}");
 }
 
 /// Every documented operation is routed (an unrouted WeChat path would answer 40066, an
