@@ -616,36 +616,24 @@ fn parcel(
             format!("{path}.item_desc"),
         ));
     }
-    let tracking_no = match raw.tracking_no {
-        None if courier => {
-            return Err(Rejection::at(
-                ErrCode::TRACKING_NO_EMPTY,
-                format!("{path}.tracking_no"),
-            ));
-        }
-        Some(t) if t.len() > 128 => {
-            return Err(Rejection::at(
-                ErrCode::TRACKING_NO_TOO_LONG,
-                format!("{path}.tracking_no"),
-            ));
-        }
-        t => t.unwrap_or_default(),
+    // Required for couriers, at most 128 bytes: each with its own two codes.
+    let courier_field = |value: Option<String>, name: &str, empty, too_long| match value {
+        None if courier => Err(Rejection::at(empty, format!("{path}.{name}"))),
+        Some(v) if v.len() > 128 => Err(Rejection::at(too_long, format!("{path}.{name}"))),
+        v => Ok(v.unwrap_or_default()),
     };
-    let express_company = match raw.express_company {
-        None if courier => {
-            return Err(Rejection::at(
-                ErrCode::EXPRESS_COMPANY_EMPTY,
-                format!("{path}.express_company"),
-            ));
-        }
-        Some(c) if c.len() > 128 => {
-            return Err(Rejection::at(
-                ErrCode::EXPRESS_COMPANY_TOO_LONG,
-                format!("{path}.express_company"),
-            ));
-        }
-        c => c.unwrap_or_default(),
-    };
+    let tracking_no = courier_field(
+        raw.tracking_no,
+        "tracking_no",
+        ErrCode::TRACKING_NO_EMPTY,
+        ErrCode::TRACKING_NO_TOO_LONG,
+    )?;
+    let express_company = courier_field(
+        raw.express_company,
+        "express_company",
+        ErrCode::EXPRESS_COMPANY_EMPTY,
+        ErrCode::EXPRESS_COMPANY_TOO_LONG,
+    )?;
     let contact = raw.contact.unwrap_or_default();
     for (name, value) in [
         ("consignor_contact", &contact.consignor_contact),

@@ -104,8 +104,6 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a payment (and its sub-payments) paid and associates every matching upload in
     /// the same transaction. `None` when there is no such payment.
     async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>>;
-    /// An order's stored shipping (SPEC §10.6).
-    async fn shipment(&self, transaction_id: &str) -> Result<Option<Shipment>>;
     /// Applies a shipping upload to its orders under SPEC §10.6's state rules, atomically:
     /// stored for every changed order, or the errcode of the first rule broken (then
     /// nothing is stored).
@@ -118,7 +116,12 @@ pub trait Store: Send + Sync + 'static {
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded>;
     /// The order a PaymentRef names for `appid` at `now` (SPEC §10.2), or `None`
     /// (10060001).
-    async fn order(&self, appid: &str, key: &PaymentRef, now: i64) -> Result<Option<PaymentOrder>>;
+    async fn order(
+        &self,
+        appid: &str,
+        key: &PaymentRef,
+        now: i64,
+    ) -> Result<Option<OrderAndShipping>>;
 
     /// Saves an upload if the ordering rules allow it and associates it with its payment
     /// when that is already paid — all in one transaction.

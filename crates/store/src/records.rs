@@ -193,11 +193,14 @@ pub struct OrderListFilter {
     pub limit: i64,
 }
 
+/// An order with its stored shipping (`None` before the first upload).
+pub type OrderAndShipping = (PaymentOrder, Option<Shipment>);
+
 /// What one read of get_order_list's rows gives: the orders among them with their
 /// shipping, and the position of the last row read (`None`: nothing more to read).
 #[derive(Debug, Clone)]
 pub struct OrdersPage {
-    pub orders: Vec<(PaymentOrder, Option<Shipment>)>,
+    pub orders: Vec<OrderAndShipping>,
     pub last: Option<(i64, String)>,
 }
 

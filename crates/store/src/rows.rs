@@ -160,27 +160,8 @@ row!(
 
 row!(
     /// A payment or a sub-payment, as order shipping management looks one up (SPEC §10.2),
-    /// with how many sub-payments it has itself.
+    /// with how many sub-payments it has itself and its shipping.
     OrderRow {
-        transaction_id: String,
-        appid: String,
-        openid: String,
-        mchid: String,
-        out_trade_no: String,
-        amount: i64,
-        state: String,
-        created_at: i64,
-        paid_at: Option<i64>,
-        refunded_at: Option<i64>,
-        excluded_from_shipping: bool,
-        visible_at: Option<i64>,
-        children: i64,
-    }
-);
-
-row!(
-    /// An [`OrderRow`] with its stored shipping, as get_order_list reads a page.
-    ListedOrderRow {
         transaction_id: String,
         appid: String,
         openid: String,
@@ -200,39 +181,14 @@ row!(
 
 /// A page of listed rows: the orders among them with their shipping, and the position of
 /// the last row read.
-pub fn listed_orders(
-    rows: Vec<ListedOrderRow>,
-    appid: &str,
-    now: i64,
-) -> Result<OrdersPage, StoreError> {
+pub fn listed_orders(rows: Vec<OrderRow>, appid: &str, now: i64) -> Result<OrdersPage, StoreError> {
     let last = rows
         .last()
         .map(|r| (r.paid_at.unwrap_or(r.created_at), r.transaction_id.clone()));
     let mut orders = Vec::new();
     for row in rows {
-        let shipment: Option<Shipment> = row
-            .shipment
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(corrupt)?;
-        let order = OrderRow {
-            transaction_id: row.transaction_id,
-            appid: row.appid,
-            openid: row.openid,
-            mchid: row.mchid,
-            out_trade_no: row.out_trade_no,
-            amount: row.amount,
-            state: row.state,
-            created_at: row.created_at,
-            paid_at: row.paid_at,
-            refunded_at: row.refunded_at,
-            excluded_from_shipping: row.excluded_from_shipping,
-            visible_at: row.visible_at,
-            children: row.children,
-        };
-        if let Some(order) = order.into_order(appid, now) {
-            orders.push((order, shipment));
+        if let Some(order) = row.into_order(appid, now)? {
+            orders.push(order);
         }
     }
     Ok(OrdersPage { orders, last })
@@ -242,7 +198,7 @@ impl OrderRow {
     /// The order this row is for `appid` at `now`, or `None` (10060001): a paid or
     /// refunded payment of the app, not kept out of the API, not the master of a combined
     /// payment (its sub-orders are the orders), and visible by now.
-    pub fn into_order(self, appid: &str, now: i64) -> Option<PaymentOrder> {
+    pub fn into_order(self, appid: &str, now: i64) -> Result<Option<OrderAndShipping>, StoreError> {
         let known = userorder_model::sec_order::known_payment(
             &self.state,
             self.excluded_from_shipping,
@@ -250,9 +206,15 @@ impl OrderRow {
             now,
         );
         if self.appid != appid || !known || self.children > 0 {
-            return None;
+            return Ok(None);
         }
-        Some(PaymentOrder {
+        let shipment: Option<Shipment> = self
+            .shipment
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(corrupt)?;
+        let order = PaymentOrder {
             keys: PaymentKeys {
                 transaction_id: self.transaction_id,
                 mchid: self.mchid,
@@ -263,7 +225,8 @@ impl OrderRow {
             created_at: self.created_at,
             paid_at: self.paid_at.unwrap_or(self.created_at),
             refunded_at: self.refunded_at,
-        })
+        };
+        Ok(Some((order, shipment)))
     }
 }
 

@@ -316,7 +316,13 @@ async fn payments_become_orders_and_refunds_are_whole(backend: Backend) {
         let store = store.clone();
         move |key: PaymentRef| {
             let store = store.clone();
-            async move { store.order(APP, &key, now).await.expect("order") }
+            async move {
+                store
+                    .order(APP, &key, now)
+                    .await
+                    .expect("order")
+                    .map(|(order, _)| order)
+            }
         }
     };
     assert_eq!(at(T0 + 100)(by_id("4200000071")).await, None, "unpaid");
@@ -348,7 +354,8 @@ async fn payments_become_orders_and_refunds_are_whole(backend: Backend) {
         store
             .order("wx_other", &by_id("4200000071"), T0 + 30)
             .await
-            .expect("order"),
+            .expect("order")
+            .map(|(order, _)| order),
         None,
         "another app's"
     );

@@ -29,12 +29,11 @@ pub async fn get_order(
     WeChatBody(body): WeChatBody<PaymentRefIn>,
 ) -> Result<Json<GetOrderOut>, ApiError> {
     let key = payment_ref(body)?;
-    let order = state
+    let (order, shipment) = state
         .store
         .order(&caller.app.appid, &key, caller.now)
         .await?
         .ok_or(ErrCode::PAYMENT_NOT_FOUND)?;
-    let shipment = state.store.shipment(&order.keys.transaction_id).await?;
     Ok(Json(GetOrderOut {
         errcode: ErrCode::OK,
         errmsg: "ok".into(),
@@ -91,7 +90,7 @@ pub async fn upload_shipping_info(
             out_trade_no,
         },
     };
-    let order = state
+    let (order, _) = state
         .store
         .order(&caller.app.appid, &key, caller.now)
         .await?

@@ -463,13 +463,6 @@ impl Store for PostgresStore {
         Ok(Some(payment))
     }
 
-    async fn shipment(&self, transaction_id: &str) -> Result<Option<Shipment>> {
-        sql::shipment(&mut *self.conn().await?, transaction_id)
-            .await?
-            .map(|body| serde_json::from_str(&body).map_err(corrupt))
-            .transpose()
-    }
-
     async fn ship(&self, orders: &ShipOrders) -> Result<std::result::Result<(), ErrCode>> {
         let mut tx = self.pool.begin().await?;
         // Each order's payment row is the lock uploads for it queue on; taken in
@@ -540,7 +533,12 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn order(&self, appid: &str, key: &PaymentRef, now: i64) -> Result<Option<PaymentOrder>> {
+    async fn order(
+        &self,
+        appid: &str,
+        key: &PaymentRef,
+        now: i64,
+    ) -> Result<Option<OrderAndShipping>> {
         let mut conn = self.conn().await?;
         let row = match key {
             PaymentRef::Transaction(id) => sql::order_by_id(&mut conn, id).await?,
@@ -549,7 +547,10 @@ impl Store for PostgresStore {
                 out_trade_no,
             } => sql::order_by_out_trade_no(&mut conn, mchid, out_trade_no).await?,
         };
-        Ok(row.and_then(|row| row.into_order(appid, now)))
+        match row {
+            Some(row) => row.into_order(appid, now),
+            None => Ok(None),
+        }
     }
 
     async fn save_shopping_info(

@@ -469,15 +469,16 @@ pub async fn payment_ids(conn: &mut PgConnection, filter: &PaymentFilter) -> Res
 }
 
 /// The columns of [`OrderRow`]: a payment or sub-payment with the number of its own
-/// sub-payments.
+/// sub-payments and its stored shipping.
 macro_rules! order_select {
     () => {
-        "SELECT transaction_id, appid, openid, mchid, out_trade_no,
-                amount, state, created_at, paid_at, refunded_at, excluded_from_shipping,
-                visible_at,
+        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
+                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
+                p.visible_at,
                 (SELECT COUNT(*) FROM payments c
-                 WHERE c.parent_transaction_id = p.transaction_id) AS children
-         FROM payments p"
+                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
+                s.body AS shipment
+         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id"
     };
 }
 
@@ -486,7 +487,7 @@ pub async fn order_by_id(
     conn: &mut PgConnection,
     transaction_id: &str,
 ) -> Result<Option<OrderRow>> {
-    sqlx::query_as(concat!(order_select!(), " WHERE transaction_id = $1"))
+    sqlx::query_as(concat!(order_select!(), " WHERE p.transaction_id = $1"))
         .bind(transaction_id)
         .fetch_optional(conn)
         .await
@@ -500,7 +501,7 @@ pub async fn order_by_out_trade_no(
 ) -> Result<Option<OrderRow>> {
     sqlx::query_as(concat!(
         order_select!(),
-        " WHERE mchid = $1 AND out_trade_no = $2"
+        " WHERE p.mchid = $1 AND p.out_trade_no = $2"
     ))
     .bind(mchid)
     .bind(out_trade_no)
@@ -557,25 +558,17 @@ pub async fn put_shipment(
 
 /// A page of an app's payment rows by (paid_at, transaction_id), with their shipping; the
 /// rules of SPEC §10.2 pick the orders among them ([`rows::listed_orders`]).
-pub async fn orders_page(
-    conn: &mut PgConnection,
-    f: &OrderListFilter,
-) -> Result<Vec<ListedOrderRow>> {
+pub async fn orders_page(conn: &mut PgConnection, f: &OrderListFilter) -> Result<Vec<OrderRow>> {
     let (after_time, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
-    sqlx::query_as(
-        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
-                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
-                p.visible_at,
-                (SELECT COUNT(*) FROM payments c
-                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
-                s.body AS shipment
-         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id
+    sqlx::query_as(concat!(
+        order_select!(),
+        "
          WHERE p.appid = $1 AND p.paid_at BETWEEN $2 AND $3
            AND ($4::TEXT IS NULL OR p.openid = $4)
            AND (p.paid_at, p.transaction_id) > ($5, $6)
          ORDER BY p.paid_at, p.transaction_id
-         LIMIT $7",
-    )
+         LIMIT $7"
+    ))
     .bind(&f.appid)
     .bind(f.paid_from)
     .bind(f.paid_to)

@@ -503,14 +503,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn shipment(&self, transaction_id: &str) -> Result<Option<Shipment>> {
-        self.read(|conn| {
-            sql::shipment(conn, transaction_id)?
-                .map(|body| serde_json::from_str(&body).map_err(corrupt))
-                .transpose()
-        })
-    }
-
     async fn ship(&self, orders: &ShipOrders) -> Result<std::result::Result<(), ErrCode>> {
         let orders = orders.clone();
         self.write(move |conn| {
@@ -572,7 +564,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn order(&self, appid: &str, key: &PaymentRef, now: i64) -> Result<Option<PaymentOrder>> {
+    async fn order(
+        &self,
+        appid: &str,
+        key: &PaymentRef,
+        now: i64,
+    ) -> Result<Option<OrderAndShipping>> {
         self.read(|conn| {
             let row = match key {
                 PaymentRef::Transaction(id) => sql::order_by_id(conn, id)?,
@@ -581,7 +578,10 @@ impl Store for SqliteStore {
                     out_trade_no,
                 } => sql::order_by_out_trade_no(conn, mchid, out_trade_no)?,
             };
-            Ok(row.and_then(|row| row.into_order(appid, now)))
+            match row {
+                Some(row) => row.into_order(appid, now),
+                None => Ok(None),
+            }
         })
     }
 

@@ -393,21 +393,22 @@ pub fn payment_ids(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<Stri
 
 /// Marks a payment and its sub-payments paid, if they are not yet.
 /// The columns of [`OrderRow`]: a payment or sub-payment with the number of its own
-/// sub-payments.
+/// sub-payments and its stored shipping.
 macro_rules! order_select {
     () => {
-        "SELECT transaction_id, appid, openid, mchid, out_trade_no,
-                amount, state, created_at, paid_at, refunded_at, excluded_from_shipping,
-                visible_at,
+        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
+                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
+                p.visible_at,
                 (SELECT COUNT(*) FROM payments c
-                 WHERE c.parent_transaction_id = p.transaction_id) AS children
-         FROM payments p"
+                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
+                s.body AS shipment
+         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id"
     };
 }
 
 /// A payment or sub-payment by its transaction_id, as an order (SPEC §10.2).
 pub fn order_by_id(conn: &Connection, transaction_id: &str) -> Result<Option<OrderRow>> {
-    conn.prepare_cached(concat!(order_select!(), " WHERE transaction_id = ?1"))?
+    conn.prepare_cached(concat!(order_select!(), " WHERE p.transaction_id = ?1"))?
         .query_row([transaction_id], OrderRow::from_sqlite)
         .optional()
 }
@@ -420,7 +421,7 @@ pub fn order_by_out_trade_no(
 ) -> Result<Option<OrderRow>> {
     conn.prepare_cached(concat!(
         order_select!(),
-        " WHERE mchid = ?1 AND out_trade_no = ?2"
+        " WHERE p.mchid = ?1 AND p.out_trade_no = ?2"
     ))?
     .query_row(params![mchid, out_trade_no], OrderRow::from_sqlite)
     .optional()
@@ -470,22 +471,17 @@ pub fn put_shipment(
 
 /// A page of an app's payment rows by (paid_at, transaction_id), with their shipping; the
 /// rules of SPEC §10.2 pick the orders among them ([`rows::listed_orders`]).
-pub fn orders_page(conn: &Connection, f: &OrderListFilter) -> Result<Vec<ListedOrderRow>> {
+pub fn orders_page(conn: &Connection, f: &OrderListFilter) -> Result<Vec<OrderRow>> {
     let (after_time, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
-    conn.prepare_cached(
-        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
-                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
-                p.visible_at,
-                (SELECT COUNT(*) FROM payments c
-                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
-                s.body AS shipment
-         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id
+    conn.prepare_cached(concat!(
+        order_select!(),
+        "
          WHERE p.appid = ?1 AND p.paid_at BETWEEN ?2 AND ?3
            AND (?4 IS NULL OR p.openid = ?4)
            AND (p.paid_at > ?5 OR (p.paid_at = ?5 AND p.transaction_id > ?6))
          ORDER BY p.paid_at, p.transaction_id
-         LIMIT ?7",
-    )?
+         LIMIT ?7"
+    ))?
     .query_map(
         params![
             f.appid,
@@ -496,7 +492,7 @@ pub fn orders_page(conn: &Connection, f: &OrderListFilter) -> Result<Vec<ListedO
             after_id,
             f.limit
         ],
-        ListedOrderRow::from_sqlite,
+        OrderRow::from_sqlite,
     )?
     .collect()
 }
