@@ -5,9 +5,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use userorder_model::sandbox::{
-    AdvanceIn, AppOut, AppsOut, ClockOut, FaultsIn, FaultsOut, JournalEntry, JournalOut, Merchant,
-    NewAppOut, NewAuthorizationOut, NewComponentOut, NewMerchantIn, NewOpenIdIn, NewOpenIdOut,
-    OrderOut, OrdersOut, Payment, SandboxErrorOut, TradeManagement, TradeManagementIn,
+    AdvanceIn, AppOut, AppsOut, ClockOut, ConfirmReceiptIn, ConfirmReceiptOut, ConfirmStatus,
+    FaultsIn, FaultsOut, JournalEntry, JournalOut, Merchant, NewAppOut, NewAuthorizationOut,
+    NewComponentOut, NewMerchantIn, NewOpenIdIn, NewOpenIdOut, OrderOut, OrdersOut, Payment,
+    SandboxErrorOut, TradeManagement, TradeManagementIn,
 };
 
 use crate::Error;
@@ -120,6 +121,24 @@ impl Sandbox {
             &serde_json::Map::new(),
         )
         .await
+    }
+
+    /// The payer (or `openid`) confirms receipt of an order.
+    pub async fn confirm_receipt(
+        &self,
+        transaction_id: &str,
+        openid: Option<&str>,
+    ) -> Result<ConfirmStatus, Error> {
+        let body = ConfirmReceiptIn {
+            openid: openid.map(str::to_owned),
+        };
+        let out: ConfirmReceiptOut = self
+            .post(
+                &format!("/payments/{transaction_id}/confirm-receipt"),
+                &body,
+            )
+            .await?;
+        Ok(out.status)
     }
 
     /// The stored orders of an app, newest first.

@@ -367,6 +367,31 @@ pub struct AutoConfirmDaysIn {
     pub other: Option<i64>,
 }
 
+/// `POST /sandbox/payments/{transaction_id}/confirm-receipt`: the payer confirms receipt,
+/// as WeChat's 确认收货 component lets them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct ConfirmReceiptIn {
+    /// Who confirms; absent: the payer.
+    pub openid: Option<String>,
+}
+
+/// What the confirm-receipt component reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmStatus {
+    /// Confirmed now: the order is in state 3.
+    Success,
+    /// The openid is not the payer's.
+    Fail,
+    /// The order is not shipped (state 2).
+    Cancel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct ConfirmReceiptOut {
+    pub status: ConfirmStatus,
+}
+
 // ---- platforms --------------------------------------------------------------------------
 
 /// `POST /sandbox/components`: a third-party platform.

@@ -363,6 +363,14 @@ pub fn endpoints() -> Vec<Endpoint> {
                 .answer(Answer::Rest(schema::<sb::Payment>)),
         ),
         admin(
+            &["post"],
+            "/sandbox/payments/{transaction_id}/confirm-receipt",
+            post(payments::post_confirm_receipt),
+            Doc::sandbox("The payer confirms receipt of a shipped order (order_state 3)")
+                .body(body::<sb::ConfirmReceiptIn>)
+                .answer(Answer::Rest(schema::<sb::ConfirmReceiptOut>)),
+        ),
+        admin(
             &["get"],
             "/sandbox/orders",
             get(payments::get_orders),

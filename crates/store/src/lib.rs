@@ -112,6 +112,13 @@ pub trait Store: Send + Sync + 'static {
     /// most `limit` payment rows are read, so a short answer is not the end: the last
     /// position read is returned with them.
     async fn orders_page(&self, filter: &OrderListFilter) -> Result<OrdersPage>;
+    /// The payer confirms receipt of an order (SPEC §10.12); `None`: not an order.
+    async fn confirm_receipt(
+        &self,
+        transaction_id: &str,
+        openid: Option<&str>,
+        now: i64,
+    ) -> Result<Option<ConfirmStatus>>;
     /// Refunds a paid payment with all its sub-payments (SPEC §10.12).
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded>;
     /// The order a PaymentRef names for `appid` at `now` (SPEC §10.2), or `None`

@@ -8,8 +8,8 @@ pub use userorder_model::sec_order::PaymentRef;
 
 // The records the sandbox shows as they are stored; their wire form is the sandbox's.
 pub use userorder_model::sandbox::{
-    AutoConfirmDays, JournalEntry, Merchant, Payment, ProductState, Quota, StoredInfo,
-    StoredShipping, StoredVersion, SubPayment, TradeManagement,
+    AutoConfirmDays, ConfirmStatus, JournalEntry, Merchant, Payment, ProductState, Quota,
+    StoredInfo, StoredShipping, StoredVersion, SubPayment, TradeManagement,
 };
 
 /// The outcome of an insert that may collide with an existing row.

@@ -26,6 +26,33 @@ pub fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// The payer's confirm-receipt (SPEC §10.12): `Fail` if `openid` is not the payer's,
+/// `Cancel` unless the order is shipped (state 2), else `Success` with the shipping to store
+/// (confirmed now).
+pub fn confirm_receipt(
+    (order, shipment): &OrderAndShipping,
+    openid: Option<&str>,
+    trade: &TradeManagement,
+    now: i64,
+) -> (ConfirmStatus, Option<Shipment>) {
+    if openid.is_some_and(|o| o != order.openid) {
+        return (ConfirmStatus::Fail, None);
+    }
+    let facts = userorder_model::sec_order::StateFacts {
+        shipment: shipment.as_ref(),
+        refunded_at: order.refunded_at,
+        settings: trade,
+    };
+    match shipment {
+        Some(shipment) if facts.order_state(now) == 2 => {
+            let mut confirmed = shipment.clone();
+            confirmed.confirmed_at = Some(now);
+            (ConfirmStatus::Success, Some(confirmed))
+        }
+        _ => (ConfirmStatus::Cancel, None),
+    }
+}
+
 /// A shipping upload judged against what is stored (SPEC §10.5, §10.6): for each order, in
 /// the order sent, its stored shipping and refund; the new shipping of each changed order
 /// (`None`: unchanged, skipped), or the first errcode (nothing stored). All unchanged:

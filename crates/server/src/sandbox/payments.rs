@@ -9,7 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use userorder_model::association::PaymentKeys;
 use userorder_model::sandbox::{
-    AdvanceIn, ClockOut, NewPaymentIn, OrderOut, OrdersOut, OrdersQuery, Payment,
+    AdvanceIn, ClockOut, ConfirmReceiptIn, ConfirmReceiptOut, NewPaymentIn, OrderOut, OrdersOut,
+    OrdersQuery, Payment,
 };
 use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
 use userorder_store::{Created, NewPayment, Refunded, UploadFilter};
@@ -140,6 +141,26 @@ pub async fn post_refund(
             "no payment {transaction_id}"
         ))),
     }
+}
+
+/// The payer confirms receipt (SPEC §10.12): `success` moves a shipped order to state 3
+/// now; `fail` for another openid; `cancel` unless the order is shipped.
+pub async fn post_confirm_receipt(
+    State(state): State<AppState>,
+    Path(transaction_id): Path<String>,
+    SandboxJson(raw): SandboxJson<ConfirmReceiptIn>,
+) -> Result<Json<ConfirmReceiptOut>, SandboxError> {
+    let now = clock::now(state.store.as_ref()).await?;
+    let status = state
+        .store
+        .confirm_receipt(&transaction_id, raw.openid.as_deref(), now)
+        .await?
+        .ok_or_else(|| {
+            SandboxError::NotFound(format!(
+                "payment {transaction_id} is not an order of order shipping management"
+            ))
+        })?;
+    Ok(Json(ConfirmReceiptOut { status }))
 }
 
 pub async fn post_payment(

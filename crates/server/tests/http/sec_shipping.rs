@@ -767,7 +767,67 @@ async fn the_order_list_pages_and_filters(backend: Backend) {
     assert_eq!(errcode(&answer), 10060011, "another app's cursor: {answer}");
 }
 
+/// SPEC §10.12: the payer's confirm-receipt moves a shipped order to 3 at once; settlement
+/// follows a day later (4). Another openid fails; an order not shipped cancels.
+async fn the_payer_confirms_receipt(backend: Backend) {
+    use userorder_model::sandbox::ConfirmStatus;
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let txid = create_payment(&server, &shop, "K1", &[]).await;
+    server.sandbox.pay(&txid).await.expect("pay");
+    let confirm = |openid: Option<String>| {
+        let (server, txid) = (&server, txid.clone());
+        async move {
+            server
+                .sandbox
+                .confirm_receipt(&txid, openid.as_deref())
+                .await
+        }
+    };
+    assert_eq!(
+        confirm(None).await.expect("confirm"),
+        ConfirmStatus::Cancel,
+        "not shipped"
+    );
+    let ship = body(&shop, "K1", json!(1), vec![parcel("SF1", "书")], T[0]);
+    assert_eq!(
+        server.raw_post(UPLOAD, &shop.token, ship.to_string()).await["errcode"],
+        0
+    );
+    assert_eq!(
+        confirm(Some("o_someone_else".into()))
+            .await
+            .expect("confirm"),
+        ConfirmStatus::Fail
+    );
+    assert_eq!(order_of(&server, &shop, "K1").await["order_state"], 2);
+    assert_eq!(
+        confirm(Some(shop.openid.clone())).await.expect("confirm"),
+        ConfirmStatus::Success
+    );
+    assert_eq!(order_of(&server, &shop, "K1").await["order_state"], 3);
+    assert_eq!(
+        confirm(None).await.expect("confirm"),
+        ConfirmStatus::Cancel,
+        "once"
+    );
+    server.sandbox.advance_clock(86_400).await.expect("clock");
+    assert_eq!(order_of(&server, &shop, "K1").await["order_state"], 4);
+    let missing = server
+        .sandbox
+        .confirm_receipt("4200000000000000000000000000", None)
+        .await;
+    assert!(
+        matches!(
+            missing,
+            Err(userorder_client::Error::Sandbox { status: 404, .. })
+        ),
+        "{missing:?}"
+    );
+}
+
 on_every_backend!(
+    the_payer_confirms_receipt,
     the_order_list_pages_and_filters,
     a_combined_upload_ships_its_sub_orders_all_or_none,
     racing_uploads_for_one_order_are_judged_one_at_a_time,

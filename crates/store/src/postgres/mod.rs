@@ -520,6 +520,41 @@ impl Store for PostgresStore {
         crate::rows::listed_orders(rows, &filter.appid, filter.now)
     }
 
+    async fn confirm_receipt(
+        &self,
+        transaction_id: &str,
+        openid: Option<&str>,
+        now: i64,
+    ) -> Result<Option<ConfirmStatus>> {
+        let mut tx = self.pool.begin().await?;
+        // The same lock as uploads for this order take.
+        if sql::refunded_at_for_update(&mut tx, transaction_id)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let Some(row) = sql::order_by_id(&mut tx, transaction_id).await? else {
+            return Ok(None);
+        };
+        let appid = row.appid.clone();
+        let Some(order) = row.into_order(&appid, now)? else {
+            return Ok(None);
+        };
+        let app = sql::app(&mut tx, &appid)
+            .await?
+            .map(App::try_from)
+            .transpose()?
+            .ok_or_else(|| corrupt(format!("no app {appid}")))?;
+        let (status, confirmed) = rules::confirm_receipt(&order, openid, &app.trade, now);
+        if let Some(shipment) = confirmed {
+            let body = serde_json::to_string(&shipment).map_err(corrupt)?;
+            sql::put_shipment(&mut tx, transaction_id, &appid, &shipment, &body, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(status))
+    }
+
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {
         let mut tx = self.pool.begin().await?;
         let changed = sql::mark_refunded(&mut tx, transaction_id, now).await?;

@@ -549,6 +549,36 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn confirm_receipt(
+        &self,
+        transaction_id: &str,
+        openid: Option<&str>,
+        now: i64,
+    ) -> Result<Option<ConfirmStatus>> {
+        let (transaction_id, openid) = (transaction_id.to_owned(), openid.map(str::to_owned));
+        self.write(move |conn| {
+            let Some(row) = sql::order_by_id(conn, &transaction_id)? else {
+                return Ok(Finish::Commit(None));
+            };
+            let appid = row.appid.clone();
+            let Some(order) = row.into_order(&appid, now)? else {
+                return Ok(Finish::Commit(None));
+            };
+            let app = sql::app(conn, &appid)?
+                .map(App::try_from)
+                .transpose()?
+                .ok_or_else(|| corrupt(format!("no app {appid}")))?;
+            let (status, confirmed) =
+                rules::confirm_receipt(&order, openid.as_deref(), &app.trade, now);
+            if let Some(shipment) = confirmed {
+                let body = serde_json::to_string(&shipment).map_err(corrupt)?;
+                sql::put_shipment(conn, &transaction_id, &appid, &shipment, &body, now)?;
+            }
+            Ok(Finish::Commit(Some(status)))
+        })
+        .await
+    }
+
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {
         let transaction_id = transaction_id.to_owned();
         self.write(move |conn| {
