@@ -158,6 +158,21 @@ row!(
     }
 );
 
+/// The SELECT of [`OrderRow`] (both dialects): a payment or sub-payment with the number of its own
+/// sub-payments and its stored shipping.
+macro_rules! order_select {
+    () => {
+        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
+                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
+                p.visible_at,
+                (SELECT COUNT(*) FROM payments c
+                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
+                s.body AS shipment
+         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id"
+    };
+}
+pub(crate) use order_select;
+
 row!(
     /// A payment or a sub-payment, as order shipping management looks one up (SPEC §10.2),
     /// with how many sub-payments it has itself and its shipping.

@@ -7,6 +7,7 @@ use userorder_model::association::PaymentKeys;
 use userorder_model::shopping::OrderKey;
 
 use crate::records::*;
+use crate::rows::order_select;
 use crate::rows::*;
 
 type Key<'a> = (i64, &'a str, &'a str);
@@ -466,20 +467,6 @@ pub async fn payment_ids(conn: &mut PgConnection, filter: &PaymentFilter) -> Res
     .bind(filter.limit)
     .fetch_all(conn)
     .await
-}
-
-/// The columns of [`OrderRow`]: a payment or sub-payment with the number of its own
-/// sub-payments and its stored shipping.
-macro_rules! order_select {
-    () => {
-        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
-                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
-                p.visible_at,
-                (SELECT COUNT(*) FROM payments c
-                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
-                s.body AS shipment
-         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id"
-    };
 }
 
 /// A payment or sub-payment by its transaction_id, as an order (SPEC §10.2).

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Result, params};
 
 use super::quotas::QuotaWindow;
 use crate::records::*;
+use crate::rows::order_select;
 use crate::rows::*;
 
 // ---- server keys and the clock -------------------------------------------------------
@@ -391,21 +392,6 @@ pub fn payment_ids(conn: &Connection, filter: &PaymentFilter) -> Result<Vec<Stri
     }
 }
 
-/// Marks a payment and its sub-payments paid, if they are not yet.
-/// The columns of [`OrderRow`]: a payment or sub-payment with the number of its own
-/// sub-payments and its stored shipping.
-macro_rules! order_select {
-    () => {
-        "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
-                p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
-                p.visible_at,
-                (SELECT COUNT(*) FROM payments c
-                 WHERE c.parent_transaction_id = p.transaction_id) AS children,
-                s.body AS shipment
-         FROM payments p LEFT JOIN sec_shipments s ON s.transaction_id = p.transaction_id"
-    };
-}
-
 /// A payment or sub-payment by its transaction_id, as an order (SPEC §10.2).
 pub fn order_by_id(conn: &Connection, transaction_id: &str) -> Result<Option<OrderRow>> {
     conn.prepare_cached(concat!(order_select!(), " WHERE p.transaction_id = ?1"))?
@@ -508,6 +494,7 @@ pub fn mark_refunded(conn: &Connection, transaction_id: &str, now: i64) -> Resul
     .execute(params![now, transaction_id])
 }
 
+/// Marks a payment and its sub-payments paid, if they are not yet.
 pub fn mark_paid(conn: &Connection, transaction_id: &str, now: i64) -> Result<()> {
     conn.prepare_cached(
         "UPDATE payments SET state = 'SUCCESS', paid_at = ?1,
