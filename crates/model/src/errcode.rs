@@ -106,6 +106,15 @@ impl ErrCode {
     pub const EXPRESS_COMPANY_TOO_LONG: Self = Self(10_060_025);
     pub const TRACKING_NO_TOO_LONG: Self = Self(10_060_026);
     pub const PAYER_NOT_THE_ORDERS: Self = Self(10_060_031);
+    /// notify_confirm_receive (SPEC §10.8).
+    pub const ORDER_NOT_SHIPPED: Self = Self(10_060_028);
+    pub const RECEIVED_TIME_ILLEGAL: Self = Self(10_060_029);
+    pub const REMINDER_USED: Self = Self(10_060_030);
+    pub const REMIND_NOT_COURIER: Self = Self(10_060_032);
+    /// opspecialorder (SPEC §10.11).
+    pub const SPECIAL_TYPE_ILLEGAL: Self = Self(268_546_000);
+    pub const SPECIAL_DELAY_TO_ILLEGAL: Self = Self(268_546_001);
+    pub const SPECIAL_ORDER_NOT_FOUND: Self = Self(268_546_002);
 
     /// Every code this project defines, for tables and `explain`.
     pub const ALL: &'static [Self] = &[
@@ -184,6 +193,13 @@ impl ErrCode {
         Self::EXPRESS_COMPANY_TOO_LONG,
         Self::TRACKING_NO_TOO_LONG,
         Self::PAYER_NOT_THE_ORDERS,
+        Self::ORDER_NOT_SHIPPED,
+        Self::RECEIVED_TIME_ILLEGAL,
+        Self::REMINDER_USED,
+        Self::REMIND_NOT_COURIER,
+        Self::SPECIAL_TYPE_ILLEGAL,
+        Self::SPECIAL_DELAY_TO_ILLEGAL,
+        Self::SPECIAL_ORDER_NOT_FOUND,
     ];
 
     /// The errmsg WeChat sends for this code (without the ` rid: …` suffix): Chinese for
@@ -214,6 +230,13 @@ impl ErrCode {
             10_060_025 => "物流公司编码太长",
             10_060_026 => "物流单号太长",
             10_060_031 => "该笔支付单不属于 openid 所指定的用户",
+            10_060_028 => "支付单不是已发货状态",
+            10_060_029 => "签收时间非法",
+            10_060_030 => "支付单已使用提醒收货机会",
+            10_060_032 => "只有物流快递发货时允许提醒用户确认收货",
+            268_546_000 => "type非法",
+            268_546_001 => "delay_to非法",
+            268_546_002 => "账户不存在这个待发货单号",
             268_457_013 => "openid 解码失败，请确认 openid 是否正确",
             268_457_014 => "openid 解码结果为 0，请确认 openid 是否正确",
             268_485_192 => "用户标识 openid 必须填写",
@@ -296,6 +319,13 @@ impl ErrCode {
             10_060_025 => "express_company is too long",
             10_060_026 => "tracking_no is too long",
             10_060_031 => "the payment does not belong to the openid's user",
+            10_060_028 => "the order is not in state shipped",
+            10_060_029 => "received_time is illegal",
+            10_060_030 => "the order's reminder was used",
+            10_060_032 => "only courier orders can be reminded",
+            268_546_000 => "type is illegal",
+            268_546_001 => "delay_to is illegal",
+            268_546_002 => "no order to ship with this order_id",
             268_435_461 => "invalid parameter",
             268_457_013 => "failed to decode openid",
             268_457_014 => "openid decoded to 0",
@@ -460,6 +490,19 @@ impl ErrCode {
             10_060_025 => "express_company takes at most 128 bytes.",
             10_060_026 => "tracking_no takes at most 128 bytes.",
             10_060_031 => "payer.openid must be the openid of the order's payer.",
+            10_060_028 => "Only a shipped order (state 2) can be reminded.",
+            10_060_029 => {
+                "received_time must be after the shipping completed and not in the future (Unix seconds, sandbox clock)."
+            }
+            10_060_030 => "An order can be reminded once; this one was.",
+            10_060_032 => "Only courier orders (logistics_type 1) can be reminded.",
+            268_546_000 => "type must be 1 (pre-sale) or 2 (test order).",
+            268_546_001 => {
+                "A pre-sale needs delay_to, more than 15 and at most 330 days after pay_time (Unix seconds)."
+            }
+            268_546_002 => {
+                "order_id must name an order of this app still to ship (state 1): its transaction_id or out_trade_no."
+            }
             10_060_001 => {
                 "No paid payment of this app by that key, or not yet: WeChat learns of a payment a short while after it is paid (the sandbox's ingest_delay_s), and the master of a combined payment is not an order (its sub-orders are). Payments excluded from shipping never appear."
             }

@@ -392,6 +392,120 @@ pub struct ConfirmReceiptOut {
     pub status: ConfirmStatus,
 }
 
+/// `PUT /sandbox/payments/{transaction_id}/complaint`: the payer opens or closes a
+/// complaint (SPEC §10.12); idempotent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct ComplaintIn {
+    pub open: Option<bool>,
+}
+
+/// Where an app's events are pushed (SPEC §10.12): `PUT /sandbox/apps/{appid}/push` takes
+/// and answers it; `url: null` stops pushing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct Push {
+    /// An http(s) URL, or null.
+    pub url: Option<String>,
+    /// With a token, each push carries WeChat's `signature`, `timestamp` and `nonce` query.
+    pub token: Option<String>,
+}
+
+/// An event's delivery to the push URL (SPEC §10.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Recorded while the app had no push URL.
+    None,
+    Pending,
+    Delivered,
+    /// Every attempt failed.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::None => "none",
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "none" => DeliveryState::None,
+            "pending" => DeliveryState::Pending,
+            "delivered" => DeliveryState::Delivered,
+            "failed" => DeliveryState::Failed,
+            _ => return Option::None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct Delivery {
+    pub state: DeliveryState,
+    pub attempts: i64,
+    /// The HTTP status of the last attempt; null before one, or when it got no answer.
+    pub last_status: Option<i64>,
+}
+
+/// One recorded event (SPEC §10.13).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    pub appid: String,
+    /// `trade_manage_remind_access_api`, `trade_manage_remind_shipping` or
+    /// `trade_manage_order_settlement`.
+    pub event: String,
+    /// Sandbox time, Unix seconds.
+    pub at: i64,
+    /// The JSON body pushed.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub delivery: Delivery,
+}
+
+/// `GET /sandbox/events`: the event log, `id` ascending.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    pub appid: Option<String>,
+    pub event: Option<String>,
+    /// Only events with a larger id.
+    pub after: Option<i64>,
+    /// Default 100, at most 1000.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
+pub struct EventsOut {
+    pub events: Vec<Event>,
+}
+
+/// What order shipping management holds of a payment (`GET /sandbox/payments/{id}`'s
+/// `sec_order`, SPEC §10.12).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct SecOrderView {
+    /// When the API learns of it.
+    pub visible_at: Option<i64>,
+    /// As get_order answers now; null until visible.
+    pub order: Option<crate::sec_order::OrderOut>,
+    pub special: Option<crate::sec_order::Special>,
+    pub reminder: Option<crate::sec_order::Reminder>,
+    pub complaints: Vec<crate::sec_order::Complaint>,
+    pub msg_jump_path: Option<String>,
+}
+
+/// `GET /sandbox/payments/{transaction_id}`: the payment, and its order in order shipping
+/// management (`null` when it is not one).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct PaymentView {
+    #[serde(flatten)]
+    pub payment: Payment,
+    pub sec_order: Option<SecOrderView>,
+}
+
 // ---- platforms --------------------------------------------------------------------------
 
 /// `POST /sandbox/components`: a third-party platform.

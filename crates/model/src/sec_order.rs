@@ -135,6 +135,9 @@ pub fn known_payment(
 pub enum PaymentRef {
     Transaction(String),
     Merchant { mchid: String, out_trade_no: String },
+    /// opspecialorder's `order_id` (SPEC §10.11): a transaction_id of the app, else the
+    /// latest paid of its payments with this out_trade_no.
+    OrderId(String),
 }
 
 /// SPEC §10.3: `transaction_id` wins; else both merchant fields; each within its limits;
@@ -673,6 +676,43 @@ pub struct Shipment {
     pub finished_at: Option<i64>,
     /// When the payer confirmed receipt (sandbox clock).
     pub confirmed_at: Option<i64>,
+    /// When shipping first became complete: a re-ship moves F, not this.
+    #[serde(default)]
+    pub first_finished_at: Option<i64>,
+    /// notify_confirm_receive's reminder (SPEC §10.8), once per order.
+    #[serde(default)]
+    pub reminder: Option<Reminder>,
+}
+
+/// A reminder to confirm receipt (SPEC §10.8): the courier's signed-for time, and when the
+/// merchant sent it (sandbox clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct Reminder {
+    pub received_time: i64,
+    pub at: i64,
+}
+
+/// opspecialorder's report (SPEC §10.11): 1 pre-sale (shipping reminder at `delay_to`),
+/// 2 test order (no shipping reminder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct Special {
+    #[serde(rename = "type")]
+    pub kind: i64,
+    /// Unix seconds; pre-sale only.
+    pub delay_to: Option<i64>,
+}
+
+/// A complaint the payer opened (SPEC §10.12), open until `closed_at` (sandbox clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct Complaint {
+    pub opened_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+impl Complaint {
+    fn open_at(&self, t: i64) -> bool {
+        self.opened_at <= t && self.closed_at.is_none_or(|end| t < end)
+    }
 }
 
 /// What an order's state is computed from (SPEC §10.6): nothing is rewritten as the
@@ -681,26 +721,53 @@ pub struct Shipment {
 pub struct StateFacts<'a> {
     pub shipment: Option<&'a Shipment>,
     pub refunded_at: Option<i64>,
+    pub complaints: &'a [Complaint],
     pub settings: &'a crate::sandbox::TradeManagement,
 }
 
 impl StateFacts<'_> {
-    /// C: the earlier of the payer's confirmation and F + N days.
-    pub fn confirmed_at(&self) -> Option<i64> {
+    /// F + N days: when receipt is confirmed automatically.
+    pub fn auto_confirm_at(&self) -> Option<i64> {
         let shipment = self.shipment.filter(|s| s.finish_shipping)?;
         let days = match shipment.logistics_type {
             1 => self.settings.auto_confirm_days.courier,
             _ => self.settings.auto_confirm_days.other,
         };
-        let automatic = shipment.finished_at? + days * 86_400;
-        Some(
-            shipment
-                .confirmed_at
-                .map_or(automatic, |at| at.min(automatic)),
-        )
+        Some(shipment.finished_at? + days * 86_400)
     }
 
-    /// `order_state` at `now`, first match of SPEC §10.6's table (no complaints yet).
+    /// C: the earlier of the payer's confirmation and F + N days.
+    pub fn confirmed_at(&self) -> Option<i64> {
+        let automatic = self.auto_confirm_at()?;
+        let payer = self.shipment.and_then(|s| s.confirmed_at);
+        Some(payer.map_or(automatic, |at| at.min(automatic)))
+    }
+
+    /// How receipt was confirmed (SPEC §10.13's `confirm_receive_method`): 1 the payer, 2
+    /// automatically.
+    pub fn confirm_method(&self) -> i64 {
+        match (self.shipment.and_then(|s| s.confirmed_at), self.auto_confirm_at()) {
+            (Some(payer), Some(automatic)) if payer < automatic => 1,
+            _ => 2,
+        }
+    }
+
+    /// Z: the first instant at or after C + settle_delay_s with no complaint open; `None`
+    /// before C is known or while a complaint that holds it stays open.
+    pub fn settled_at(&self) -> Option<i64> {
+        let mut at = self.confirmed_at()? + self.settings.settle_delay_s;
+        while let Some(holding) = self.complaints.iter().find(|c| c.open_at(at)) {
+            at = holding.closed_at?;
+        }
+        Some(at)
+    }
+
+    /// Whether a complaint is open at `now` (`in_complaint`).
+    pub fn in_complaint(&self, now: i64) -> bool {
+        self.complaints.iter().any(|c| c.open_at(now))
+    }
+
+    /// `order_state` at `now`, first match of SPEC §10.6's table.
     pub fn order_state(&self, now: i64) -> i64 {
         if self.refunded_at.is_some() {
             return 5;
@@ -710,12 +777,69 @@ impl StateFacts<'_> {
         };
         if now < confirmed {
             2
-        } else if now >= confirmed + self.settings.settle_delay_s {
+        } else if self.settled_at().is_some_and(|settled| now >= settled) {
             4
+        } else if self.in_complaint(now) {
+            6
         } else {
             3
         }
     }
+}
+
+/// notify_confirm_receive's state rules (SPEC §10.8), after the lookup: the reminder to
+/// store, or the errcode of the first rule broken.
+pub fn remind(
+    facts: StateFacts<'_>,
+    received_time: i64,
+    now: i64,
+) -> Result<Reminder, crate::ErrCode> {
+    use crate::ErrCode;
+    let shipment = match facts.shipment {
+        Some(shipment) if facts.order_state(now) == 2 => shipment,
+        _ => return Err(ErrCode::ORDER_NOT_SHIPPED),
+    };
+    if shipment.logistics_type != 1 {
+        return Err(ErrCode::REMIND_NOT_COURIER);
+    }
+    if shipment.reminder.is_some() {
+        return Err(ErrCode::REMINDER_USED);
+    }
+    if shipment.finished_at.is_none_or(|f| received_time <= f) || received_time > now {
+        return Err(ErrCode::RECEIVED_TIME_ILLEGAL);
+    }
+    Ok(Reminder {
+        received_time,
+        at: now,
+    })
+}
+
+/// Pre-sale's `delay_to` window (SPEC §10.11): after pay_time + 15 days, at most + 330.
+pub const PRESALE_MIN_S: i64 = 15 * 86_400;
+pub const PRESALE_MAX_S: i64 = 330 * 86_400;
+
+/// opspecialorder's rules after the lookup (SPEC §10.11): the report to store, or the
+/// errcode of the first rule broken. `kind` is already 1 or 2.
+pub fn special_report(
+    facts: StateFacts<'_>,
+    pay_time: i64,
+    kind: i64,
+    delay_to: Option<i64>,
+    now: i64,
+) -> Result<Special, crate::ErrCode> {
+    use crate::ErrCode;
+    if facts.order_state(now) != 1 {
+        return Err(ErrCode::SPECIAL_ORDER_NOT_FOUND);
+    }
+    if kind == 1
+        && delay_to.is_none_or(|to| to <= pay_time + PRESALE_MIN_S || to > pay_time + PRESALE_MAX_S)
+    {
+        return Err(ErrCode::SPECIAL_DELAY_TO_ILLEGAL);
+    }
+    Ok(Special {
+        kind,
+        delay_to: if kind == 1 { delay_to } else { None },
+    })
 }
 
 /// SPEC §10.6: what an upload does to the stored shipping, or the errcode of the first
@@ -737,6 +861,8 @@ pub fn ship(
         last_upload_nanos: i64::MIN,
         finished_at: None,
         confirmed_at: None,
+        first_finished_at: None,
+        reminder: None,
     };
     let current = stored.cloned().unwrap_or(empty);
     let same_kind = stored.is_some()
@@ -793,6 +919,7 @@ pub fn ship(
             next.finish_shipping = true;
             next.finish_shipping_count = 1;
             next.finished_at = Some(now);
+            next.first_finished_at.get_or_insert(now);
         }
     }
     if next.parcels.len() > MAX_PARCELS {

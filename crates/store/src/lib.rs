@@ -3,6 +3,7 @@
 //! decision), so several server processes can share one database; the server decides what
 //! errcode a fact deserves.
 
+pub mod events;
 mod postgres;
 mod records;
 mod rows;
@@ -112,13 +113,17 @@ pub trait Store: Send + Sync + 'static {
     /// most `limit` payment rows are read, so a short answer is not the end: the last
     /// position read is returned with them.
     async fn orders_page(&self, filter: &OrderListFilter) -> Result<OrdersPage>;
-    /// The payer confirms receipt of an order (SPEC §10.12); `None`: not an order.
-    async fn confirm_receipt(
+    /// Changes one order under its lock (SPEC §10.8, §10.11, §10.12): the order `key`
+    /// names for `appid` (`None`: whichever app's; the sandbox), judged by
+    /// `rules::change_order`; answers the outcome and the order as it is now. `None`: not
+    /// an order.
+    async fn change_order(
         &self,
-        transaction_id: &str,
-        openid: Option<&str>,
+        appid: Option<&str>,
+        key: &PaymentRef,
+        change: &OrderChange,
         now: i64,
-    ) -> Result<Option<ConfirmStatus>>;
+    ) -> Result<Option<(ChangeOutcome, OrderAndShipping)>>;
     /// Refunds a paid payment with all its sub-payments (SPEC §10.12).
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded>;
     /// The order a PaymentRef names for `appid` at `now` (SPEC §10.2), or `None`
@@ -129,6 +134,17 @@ pub trait Store: Send + Sync + 'static {
         key: &PaymentRef,
         now: i64,
     ) -> Result<Option<OrderAndShipping>>;
+
+    /// Where an app's events are pushed (`None`: nowhere); false: no such app.
+    async fn set_push(&self, appid: &str, push: Option<&Push>) -> Result<bool>;
+    /// Records every event due by the sandbox moment `now` that is not yet recorded
+    /// (SPEC §10.13), stamping deliveries due at real time `real_ms`; answers how many.
+    async fn sweep_events(&self, now: i64, real_ms: i64) -> Result<u64>;
+    async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
+    /// Claims up to `limit` pending events due by real time `real_ms` whose app has a push
+    /// URL, leasing each for `events::LEASE_MS`.
+    async fn claim_deliveries(&self, real_ms: i64, limit: i64) -> Result<Vec<DeliveryJob>>;
+    async fn finish_delivery(&self, id: i64, outcome: Delivered) -> Result<()>;
 
     /// Saves an upload if the ordering rules allow it and associates it with its payment
     /// when that is already paid — all in one transaction.

@@ -8,9 +8,11 @@ pub use userorder_model::sec_order::PaymentRef;
 
 // The records the sandbox shows as they are stored; their wire form is the sandbox's.
 pub use userorder_model::sandbox::{
-    AutoConfirmDays, ConfirmStatus, JournalEntry, Merchant, Payment, ProductState, Quota,
-    StoredInfo, StoredShipping, StoredVersion, SubPayment, TradeManagement,
+    AutoConfirmDays, ConfirmStatus, Delivery, DeliveryState, Event, JournalEntry, Merchant,
+    Payment, ProductState, Push, Quota, StoredInfo, StoredShipping, StoredVersion, SubPayment,
+    TradeManagement,
 };
+pub use userorder_model::sec_order::{Complaint, Reminder, Special};
 
 /// The outcome of an insert that may collide with an existing row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,8 @@ pub struct App {
     pub trade: TradeManagement,
     /// set_msg_jump_path (SPEC §10.9); `None`: WeChat's own confirm page.
     pub msg_jump_path: Option<String>,
+    /// Where its events are pushed (SPEC §10.12); `None`: nowhere.
+    pub push: Option<Push>,
 }
 
 impl App {
@@ -162,6 +166,76 @@ pub struct PaymentOrder {
     pub created_at: i64,
     pub paid_at: i64,
     pub refunded_at: Option<i64>,
+    /// opspecialorder's report (SPEC §10.11).
+    pub special: Option<Special>,
+    pub complaints: Vec<Complaint>,
+}
+
+/// What a call changes of one order (SPEC §10.8, §10.11, §10.12), judged by
+/// `rules::change_order` under the order's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderChange {
+    /// The payer's confirm-receipt; `openid` absent: the payer.
+    ConfirmReceipt { openid: Option<String> },
+    /// notify_confirm_receive.
+    Remind { received_time: i64 },
+    /// opspecialorder (`kind` already 1 or 2).
+    Special { kind: i64, delay_to: Option<i64> },
+    /// The payer opens or closes a complaint.
+    Complaint { open: bool },
+}
+
+/// What an [`OrderChange`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// Stored (or, for a complaint, already so).
+    Done,
+    /// The confirm-receipt component's answer (stored when `Success`).
+    Confirm(ConfirmStatus),
+    /// A rule refused it: nothing stored.
+    Refused(userorder_model::ErrCode),
+    /// A complaint on a refunded order (the sandbox's 409).
+    Refunded,
+}
+
+/// `GET /sandbox/events`' filter.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub appid: Option<String>,
+    pub event: Option<String>,
+    pub after: i64,
+    pub limit: i64,
+}
+
+/// An event to record (SPEC §10.13); `rule_key` makes it once-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub appid: String,
+    pub event: &'static str,
+    pub rule_key: String,
+    pub at: i64,
+    pub payload: serde_json::Value,
+}
+
+/// A pending event claimed for one delivery attempt, with where to push it.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    pub id: i64,
+    /// Attempts before this one.
+    pub attempts: i64,
+    pub payload: String,
+    pub url: String,
+    pub token: Option<String>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Delivered { status: i64 },
+    /// Failed; try again at this real time (ms).
+    Retry { status: Option<i64>, at_ms: i64 },
+    /// Failed for the last time.
+    Failed { status: Option<i64> },
 }
 
 pub use userorder_model::sec_order::{Shipment, ShippingUpload};

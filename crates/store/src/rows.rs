@@ -73,6 +73,8 @@ row!(AppRow {
     auto_confirm_other: i64,
     settle_delay_s: i64,
     msg_jump_path: Option<String>,
+    push_url: Option<String>,
+    push_token: Option<String>,
 });
 
 impl TryFrom<AppRow> for App {
@@ -105,6 +107,10 @@ impl TryFrom<AppRow> for App {
                 settle_delay_s: row.settle_delay_s,
             },
             msg_jump_path: row.msg_jump_path,
+            push: row.push_url.map(|url| Push {
+                url: Some(url),
+                token: row.push_token,
+            }),
         })
     }
 }
@@ -164,7 +170,7 @@ macro_rules! order_select {
     () => {
         "SELECT p.transaction_id, p.appid, p.openid, p.mchid, p.out_trade_no, p.amount,
                 p.state, p.created_at, p.paid_at, p.refunded_at, p.excluded_from_shipping,
-                p.visible_at,
+                p.visible_at, p.special_type, p.special_delay_to, p.complaints,
                 (SELECT COUNT(*) FROM payments c
                  WHERE c.parent_transaction_id = p.transaction_id) AS children,
                 s.body AS shipment
@@ -172,6 +178,7 @@ macro_rules! order_select {
     };
 }
 pub(crate) use order_select;
+pub(crate) use row;
 
 row!(
     /// A payment or a sub-payment, as order shipping management looks one up (SPEC §10.2),
@@ -189,6 +196,9 @@ row!(
         refunded_at: Option<i64>,
         excluded_from_shipping: bool,
         visible_at: Option<i64>,
+        special_type: Option<i64>,
+        special_delay_to: Option<i64>,
+        complaints: String,
         children: i64,
         shipment: Option<String>,
     }
@@ -240,6 +250,11 @@ impl OrderRow {
             created_at: self.created_at,
             paid_at: self.paid_at.unwrap_or(self.created_at),
             refunded_at: self.refunded_at,
+            special: self.special_type.map(|kind| Special {
+                kind,
+                delay_to: self.special_delay_to,
+            }),
+            complaints: serde_json::from_str(&self.complaints).map_err(corrupt)?,
         };
         Ok(Some((order, shipment)))
     }
@@ -523,6 +538,64 @@ impl ShippingRow {
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
+        })
+    }
+}
+
+row!(
+    /// One row of the event log (SPEC §10.13).
+    EventRow {
+        id: i64,
+        appid: String,
+        event: String,
+        at: i64,
+        payload: String,
+        delivery_state: String,
+        attempts: i64,
+        last_status: Option<i64>,
+    }
+);
+
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        Ok(Event {
+            id: row.id,
+            appid: row.appid,
+            event: row.event,
+            at: row.at,
+            payload: serde_json::from_str(&row.payload).map_err(corrupt)?,
+            delivery: Delivery {
+                state: DeliveryState::parse(&row.delivery_state)
+                    .ok_or_else(|| corrupt(format!("delivery state {}", row.delivery_state)))?,
+                attempts: row.attempts,
+                last_status: row.last_status,
+            },
+        })
+    }
+}
+
+row!(
+    /// A pending event with its app's push target, for a delivery attempt.
+    DeliveryRow {
+        id: i64,
+        attempts: i64,
+        payload: String,
+        push_url: Option<String>,
+        push_token: Option<String>,
+    }
+);
+
+impl DeliveryRow {
+    /// The job, when the app still has a push URL.
+    pub fn into_job(self) -> Option<DeliveryJob> {
+        Some(DeliveryJob {
+            id: self.id,
+            attempts: self.attempts,
+            payload: self.payload,
+            url: self.push_url?,
+            token: self.push_token,
         })
     }
 }

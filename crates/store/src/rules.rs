@@ -7,6 +7,8 @@ use userorder_model::ErrCode;
 use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
+use userorder_model::sec_order::StateFacts;
+
 use crate::StoreError;
 use crate::records::*;
 use crate::rows::StoredUpload;
@@ -26,47 +28,110 @@ pub fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-/// The payer's confirm-receipt (SPEC §10.12): `Fail` if `openid` is not the payer's,
-/// `Cancel` unless the order is shipped (state 2), else `Success` with the shipping to store
-/// (confirmed now).
-pub fn confirm_receipt(
-    (order, shipment): &OrderAndShipping,
-    openid: Option<&str>,
+/// What a call changes of one order (SPEC §10.8, §10.11, §10.12), judged against what is
+/// stored: the outcome, and whether `order` (changed in place) is to be stored.
+pub fn change_order(
+    (order, shipment): &mut OrderAndShipping,
     trade: &TradeManagement,
+    change: &OrderChange,
     now: i64,
-) -> (ConfirmStatus, Option<Shipment>) {
-    if openid.is_some_and(|o| o != order.openid) {
-        return (ConfirmStatus::Fail, None);
-    }
-    let facts = userorder_model::sec_order::StateFacts {
+) -> (ChangeOutcome, bool) {
+    let facts = StateFacts {
         shipment: shipment.as_ref(),
         refunded_at: order.refunded_at,
+        complaints: &order.complaints,
         settings: trade,
     };
-    match shipment {
-        Some(shipment) if facts.order_state(now) == 2 => {
-            let mut confirmed = shipment.clone();
-            confirmed.confirmed_at = Some(now);
-            (ConfirmStatus::Success, Some(confirmed))
+    // Judged on the stored facts first; the order changes after.
+    match change {
+        OrderChange::ConfirmReceipt { openid } => {
+            if openid.as_ref().is_some_and(|o| *o != order.openid) {
+                return (ChangeOutcome::Confirm(ConfirmStatus::Fail), false);
+            }
+            if facts.order_state(now) != 2 {
+                return (ChangeOutcome::Confirm(ConfirmStatus::Cancel), false);
+            }
+            match shipment {
+                Some(shipment) => {
+                    shipment.confirmed_at = Some(now);
+                    (ChangeOutcome::Confirm(ConfirmStatus::Success), true)
+                }
+                None => (ChangeOutcome::Confirm(ConfirmStatus::Cancel), false),
+            }
         }
-        _ => (ConfirmStatus::Cancel, None),
+        OrderChange::Remind { received_time } => {
+            let reminder = match userorder_model::sec_order::remind(facts, *received_time, now) {
+                Ok(reminder) => reminder,
+                Err(code) => return (ChangeOutcome::Refused(code), false),
+            };
+            match shipment {
+                Some(shipment) => {
+                    shipment.reminder = Some(reminder);
+                    (ChangeOutcome::Done, true)
+                }
+                None => (ChangeOutcome::Refused(ErrCode::ORDER_NOT_SHIPPED), false),
+            }
+        }
+        OrderChange::Special { kind, delay_to } => {
+            let report = userorder_model::sec_order::special_report(
+                facts,
+                order.paid_at,
+                *kind,
+                *delay_to,
+                now,
+            );
+            match report {
+                Ok(special) => {
+                    order.special = Some(special);
+                    (ChangeOutcome::Done, true)
+                }
+                Err(code) => (ChangeOutcome::Refused(code), false),
+            }
+        }
+        OrderChange::Complaint { open } => {
+            if order.refunded_at.is_some() {
+                return (ChangeOutcome::Refunded, false);
+            }
+            match (open, facts.in_complaint(now)) {
+                (true, false) => order.complaints.push(Complaint {
+                    opened_at: now,
+                    closed_at: None,
+                }),
+                (false, true) => {
+                    for complaint in order.complaints.iter_mut().filter(|c| c.closed_at.is_none()) {
+                        complaint.closed_at = Some(now);
+                    }
+                }
+                _ => return (ChangeOutcome::Done, false),
+            }
+            (ChangeOutcome::Done, true)
+        }
     }
 }
 
+/// A changed order's new shipping, and the settlement event it records when it completed
+/// the shipping (SPEC §10.13).
+#[derive(Debug, Clone)]
+pub struct Shipped {
+    pub transaction_id: String,
+    pub shipment: Shipment,
+    pub event: Option<NewEvent>,
+}
+
 /// A shipping upload judged against what is stored (SPEC §10.5, §10.6): for each order, in
-/// the order sent, its stored shipping and refund; the new shipping of each changed order
-/// (`None`: unchanged, skipped), or the first errcode (nothing stored). All unchanged:
-/// 10060023.
+/// the order sent, the stored order with its shipping; the changed orders (unchanged ones
+/// are skipped), or the first errcode (nothing stored). All unchanged: 10060023.
 pub fn ship_all(
-    stored: &[(Option<Shipment>, Option<i64>)],
+    stored: &[OrderAndShipping],
     trade: &TradeManagement,
     orders: &ShipOrders,
-) -> std::result::Result<Vec<Option<Shipment>>, ErrCode> {
-    let mut next = Vec::with_capacity(stored.len());
-    for ((shipment, refunded_at), (_, upload)) in stored.iter().zip(&orders.orders) {
-        let facts = userorder_model::sec_order::StateFacts {
+) -> std::result::Result<Vec<Shipped>, ErrCode> {
+    let mut changed = Vec::with_capacity(stored.len());
+    for ((order, shipment), (transaction_id, upload)) in stored.iter().zip(&orders.orders) {
+        let facts = StateFacts {
             shipment: shipment.as_ref(),
-            refunded_at: *refunded_at,
+            refunded_at: order.refunded_at,
+            complaints: &order.complaints,
             settings: trade,
         };
         let judged = userorder_model::sec_order::ship(
@@ -77,15 +142,19 @@ pub fn ship_all(
             orders.now,
         );
         match judged {
-            Ok(shipment) => next.push(Some(shipment)),
-            Err(ErrCode::SHIPPING_NOT_UPDATED) => next.push(None),
+            Ok(next) => changed.push(Shipped {
+                transaction_id: transaction_id.clone(),
+                event: crate::events::shipped(&orders.appid, order, shipment.as_ref(), &next, trade),
+                shipment: next,
+            }),
+            Err(ErrCode::SHIPPING_NOT_UPDATED) => {}
             Err(code) => return Err(code),
         }
     }
-    if next.iter().all(Option::is_none) {
+    if changed.is_empty() {
         return Err(ErrCode::SHIPPING_NOT_UPDATED);
     }
-    Ok(next)
+    Ok(changed)
 }
 
 /// What saving and association need of an upload: its keys, payer and time, not its items

@@ -72,6 +72,20 @@ impl PostgresStore {
     }
 }
 
+/// The app a write is for; missing is corrupt (its orders reference it).
+async fn app_of(conn: &mut PgConnection, appid: &str) -> Result<App> {
+    sql::app(conn, appid)
+        .await?
+        .map(App::try_from)
+        .transpose()?
+        .ok_or_else(|| corrupt(format!("no app {appid}")))
+}
+
+async fn insert_event(conn: &mut PgConnection, event: &NewEvent, real_ms: i64) -> Result<u64> {
+    let payload = serde_json::to_string(&event.payload).map_err(corrupt)?;
+    Ok(sql::insert_event(conn, event, &payload, real_ms).await?)
+}
+
 async fn payment_from(conn: &mut PgConnection, row: Option<PaymentRow>) -> Result<Option<Payment>> {
     let Some(row) = row else {
         return Ok(None);
@@ -469,46 +483,44 @@ impl Store for PostgresStore {
         // transaction_id order, so two combined uploads cannot deadlock.
         let mut locking: Vec<&str> = orders.orders.iter().map(|(id, _)| id.as_str()).collect();
         locking.sort_unstable();
-        let mut refunds = std::collections::HashMap::new();
         for transaction_id in locking {
-            let Some(refunded_at) = sql::refunded_at_for_update(&mut tx, transaction_id).await?
-            else {
+            if sql::refunded_at_for_update(&mut tx, transaction_id)
+                .await?
+                .is_none()
+            {
                 return Ok(Err(ErrCode::PAYMENT_NOT_FOUND));
-            };
-            refunds.insert(transaction_id, refunded_at);
+            }
         }
         let mut stored = Vec::with_capacity(orders.orders.len());
         for (transaction_id, _) in &orders.orders {
-            let shipment: Option<Shipment> = sql::shipment(&mut tx, transaction_id)
-                .await?
-                .map(|body| serde_json::from_str(&body).map_err(corrupt))
-                .transpose()?;
-            stored.push((
-                shipment,
-                refunds.get(transaction_id.as_str()).copied().flatten(),
-            ));
+            let order = match sql::order_by_id(&mut tx, transaction_id).await? {
+                Some(row) => row.into_order(&orders.appid, orders.now)?,
+                None => None,
+            };
+            let Some(order) = order else {
+                return Ok(Err(ErrCode::PAYMENT_NOT_FOUND));
+            };
+            stored.push(order);
         }
-        let app = sql::app(&mut tx, &orders.appid)
-            .await?
-            .map(App::try_from)
-            .transpose()?
-            .ok_or_else(|| corrupt(format!("no app {}", orders.appid)))?;
-        let next = match ship_all(&stored, &app.trade, orders) {
-            Ok(next) => next,
+        let app = app_of(&mut tx, &orders.appid).await?;
+        let shipped = match ship_all(&stored, &app.trade, orders) {
+            Ok(shipped) => shipped,
             Err(code) => return Ok(Err(code)), // rolled back: nothing written
         };
-        for ((transaction_id, _), shipment) in orders.orders.iter().zip(&next) {
-            if let Some(shipment) = shipment {
-                let body = serde_json::to_string(shipment).map_err(corrupt)?;
-                sql::put_shipment(
-                    &mut tx,
-                    transaction_id,
-                    &orders.appid,
-                    shipment,
-                    &body,
-                    orders.now,
-                )
-                .await?;
+        let real_ms = crate::events::real_ms();
+        for done in shipped {
+            let body = serde_json::to_string(&done.shipment).map_err(corrupt)?;
+            sql::put_shipment(
+                &mut tx,
+                &done.transaction_id,
+                &orders.appid,
+                &done.shipment,
+                &body,
+                orders.now,
+            )
+            .await?;
+            if let Some(event) = done.event {
+                insert_event(&mut tx, &event, real_ms).await?;
             }
         }
         tx.commit().await?;
@@ -520,39 +532,45 @@ impl Store for PostgresStore {
         crate::rows::listed_orders(rows, &filter.appid, filter.now)
     }
 
-    async fn confirm_receipt(
+    async fn change_order(
         &self,
-        transaction_id: &str,
-        openid: Option<&str>,
+        appid: Option<&str>,
+        key: &PaymentRef,
+        change: &OrderChange,
         now: i64,
-    ) -> Result<Option<ConfirmStatus>> {
+    ) -> Result<Option<(ChangeOutcome, OrderAndShipping)>> {
         let mut tx = self.pool.begin().await?;
-        // The same lock as uploads for this order take.
-        if sql::refunded_at_for_update(&mut tx, transaction_id)
+        let Some(found) = sql::order_by_ref(&mut tx, appid.unwrap_or(""), key).await? else {
+            return Ok(None);
+        };
+        // The same lock as uploads for this order take; then read it again under it.
+        let transaction_id = found.transaction_id;
+        if sql::refunded_at_for_update(&mut tx, &transaction_id)
             .await?
             .is_none()
         {
             return Ok(None);
         }
-        let Some(row) = sql::order_by_id(&mut tx, transaction_id).await? else {
+        let Some(row) = sql::order_by_id(&mut tx, &transaction_id).await? else {
             return Ok(None);
         };
-        let appid = row.appid.clone();
-        let Some(order) = row.into_order(&appid, now)? else {
+        let appid = appid.map_or_else(|| row.appid.clone(), str::to_owned);
+        let Some(mut order) = row.into_order(&appid, now)? else {
             return Ok(None);
         };
-        let app = sql::app(&mut tx, &appid)
-            .await?
-            .map(App::try_from)
-            .transpose()?
-            .ok_or_else(|| corrupt(format!("no app {appid}")))?;
-        let (status, confirmed) = rules::confirm_receipt(&order, openid, &app.trade, now);
-        if let Some(shipment) = confirmed {
-            let body = serde_json::to_string(&shipment).map_err(corrupt)?;
-            sql::put_shipment(&mut tx, transaction_id, &appid, &shipment, &body, now).await?;
+        let app = app_of(&mut tx, &appid).await?;
+        let (outcome, store) = rules::change_order(&mut order, &app.trade, change, now);
+        if store {
+            let (order, shipment) = &order;
+            if let Some(shipment) = shipment {
+                let body = serde_json::to_string(shipment).map_err(corrupt)?;
+                sql::put_shipment(&mut tx, &transaction_id, &appid, shipment, &body, now).await?;
+            }
+            let complaints = serde_json::to_string(&order.complaints).map_err(corrupt)?;
+            sql::put_order_facts(&mut tx, order, &complaints).await?;
         }
         tx.commit().await?;
-        Ok(Some(status))
+        Ok(Some((outcome, order)))
     }
 
     async fn refund(&self, transaction_id: &str, now: i64) -> Result<Refunded> {
@@ -574,18 +592,57 @@ impl Store for PostgresStore {
         key: &PaymentRef,
         now: i64,
     ) -> Result<Option<OrderAndShipping>> {
-        let mut conn = self.conn().await?;
-        let row = match key {
-            PaymentRef::Transaction(id) => sql::order_by_id(&mut conn, id).await?,
-            PaymentRef::Merchant {
-                mchid,
-                out_trade_no,
-            } => sql::order_by_out_trade_no(&mut conn, mchid, out_trade_no).await?,
-        };
-        match row {
+        match sql::order_by_ref(&mut *self.conn().await?, appid, key).await? {
             Some(row) => row.into_order(appid, now),
             None => Ok(None),
         }
+    }
+
+    async fn set_push(&self, appid: &str, push: Option<&Push>) -> Result<bool> {
+        Ok(sql::set_push(&mut *self.conn().await?, appid, push).await?)
+    }
+
+    async fn sweep_events(&self, now: i64, real_ms: i64) -> Result<u64> {
+        let mut conn = self.conn().await?;
+        let facts = crate::events::SweepFacts {
+            apps: sql::apps(&mut conn)
+                .await?
+                .into_iter()
+                .map(App::try_from)
+                .collect::<Result<_>>()?,
+            access: sql::access_facts(&mut conn).await?,
+            remind: sql::event_candidates(&mut conn, crate::events::REMIND_CANDIDATES, now).await?,
+            settle: sql::event_candidates(&mut conn, crate::events::SETTLE_CANDIDATES, now).await?,
+        };
+        // Each insert stands alone: a rule_key another process recorded first is skipped.
+        let mut recorded = 0;
+        for event in crate::events::due(facts, now)? {
+            recorded += insert_event(&mut conn, &event, real_ms).await?;
+        }
+        Ok(recorded)
+    }
+
+    async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        sql::events(&mut *self.conn().await?, filter)
+            .await?
+            .into_iter()
+            .map(Event::try_from)
+            .collect()
+    }
+
+    async fn claim_deliveries(&self, real_ms: i64, limit: i64) -> Result<Vec<DeliveryJob>> {
+        let until = real_ms + crate::events::LEASE_MS;
+        Ok(
+            sql::claim_deliveries(&mut *self.conn().await?, real_ms, until, limit)
+                .await?
+                .into_iter()
+                .filter_map(DeliveryRow::into_job)
+                .collect(),
+        )
+    }
+
+    async fn finish_delivery(&self, id: i64, outcome: Delivered) -> Result<()> {
+        Ok(sql::finish_delivery(&mut *self.conn().await?, id, outcome).await?)
     }
 
     async fn save_shopping_info(

@@ -170,6 +170,18 @@ pub async fn set_msg_jump_path(
         .map(|done| done.rows_affected() == 1)
 }
 
+pub async fn set_push(conn: &mut PgConnection, appid: &str, push: Option<&Push>) -> Result<bool> {
+    let url = push.and_then(|p| p.url.as_deref());
+    let token = push.and_then(|p| p.token.as_deref()).filter(|_| url.is_some());
+    sqlx::query("UPDATE apps SET push_url = $1, push_token = $2 WHERE appid = $3")
+        .bind(url)
+        .bind(token)
+        .bind(appid)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected() == 1)
+}
+
 pub async fn transition_product_state(
     conn: &mut PgConnection,
     appid: &str,
@@ -496,6 +508,141 @@ pub async fn order_by_out_trade_no(
     .await
 }
 
+/// opspecialorder's order_id (SPEC §10.11): the app's payment with this transaction_id,
+/// else its latest paid with this out_trade_no.
+pub async fn order_by_order_id(
+    conn: &mut PgConnection,
+    appid: &str,
+    id: &str,
+) -> Result<Option<OrderRow>> {
+    sqlx::query_as(concat!(
+        order_select!(),
+        " WHERE p.appid = $1 AND (p.transaction_id = $2 OR p.out_trade_no = $2)
+          ORDER BY (p.transaction_id = $2) DESC, p.paid_at DESC NULLS LAST LIMIT 1"
+    ))
+    .bind(appid)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The row a PaymentRef names (of `appid` for an order_id).
+pub async fn order_by_ref(
+    conn: &mut PgConnection,
+    appid: &str,
+    key: &PaymentRef,
+) -> Result<Option<OrderRow>> {
+    match key {
+        PaymentRef::Transaction(id) => order_by_id(conn, id).await,
+        PaymentRef::Merchant {
+            mchid,
+            out_trade_no,
+        } => order_by_out_trade_no(conn, mchid, out_trade_no).await,
+        PaymentRef::OrderId(id) => order_by_order_id(conn, appid, id).await,
+    }
+}
+
+/// An order's facts kept on its payment row: opspecialorder's report and complaints.
+pub async fn put_order_facts(
+    conn: &mut PgConnection,
+    order: &PaymentOrder,
+    complaints: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE payments SET special_type = $1, special_delay_to = $2, complaints = $3
+         WHERE transaction_id = $4",
+    )
+    .bind(order.special.map(|s| s.kind))
+    .bind(order.special.and_then(|s| s.delay_to))
+    .bind(complaints)
+    .bind(&order.keys.transaction_id)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+// ---- the event log (statements shared with SQLite: crate::events) ----------------------
+
+pub async fn insert_event(
+    conn: &mut PgConnection,
+    event: &NewEvent,
+    payload: &str,
+    real_ms: i64,
+) -> Result<u64> {
+    sqlx::query(crate::events::INSERT)
+        .bind(&event.appid)
+        .bind(event.event)
+        .bind(&event.rule_key)
+        .bind(event.at)
+        .bind(payload)
+        .bind(real_ms)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+}
+
+pub async fn access_facts(conn: &mut PgConnection) -> Result<Vec<crate::events::AccessRow>> {
+    sqlx::query_as(crate::events::ACCESS_FACTS)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn event_candidates(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    now: i64,
+) -> Result<Vec<OrderRow>> {
+    sqlx::query_as(sql).bind(now).fetch_all(conn).await
+}
+
+pub async fn events(conn: &mut PgConnection, filter: &EventFilter) -> Result<Vec<EventRow>> {
+    sqlx::query_as(crate::events::LIST)
+        .bind(&filter.appid)
+        .bind(&filter.event)
+        .bind(filter.after)
+        .bind(filter.limit)
+        .fetch_all(conn)
+        .await
+}
+
+/// Claims pending events due by `real_ms` whose app has a push URL, skipping those another
+/// process holds, and leases them until `until_ms`.
+pub async fn claim_deliveries(
+    conn: &mut PgConnection,
+    real_ms: i64,
+    until_ms: i64,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>> {
+    sqlx::query_as(
+        "UPDATE sec_events e SET next_attempt_ms = $2
+         FROM apps a
+         WHERE a.appid = e.appid AND e.id IN (
+             SELECT d.id FROM sec_events d JOIN apps da ON da.appid = d.appid
+             WHERE d.delivery_state = 'pending' AND d.next_attempt_ms <= $1
+               AND da.push_url IS NOT NULL
+             ORDER BY d.next_attempt_ms, d.id LIMIT $3
+             FOR UPDATE OF d SKIP LOCKED)
+         RETURNING e.id, e.attempts, e.payload, a.push_url, a.push_token",
+    )
+    .bind(real_ms)
+    .bind(until_ms)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn finish_delivery(conn: &mut PgConnection, id: i64, outcome: Delivered) -> Result<()> {
+    let (state, status, next) = crate::events::finish_columns(outcome);
+    sqlx::query(crate::events::FINISH)
+        .bind(id)
+        .bind(state)
+        .bind(status)
+        .bind(next)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// A payment row's refund, locked for the state rules: `None` when there is no such row.
 pub async fn refunded_at_for_update(
     conn: &mut PgConnection,
@@ -507,13 +654,6 @@ pub async fn refunded_at_for_update(
         .await
 }
 
-/// An order's shipping, as stored (JSON).
-pub async fn shipment(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<String>> {
-    sqlx::query_scalar("SELECT body FROM sec_shipments WHERE transaction_id = $1")
-        .bind(transaction_id)
-        .fetch_optional(conn)
-        .await
-}
 
 pub async fn put_shipment(
     conn: &mut PgConnection,

@@ -154,6 +154,19 @@ impl SqliteStore {
     }
 }
 
+/// The app a write is for; missing is corrupt (its orders reference it).
+fn app_of(conn: &Connection, appid: &str) -> Result<App> {
+    sql::app(conn, appid)?
+        .map(App::try_from)
+        .transpose()?
+        .ok_or_else(|| corrupt(format!("no app {appid}")))
+}
+
+fn insert_event(conn: &Connection, event: &NewEvent, real_ms: i64) -> Result<u64> {
+    let payload = serde_json::to_string(&event.payload).map_err(corrupt)?;
+    Ok(sql::insert_event(conn, event, &payload, real_ms)?)
+}
+
 fn payment_from(conn: &Connection, row: Option<PaymentRow>) -> Result<Option<Payment>> {
     let Some(row) = row else {
         return Ok(None);
@@ -508,33 +521,33 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let mut stored = Vec::with_capacity(orders.orders.len());
             for (transaction_id, _) in &orders.orders {
-                let Some(refunded_at) = sql::refunded_at(conn, transaction_id)? else {
+                let order = match sql::order_by_id(conn, transaction_id)? {
+                    Some(row) => row.into_order(&orders.appid, orders.now)?,
+                    None => None,
+                };
+                let Some(order) = order else {
                     return Ok(Finish::Commit(Err(ErrCode::PAYMENT_NOT_FOUND)));
                 };
-                let shipment: Option<Shipment> = sql::shipment(conn, transaction_id)?
-                    .map(|body| serde_json::from_str(&body).map_err(corrupt))
-                    .transpose()?;
-                stored.push((shipment, refunded_at));
+                stored.push(order);
             }
-            let app = sql::app(conn, &orders.appid)?
-                .map(App::try_from)
-                .transpose()?
-                .ok_or_else(|| corrupt(format!("no app {}", orders.appid)))?;
-            let next = match ship_all(&stored, &app.trade, &orders) {
-                Ok(next) => next,
+            let app = app_of(conn, &orders.appid)?;
+            let shipped = match ship_all(&stored, &app.trade, &orders) {
+                Ok(shipped) => shipped,
                 Err(code) => return Ok(Finish::Commit(Err(code))), // nothing written
             };
-            for ((transaction_id, _), shipment) in orders.orders.iter().zip(&next) {
-                if let Some(shipment) = shipment {
-                    let body = serde_json::to_string(shipment).map_err(corrupt)?;
-                    sql::put_shipment(
-                        conn,
-                        transaction_id,
-                        &orders.appid,
-                        shipment,
-                        &body,
-                        orders.now,
-                    )?;
+            let real_ms = crate::events::real_ms();
+            for done in shipped {
+                let body = serde_json::to_string(&done.shipment).map_err(corrupt)?;
+                sql::put_shipment(
+                    conn,
+                    &done.transaction_id,
+                    &orders.appid,
+                    &done.shipment,
+                    &body,
+                    orders.now,
+                )?;
+                if let Some(event) = done.event {
+                    insert_event(conn, &event, real_ms)?;
                 }
             }
             Ok(Finish::Commit(Ok(())))
@@ -549,32 +562,34 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn confirm_receipt(
+    async fn change_order(
         &self,
-        transaction_id: &str,
-        openid: Option<&str>,
+        appid: Option<&str>,
+        key: &PaymentRef,
+        change: &OrderChange,
         now: i64,
-    ) -> Result<Option<ConfirmStatus>> {
-        let (transaction_id, openid) = (transaction_id.to_owned(), openid.map(str::to_owned));
+    ) -> Result<Option<(ChangeOutcome, OrderAndShipping)>> {
+        let (appid, key, change) = (appid.map(str::to_owned), key.clone(), change.clone());
         self.write(move |conn| {
-            let Some(row) = sql::order_by_id(conn, &transaction_id)? else {
+            let Some(row) = sql::order_by_ref(conn, appid.as_deref().unwrap_or(""), &key)? else {
                 return Ok(Finish::Commit(None));
             };
-            let appid = row.appid.clone();
-            let Some(order) = row.into_order(&appid, now)? else {
+            let appid = appid.clone().unwrap_or_else(|| row.appid.clone());
+            let Some(mut order) = row.into_order(&appid, now)? else {
                 return Ok(Finish::Commit(None));
             };
-            let app = sql::app(conn, &appid)?
-                .map(App::try_from)
-                .transpose()?
-                .ok_or_else(|| corrupt(format!("no app {appid}")))?;
-            let (status, confirmed) =
-                rules::confirm_receipt(&order, openid.as_deref(), &app.trade, now);
-            if let Some(shipment) = confirmed {
-                let body = serde_json::to_string(&shipment).map_err(corrupt)?;
-                sql::put_shipment(conn, &transaction_id, &appid, &shipment, &body, now)?;
+            let app = app_of(conn, &appid)?;
+            let (outcome, store) = rules::change_order(&mut order, &app.trade, &change, now);
+            if store {
+                let (order, shipment) = &order;
+                if let Some(shipment) = shipment {
+                    let body = serde_json::to_string(shipment).map_err(corrupt)?;
+                    sql::put_shipment(conn, &order.keys.transaction_id, &appid, shipment, &body, now)?;
+                }
+                let complaints = serde_json::to_string(&order.complaints).map_err(corrupt)?;
+                sql::put_order_facts(conn, order, &complaints)?;
             }
-            Ok(Finish::Commit(Some(status)))
+            Ok(Finish::Commit(Some((outcome, order))))
         })
         .await
     }
@@ -601,18 +616,67 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Option<OrderAndShipping>> {
         self.read(|conn| {
-            let row = match key {
-                PaymentRef::Transaction(id) => sql::order_by_id(conn, id)?,
-                PaymentRef::Merchant {
-                    mchid,
-                    out_trade_no,
-                } => sql::order_by_out_trade_no(conn, mchid, out_trade_no)?,
-            };
-            match row {
+            match sql::order_by_ref(conn, appid, key)? {
                 Some(row) => row.into_order(appid, now),
                 None => Ok(None),
             }
         })
+    }
+
+    async fn set_push(&self, appid: &str, push: Option<&Push>) -> Result<bool> {
+        let (appid, push) = (appid.to_owned(), push.cloned());
+        self.write(move |conn| Ok(Finish::Commit(sql::set_push(conn, &appid, push.as_ref())?)))
+            .await
+    }
+
+    async fn sweep_events(&self, now: i64, real_ms: i64) -> Result<u64> {
+        self.write(move |conn| {
+            let facts = crate::events::SweepFacts {
+                apps: sql::apps(conn)?
+                    .into_iter()
+                    .map(App::try_from)
+                    .collect::<Result<_>>()?,
+                access: sql::access_facts(conn)?,
+                remind: sql::event_candidates(conn, crate::events::REMIND_CANDIDATES, now)?,
+                settle: sql::event_candidates(conn, crate::events::SETTLE_CANDIDATES, now)?,
+            };
+            let mut recorded = 0;
+            for event in crate::events::due(facts, now)? {
+                recorded += insert_event(conn, &event, real_ms)?;
+            }
+            Ok(Finish::Commit(recorded))
+        })
+        .await
+    }
+
+    async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        self.read(|conn| {
+            sql::events(conn, filter)?
+                .into_iter()
+                .map(Event::try_from)
+                .collect()
+        })
+    }
+
+    async fn claim_deliveries(&self, real_ms: i64, limit: i64) -> Result<Vec<DeliveryJob>> {
+        // Most polls find nothing due: a read answers them without the writer.
+        if self.read(|conn| Ok(sql::due_deliveries(conn, real_ms, 1)?))?.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |conn| {
+            let mut jobs = Vec::new();
+            for row in sql::due_deliveries(conn, real_ms, limit)? {
+                sql::lease_delivery(conn, row.id, real_ms + crate::events::LEASE_MS)?;
+                jobs.extend(row.into_job());
+            }
+            Ok(Finish::Commit(jobs))
+        })
+        .await
+    }
+
+    async fn finish_delivery(&self, id: i64, outcome: Delivered) -> Result<()> {
+        self.write(move |conn| Ok(Finish::Commit(sql::finish_delivery(conn, id, outcome)?)))
+            .await
     }
 
     async fn save_shopping_info(

@@ -118,6 +118,14 @@ pub fn set_msg_jump_path(conn: &Connection, appid: &str, path: Option<&str>) -> 
         .map(|n| n == 1)
 }
 
+pub fn set_push(conn: &Connection, appid: &str, push: Option<&Push>) -> Result<bool> {
+    let url = push.and_then(|p| p.url.as_deref());
+    let token = push.and_then(|p| p.token.as_deref()).filter(|_| url.is_some());
+    conn.prepare_cached("UPDATE apps SET push_url = ?1, push_token = ?2 WHERE appid = ?3")?
+        .execute(params![url, token, appid])
+        .map(|n| n == 1)
+}
+
 pub fn transition_product_state(
     conn: &Connection,
     appid: &str,
@@ -413,19 +421,108 @@ pub fn order_by_out_trade_no(
     .optional()
 }
 
-/// A payment row's refund, for the state rules: `None` when there is no such row.
-pub fn refunded_at(conn: &Connection, transaction_id: &str) -> Result<Option<Option<i64>>> {
-    conn.prepare_cached("SELECT refunded_at FROM payments WHERE transaction_id = ?1")?
-        .query_row([transaction_id], |r| r.get(0))
-        .optional()
+/// opspecialorder's order_id (SPEC §10.11): the app's payment with this transaction_id,
+/// else its latest paid with this out_trade_no.
+pub fn order_by_order_id(conn: &Connection, appid: &str, id: &str) -> Result<Option<OrderRow>> {
+    conn.prepare_cached(concat!(
+        order_select!(),
+        " WHERE p.appid = ?1 AND (p.transaction_id = ?2 OR p.out_trade_no = ?2)
+          ORDER BY p.transaction_id = ?2 DESC, p.paid_at DESC LIMIT 1"
+    ))?
+    .query_row(params![appid, id], OrderRow::from_sqlite)
+    .optional()
 }
 
-/// An order's shipping, as stored (JSON).
-pub fn shipment(conn: &Connection, transaction_id: &str) -> Result<Option<String>> {
-    conn.prepare_cached("SELECT body FROM sec_shipments WHERE transaction_id = ?1")?
-        .query_row([transaction_id], |r| r.get(0))
-        .optional()
+/// The row a PaymentRef names (of `appid` for an order_id).
+pub fn order_by_ref(conn: &Connection, appid: &str, key: &PaymentRef) -> Result<Option<OrderRow>> {
+    match key {
+        PaymentRef::Transaction(id) => order_by_id(conn, id),
+        PaymentRef::Merchant {
+            mchid,
+            out_trade_no,
+        } => order_by_out_trade_no(conn, mchid, out_trade_no),
+        PaymentRef::OrderId(id) => order_by_order_id(conn, appid, id),
+    }
 }
+
+/// An order's facts kept on its payment row: opspecialorder's report and complaints.
+pub fn put_order_facts(conn: &Connection, order: &PaymentOrder, complaints: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE payments SET special_type = ?1, special_delay_to = ?2, complaints = ?3
+         WHERE transaction_id = ?4",
+    )?
+    .execute(params![
+        order.special.map(|s| s.kind),
+        order.special.and_then(|s| s.delay_to),
+        complaints,
+        order.keys.transaction_id
+    ])
+    .map(|_| ())
+}
+
+// ---- the event log (statements shared with PostgreSQL: crate::events) ------------------
+
+pub fn insert_event(conn: &Connection, event: &NewEvent, payload: &str, real_ms: i64) -> Result<u64> {
+    conn.prepare_cached(crate::events::INSERT)?
+        .execute(params![
+            event.appid,
+            event.event,
+            event.rule_key,
+            event.at,
+            payload,
+            real_ms
+        ])
+        .map(|n| n as u64)
+}
+
+pub fn access_facts(conn: &Connection) -> Result<Vec<crate::events::AccessRow>> {
+    conn.prepare_cached(crate::events::ACCESS_FACTS)?
+        .query_map([], crate::events::AccessRow::from_sqlite)?
+        .collect()
+}
+
+pub fn event_candidates(conn: &Connection, sql: &str, now: i64) -> Result<Vec<OrderRow>> {
+    conn.prepare_cached(sql)?
+        .query_map([now], OrderRow::from_sqlite)?
+        .collect()
+}
+
+pub fn events(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRow>> {
+    conn.prepare_cached(crate::events::LIST)?
+        .query_map(
+            params![filter.appid, filter.event, filter.after, filter.limit],
+            EventRow::from_sqlite,
+        )?
+        .collect()
+}
+
+/// Pending events due by `real_ms` whose app has a push URL.
+pub fn due_deliveries(conn: &Connection, real_ms: i64, limit: i64) -> Result<Vec<DeliveryRow>> {
+    conn.prepare_cached(
+        "SELECT e.id, e.attempts, e.payload, a.push_url, a.push_token
+         FROM sec_events e JOIN apps a ON a.appid = e.appid
+         WHERE e.delivery_state = 'pending' AND e.next_attempt_ms <= ?1
+           AND a.push_url IS NOT NULL
+         ORDER BY e.next_attempt_ms, e.id LIMIT ?2",
+    )?
+    .query_map(params![real_ms, limit], DeliveryRow::from_sqlite)?
+    .collect()
+}
+
+pub fn lease_delivery(conn: &Connection, id: i64, until_ms: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE sec_events SET next_attempt_ms = ?1 WHERE id = ?2")?
+        .execute(params![until_ms, id])
+        .map(|_| ())
+}
+
+pub fn finish_delivery(conn: &Connection, id: i64, outcome: Delivered) -> Result<()> {
+    let (state, status, next) = crate::events::finish_columns(outcome);
+    conn.prepare_cached(crate::events::FINISH)?
+        .execute(params![id, state, status, next])
+        .map(|_| ())
+}
+
+
 
 pub fn put_shipment(
     conn: &Connection,

@@ -1,0 +1,345 @@
+//! The pushed events of order shipping management (SPEC §10.13), written once for both
+//! backends: which events are due at a sandbox moment, what each says, and the statements
+//! that find them (plain SQL both databases run as written: `$1` is a numbered parameter
+//! in PostgreSQL and a named one in SQLite).
+//!
+//! Events are facts derived from stored facts and the sandbox clock, never timers: a sweep
+//! computes every event due by `now` and records it under a `rule_key` naming its rule and
+//! its order (or day), so any number of sweeps, restarts and processes record it once.
+//! The one event that marks a call rather than a moment (shipping completed, at F) is
+//! recorded by the upload itself, in its transaction.
+
+use serde_json::{Map, Value, json};
+use userorder_model::sec_order::{Shipment, StateFacts};
+
+use crate::records::*;
+use crate::rows::{OrderRow, order_select};
+use crate::rules::corrupt;
+
+pub const REMIND_ACCESS_API: &str = "trade_manage_remind_access_api";
+pub const REMIND_SHIPPING: &str = "trade_manage_remind_shipping";
+pub const ORDER_SETTLEMENT: &str = "trade_manage_order_settlement";
+
+/// How long after pay_time an unshipped order is reminded (48 hours).
+const REMIND_SHIPPING_AFTER_S: i64 = 172_800;
+/// Access reminders one sweep records per app (a clock moved years ahead catches up over
+/// several sweeps).
+const ACCESS_REMINDERS_PER_SWEEP: i64 = 500;
+
+/// Records an event unless its rule_key is taken; pending when the app has a push URL.
+/// Binds: appid, event, rule_key, at, payload, real time (ms).
+pub const INSERT: &str = "INSERT INTO sec_events (appid, event, rule_key, at, payload,
+                                                  delivery_state, attempts, next_attempt_ms)
+     VALUES ($1, $2, $3, $4, $5,
+             CASE WHEN (SELECT push_url FROM apps WHERE apps.appid = $1) IS NULL
+                  THEN 'none' ELSE 'pending' END,
+             0, $6)
+     ON CONFLICT (rule_key) DO NOTHING";
+
+/// Per app: its first order (when the API learned of it, and its merchant), its first
+/// completed shipping and its last access reminder. No binds.
+pub const ACCESS_FACTS: &str = "SELECT a.appid,
+        (SELECT p.visible_at FROM payments p
+          WHERE p.appid = a.appid AND p.visible_at IS NOT NULL AND NOT p.excluded_from_shipping
+            AND NOT EXISTS (SELECT 1 FROM payments c
+                            WHERE c.parent_transaction_id = p.transaction_id)
+          ORDER BY p.visible_at, p.transaction_id LIMIT 1) AS first_visible_at,
+        (SELECT p.mchid FROM payments p
+          WHERE p.appid = a.appid AND p.visible_at IS NOT NULL AND NOT p.excluded_from_shipping
+            AND NOT EXISTS (SELECT 1 FROM payments c
+                            WHERE c.parent_transaction_id = p.transaction_id)
+          ORDER BY p.visible_at, p.transaction_id LIMIT 1) AS first_mchid,
+        (SELECT MIN(e.at) FROM sec_events e
+          WHERE e.appid = a.appid AND e.event = 'trade_manage_order_settlement')
+          AS first_shipped_at,
+        (SELECT MAX(e.at) FROM sec_events e
+          WHERE e.appid = a.appid AND e.event = 'trade_manage_remind_access_api')
+          AS last_reminded_at
+     FROM apps a ORDER BY a.appid";
+
+/// R: when an unshipped order is reminded (pre-sale: its delay_to).
+macro_rules! remind_at {
+    () => {
+        "(CASE WHEN p.special_type = 1 THEN p.special_delay_to ELSE p.paid_at + 172800 END)"
+    };
+}
+
+/// Orders whose shipping reminder (at most 500 a sweep; the next sweep goes on) is due by `$1` and not yet recorded, of apps that had
+/// completed a shipping before it; the exact rule is [`due`]'s.
+pub const REMIND_CANDIDATES: &str = concat!(
+    order_select!(),
+    " WHERE p.visible_at IS NOT NULL AND NOT p.excluded_from_shipping
+        AND (p.special_type IS NULL OR p.special_type = 1)
+        AND NOT EXISTS (SELECT 1 FROM payments c WHERE c.parent_transaction_id = p.transaction_id)
+        AND ",
+    remind_at!(),
+    " <= $1 AND ",
+    remind_at!(),
+    " > (SELECT MIN(e.at) FROM sec_events e
+          WHERE e.appid = p.appid AND e.event = 'trade_manage_order_settlement')
+        AND (p.refunded_at IS NULL OR p.refunded_at > ",
+    remind_at!(),
+    ") AND (s.finished_at IS NULL OR s.finished_at > ",
+    remind_at!(),
+    ") AND NOT EXISTS (SELECT 1 FROM sec_events e
+                       WHERE e.rule_key = 'remind_shipping:' || p.transaction_id)
+      ORDER BY p.transaction_id LIMIT 500"
+);
+
+/// C + settle_delay_s: the earliest settlement of a shipped order.
+macro_rules! earliest_settlement {
+    () => {
+        "(CASE WHEN s.confirmed_at IS NOT NULL AND s.confirmed_at < s.finished_at + 86400 *
+                    (CASE WHEN s.logistics_type = 1 THEN a.auto_confirm_courier
+                          ELSE a.auto_confirm_other END)
+               THEN s.confirmed_at
+               ELSE s.finished_at + 86400 *
+                    (CASE WHEN s.logistics_type = 1 THEN a.auto_confirm_courier
+                          ELSE a.auto_confirm_other END)
+          END + a.settle_delay_s)"
+    };
+}
+
+/// Shipped orders that may have settled by `$1` and whose settlement is not yet recorded;
+/// complaints that hold settlement back are [`due`]'s to weigh.
+pub const SETTLE_CANDIDATES: &str = concat!(
+    order_select!(),
+    " JOIN apps a ON a.appid = p.appid
+      WHERE s.finished_at IS NOT NULL AND ",
+    earliest_settlement!(),
+    " <= $1 AND (p.refunded_at IS NULL OR p.refunded_at > ",
+    earliest_settlement!(),
+    ") AND NOT EXISTS (SELECT 1 FROM sec_events e
+                       WHERE e.rule_key = 'order_settled:' || p.transaction_id)
+      ORDER BY p.transaction_id LIMIT 500"
+);
+
+/// The event log, `id` ascending. Binds: appid, event (each NULL for any), after, limit.
+pub const LIST: &str = "SELECT id, appid, event, at, payload, delivery_state, attempts,
+            last_status
+     FROM sec_events
+     WHERE ($1 IS NULL OR appid = $1) AND ($2 IS NULL OR event = $2) AND id > $3
+     ORDER BY id LIMIT $4";
+
+/// A delivery attempt's end. Binds: id, state, status, next attempt (ms).
+pub const FINISH: &str = "UPDATE sec_events
+     SET delivery_state = $2, attempts = attempts + 1, last_status = $3, next_attempt_ms = $4
+     WHERE id = $1";
+
+/// A pending event's delivery moves the attempt it claimed this far ahead, so that no
+/// other sweep (or process) sends it meanwhile; a crashed sender's lease runs out and
+/// another tries.
+pub const LEASE_MS: i64 = 60_000;
+
+crate::rows::row!(
+    /// What [`ACCESS_FACTS`] reads of one app.
+    AccessRow {
+        appid: String,
+        first_visible_at: Option<i64>,
+        first_mchid: Option<String>,
+        first_shipped_at: Option<i64>,
+        last_reminded_at: Option<i64>,
+    }
+);
+
+/// What one sweep read: every app, and the candidate rows of each rule.
+pub struct SweepFacts {
+    pub apps: Vec<App>,
+    pub access: Vec<AccessRow>,
+    pub remind: Vec<OrderRow>,
+    pub settle: Vec<OrderRow>,
+}
+
+/// Every event due by `now` among what a sweep read, in `at` order (rule_key order
+/// within one moment).
+pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
+    let mut events = Vec::new();
+    let first_shipped = |appid: &str| {
+        facts
+            .access
+            .iter()
+            .find(|a| a.appid == appid)
+            .and_then(|a| a.first_shipped_at)
+    };
+    for app in &facts.access {
+        let (Some(first), Some(mchid)) = (app.first_visible_at, &app.first_mchid) else {
+            continue;
+        };
+        let start = app
+            .last_reminded_at
+            .map_or(0, |last| (last - first) / 86_400 + 1);
+        for day in start..start + ACCESS_REMINDERS_PER_SWEEP {
+            let at = first + day * 86_400;
+            if at > now || app.first_shipped_at.is_some_and(|shipped| shipped <= at) {
+                break;
+            }
+            let mut body = envelope(&app.appid, "", at, REMIND_ACCESS_API);
+            body.insert("msg".into(), json!("请尽快接入发货信息管理服务"));
+            body.insert("merchant_id".into(), json!(mchid));
+            events.push(NewEvent {
+                appid: app.appid.clone(),
+                event: REMIND_ACCESS_API,
+                rule_key: format!("remind_access_api:{}:{day}", app.appid),
+                at,
+                payload: Value::Object(body),
+            });
+        }
+    }
+    for row in facts.remind {
+        let appid = row.appid.clone();
+        let Some((order, shipment)) = row.into_order(&appid, now)? else {
+            continue;
+        };
+        let at = match order.special {
+            Some(Special { kind: 2, .. }) => continue,
+            Some(Special {
+                kind: 1,
+                delay_to: Some(to),
+            }) => to,
+            _ => order.paid_at + REMIND_SHIPPING_AFTER_S,
+        };
+        let unshipped_then = shipment
+            .as_ref()
+            .and_then(|s| s.first_finished_at.or(s.finished_at))
+            .is_none_or(|f| f > at);
+        let shipped_before = first_shipped(&appid).is_some_and(|f| f < at);
+        if at > now || !unshipped_then || !shipped_before || order.refunded_at.is_some_and(|r| r <= at) {
+            continue;
+        }
+        let mut body = order_body(&appid, &order, at, REMIND_SHIPPING);
+        body.insert("msg".into(), json!("订单超过48小时未发货，请尽快发货"));
+        events.push(NewEvent {
+            appid,
+            event: REMIND_SHIPPING,
+            rule_key: format!("remind_shipping:{}", order.keys.transaction_id),
+            at,
+            payload: Value::Object(body),
+        });
+    }
+    for row in facts.settle {
+        let appid = row.appid.clone();
+        let app = facts
+            .apps
+            .iter()
+            .find(|a| a.appid == appid)
+            .ok_or_else(|| corrupt(format!("no app {appid}")))?;
+        let Some((order, Some(shipment))) = row.into_order(&appid, now)? else {
+            continue;
+        };
+        let state = StateFacts {
+            shipment: Some(&shipment),
+            refunded_at: order.refunded_at,
+            complaints: &order.complaints,
+            settings: &app.trade,
+        };
+        let (Some(confirmed), Some(settled), Some(shipped)) =
+            (state.confirmed_at(), state.settled_at(), shipment.finished_at)
+        else {
+            continue;
+        };
+        if settled > now || order.refunded_at.is_some_and(|r| r <= settled) {
+            continue;
+        }
+        let mut body = order_body(&appid, &order, settled, ORDER_SETTLEMENT);
+        body.insert("shipped_time".into(), json!(shipped));
+        body.insert("confirm_receive_method".into(), json!(state.confirm_method()));
+        body.insert("confirm_receive_time".into(), json!(confirmed));
+        body.insert("settlement_time".into(), json!(settled));
+        events.push(NewEvent {
+            appid,
+            event: ORDER_SETTLEMENT,
+            rule_key: format!("order_settled:{}", order.keys.transaction_id),
+            at: settled,
+            payload: Value::Object(body),
+        });
+    }
+    events.sort_by(|a, b| (a.at, &a.rule_key).cmp(&(b.at, &b.rule_key)));
+    Ok(events)
+}
+
+/// The settlement event an upload that completes shipping records at F (SPEC §10.13),
+/// or `None` when the upload did not complete it (`before` is the shipping it replaced).
+pub fn shipped(
+    appid: &str,
+    order: &PaymentOrder,
+    before: Option<&Shipment>,
+    after: &Shipment,
+    trade: &TradeManagement,
+) -> Option<NewEvent> {
+    let shipped = after.finished_at?;
+    let completed_now = before.is_none_or(|b| {
+        b.finished_at != after.finished_at || b.finish_shipping_count != after.finish_shipping_count
+    });
+    if !completed_now {
+        return None;
+    }
+    let state = StateFacts {
+        shipment: Some(after),
+        refunded_at: order.refunded_at,
+        complaints: &order.complaints,
+        settings: trade,
+    };
+    let estimated = state.auto_confirm_at()? + trade.settle_delay_s;
+    let mut body = order_body(appid, order, shipped, ORDER_SETTLEMENT);
+    body.insert("shipped_time".into(), json!(shipped));
+    body.insert("estimated_settlement_time".into(), json!(estimated));
+    Some(NewEvent {
+        appid: appid.to_owned(),
+        event: ORDER_SETTLEMENT,
+        rule_key: format!(
+            "order_shipped:{}:{}",
+            order.keys.transaction_id, after.finish_shipping_count
+        ),
+        at: shipped,
+        payload: Value::Object(body),
+    })
+}
+
+/// WeChat's event envelope: `ToUserName` is the app's original id (ours: `gh_` and the
+/// appid's last 12 characters).
+fn envelope(appid: &str, openid: &str, at: i64, event: &str) -> Map<String, Value> {
+    let tail = &appid[appid.len().saturating_sub(12)..];
+    let mut body = Map::new();
+    body.insert("ToUserName".into(), json!(format!("gh_{tail}")));
+    body.insert("FromUserName".into(), json!(openid));
+    body.insert("CreateTime".into(), json!(at));
+    body.insert("MsgType".into(), json!("event"));
+    body.insert("Event".into(), json!(event));
+    body
+}
+
+/// The envelope and an order's ids and pay_time.
+fn order_body(appid: &str, order: &PaymentOrder, at: i64, event: &str) -> Map<String, Value> {
+    let mut body = envelope(appid, &order.openid, at, event);
+    body.insert("transaction_id".into(), json!(order.keys.transaction_id));
+    body.insert("merchant_id".into(), json!(order.keys.mchid));
+    body.insert("sub_merchant_id".into(), json!("0"));
+    body.insert("merchant_trade_no".into(), json!(order.keys.out_trade_no));
+    body.insert("pay_time".into(), json!(order.paid_at));
+    body
+}
+
+/// The row an event's delivery attempt ends in: (state, status, next attempt ms).
+pub fn finish_columns(outcome: Delivered) -> (&'static str, Option<i64>, Option<i64>) {
+    match outcome {
+        Delivered::Delivered { status } => ("delivered", Some(status), None),
+        Delivered::Retry { status, at_ms } => ("pending", status, Some(at_ms)),
+        Delivered::Failed { status } => ("failed", status, None),
+    }
+}
+
+/// Limits of `GET /sandbox/events`.
+pub fn list_limit(limit: i64) -> i64 {
+    match limit {
+        ..=0 => 100,
+        n => n.min(1000),
+    }
+}
+
+/// Real time in Unix milliseconds: deliveries are scheduled in real time, not on the
+/// sandbox clock (SPEC §10.13).
+pub fn real_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
