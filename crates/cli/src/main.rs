@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use userorder_server::{Config, JournalRetention, QuotaDefaults, Server, Timeouts};
+use userorder_server::{Config, JournalRetention, PushSettings, QuotaDefaults, Server, Timeouts};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,6 +128,10 @@ struct ServeArgs {
     /// Seconds a request may take to send its body before it is answered 408 [default: 30].
     #[arg(long, env = "USERORDER_BODY_TIMEOUT")]
     body_timeout: Option<u64>,
+    /// Seconds to wait before each retry of a failed event push, comma-separated; after the
+    /// last, the delivery is failed [default: 5,30,120].
+    #[arg(long, env = "USERORDER_PUSH_RETRY_AFTER", value_delimiter = ',')]
+    push_retry_after: Option<Vec<f64>>,
     /// Log lines as `text` or `json` (one object per line) [default: text].
     #[arg(long, env = "USERORDER_LOG_FORMAT")]
     log_format: Option<LogFormat>,
@@ -296,6 +300,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 header: seconds(args.header_timeout.filter(|s| *s > 0), defaults.header),
                 body: seconds(args.body_timeout.filter(|s| *s > 0), defaults.body),
             }
+        },
+        push: {
+            let mut push = PushSettings::default();
+            if let Some(waits) = &args.push_retry_after {
+                push.retry_after = waits
+                    .iter()
+                    .filter(|s| s.is_finite())
+                    .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
+                    .collect();
+            }
+            push
         },
     })
     .await

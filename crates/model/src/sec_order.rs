@@ -16,6 +16,30 @@ pub struct SetMsgJumpPathIn {
     pub path: Option<String>,
 }
 
+/// `POST /wxa/sec/order/notify_confirm_receive`: a PaymentRef and the courier's signed-for
+/// time.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct NotifyConfirmReceiveIn {
+    #[serde(flatten)]
+    pub payment: PaymentRefIn,
+    /// Unix seconds: after the shipping completed, not in the future.
+    pub received_time: Option<i64>,
+}
+
+/// `POST /wxa/sec/order/opspecialorder`: report a pre-sale or a test order.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct OpSpecialOrderIn {
+    /// A transaction_id, or an out_trade_no (several: the latest paid).
+    #[serde(default, deserialize_with = "crate::wire::empty_as_none")]
+    pub order_id: Option<String>,
+    /// 1 pre-sale (预售), 2 test order (测试订单).
+    #[serde(rename = "type")]
+    pub kind: Option<i64>,
+    /// Pre-sale: when shipping is due, Unix seconds, more than 15 and at most 330 days
+    /// after pay_time.
+    pub delay_to: Option<i64>,
+}
+
 /// `POST /wxa/sec/order/is_trade_managed` and `is_trade_management_confirmation_completed`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct AppidIn {

@@ -21,7 +21,7 @@ use crate::envelope::{self, is_wechat_path};
 use crate::error::ApiError;
 use crate::openapi::{Answer, Auth, Doc, Errcodes, Tag, body, params, schema};
 use crate::routes::{component, journal, permission, sec_order, shipping, shopping, token};
-use crate::sandbox::{debugging, identities, payments, platforms, trade};
+use crate::sandbox::{debugging, events, identities, payments, platforms, trade};
 use crate::state::AppState;
 use crate::{openapi, pages, sandbox};
 
@@ -231,6 +231,26 @@ pub fn endpoints() -> Vec<Endpoint> {
             .errcodes(E::ORDER_LIST),
         ),
         wechat(
+            "/wxa/sec/order/notify_confirm_receive",
+            post(sec_order::notify_confirm_receive),
+            Doc::new(
+                Tag::ShippingManagement,
+                "notify_confirm_receive: remind the payer to confirm receipt of a delivered courier order, once",
+            )
+            .body(body::<sec::NotifyConfirmReceiveIn>)
+            .errcodes(E::NOTIFY_CONFIRM_RECEIVE),
+        ),
+        wechat(
+            "/wxa/sec/order/opspecialorder",
+            post(sec_order::opspecialorder),
+            Doc::new(
+                Tag::ShippingManagement,
+                "opspecialorder: report an order still to ship as a pre-sale (ships by delay_to) or a test order",
+            )
+            .body(body::<sec::OpSpecialOrderIn>)
+            .errcodes(E::SPECIAL_ORDER),
+        ),
+        wechat(
             "/wxa/sec/order/set_msg_jump_path",
             post(sec_order::set_msg_jump_path),
             Doc::new(
@@ -346,7 +366,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             &["get"],
             "/sandbox/payments/{transaction_id}",
             get(payments::get_payment),
-            Doc::sandbox("A payment").answer(Answer::Rest(schema::<sb::Payment>)),
+            Doc::sandbox("A payment, with its order in order shipping management (sec_order)")
+                .answer(Answer::Rest(schema::<sb::PaymentView>)),
         ),
         admin(
             &["post"],
@@ -369,6 +390,30 @@ pub fn endpoints() -> Vec<Endpoint> {
             Doc::sandbox("The payer confirms receipt of a shipped order (order_state 3)")
                 .body(body::<sb::ConfirmReceiptIn>)
                 .answer(Answer::Rest(schema::<sb::ConfirmReceiptOut>)),
+        ),
+        admin(
+            &["put"],
+            "/sandbox/payments/{transaction_id}/complaint",
+            put(payments::put_complaint),
+            Doc::sandbox("The payer opens or closes a complaint (order_state 6 after receipt; settlement waits)")
+                .body(body::<sb::ComplaintIn>)
+                .answer(Answer::Rest(schema::<sb::PaymentView>)),
+        ),
+        admin(
+            &["put"],
+            "/sandbox/apps/{appid}/push",
+            put(events::put_push),
+            Doc::sandbox("Where an app's order shipping management events are pushed (url null: nowhere)")
+                .body(body::<sb::Push>)
+                .answer(Answer::Rest(schema::<sb::Push>)),
+        ),
+        admin(
+            &["get"],
+            "/sandbox/events",
+            get(events::get_events),
+            Doc::sandbox("The event log (swept first), with each event's delivery")
+                .params(params::<sb::EventsQuery>)
+                .answer(Answer::Rest(schema::<sb::EventsOut>)),
         ),
         admin(
             &["get"],

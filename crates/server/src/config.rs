@@ -51,6 +51,28 @@ impl Default for Timeouts {
     }
 }
 
+/// How events are swept and pushed (SPEC §10.13). The defaults are SPEC's; tests shorten
+/// them.
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    /// How often the event sweep runs besides clock advances and event reads.
+    pub sweep_every: Duration,
+    /// The wait before each retry of a failed delivery; after the last, `failed`.
+    pub retry_after: Vec<Duration>,
+    /// How long one delivery may take.
+    pub timeout: Duration,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            sweep_every: Duration::from_secs(5),
+            retry_after: [5, 30, 120].map(Duration::from_secs).to_vec(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -62,4 +84,5 @@ pub struct Config {
     pub quotas: QuotaDefaults,
     pub journal: JournalRetention,
     pub timeouts: Timeouts,
+    pub push: PushSettings,
 }

@@ -16,6 +16,7 @@ mod journal;
 mod metrics;
 mod openapi;
 mod pages;
+mod push;
 mod rid;
 mod routes;
 mod sandbox;
@@ -30,7 +31,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use userorder_model::openid::OpenIdCodec;
 
-pub use config::{Config, JournalRetention, QuotaDefaults, Timeouts};
+pub use config::{Config, JournalRetention, PushSettings, QuotaDefaults, Timeouts};
 use state::AppState;
 
 /// The OpenAPI document `GET /openapi.json` serves, pretty-printed (`docs/openapi.json`).
@@ -59,6 +60,7 @@ pub struct Server {
     state: AppState,
     timeouts: Timeouts,
     journal_writer: tokio::task::JoinHandle<()>,
+    pusher: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -68,6 +70,7 @@ impl Server {
         let openid_key = store.server_key("openid").await?;
         let session_key = store.server_key("session").await?;
         let (journal, journal_writer) = journal::Journal::start(store.clone(), config.journal);
+        let (events, pusher) = push::start(store.clone(), config.push);
         let state = AppState {
             journal,
             metrics: Arc::new(metrics::Metrics::default()),
@@ -77,6 +80,7 @@ impl Server {
             admin_token: Arc::from(config.admin_token.as_str()),
             quotas: config.quotas,
             rids: Arc::new(rid::RidSource::new()),
+            events,
         };
         let listener =
             TcpListener::bind(config.listen)
@@ -92,6 +96,7 @@ impl Server {
             state,
             timeouts: config.timeouts,
             journal_writer,
+            pusher,
         })
     }
 
@@ -105,6 +110,8 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         connections::serve(self.listener, self.router, self.timeouts, shutdown).await;
+        // A delivery cut off here is sent again once its lease runs out.
+        self.pusher.abort();
         // Every sender is gone with the router and the state: the writer drains and ends.
         drop(self.state);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.journal_writer).await;

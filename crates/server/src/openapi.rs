@@ -316,6 +316,29 @@ impl Errcodes {
         BODY,
         &[ErrCode::SEC_INVALID_PARAMETER, ErrCode::PAYMENT_NOT_FOUND],
     ];
+    /// SPEC §10.8: PaymentRef, received_time, the lookup, then the reminder's rules.
+    pub const NOTIFY_CONFIRM_RECEIVE: &[&[ErrCode]] = &[
+        CALLER,
+        BODY,
+        &[
+            ErrCode::SEC_INVALID_PARAMETER,
+            ErrCode::PAYMENT_NOT_FOUND,
+            ErrCode::ORDER_NOT_SHIPPED,
+            ErrCode::REMIND_NOT_COURIER,
+            ErrCode::REMINDER_USED,
+            ErrCode::RECEIVED_TIME_ILLEGAL,
+        ],
+    ];
+    /// SPEC §10.11: type, the order still to ship, then a pre-sale's delay_to.
+    pub const SPECIAL_ORDER: &[&[ErrCode]] = &[
+        CALLER,
+        BODY,
+        &[
+            ErrCode::SPECIAL_TYPE_ILLEGAL,
+            ErrCode::SPECIAL_ORDER_NOT_FOUND,
+            ErrCode::SPECIAL_DELAY_TO_ILLEGAL,
+        ],
+    ];
     /// SPEC §10.9: the trade-management gate (48001); no platform may call (61007).
     pub const SET_MSG_JUMP_PATH: &[&[ErrCode]] = &[CALLER, BODY, &[ErrCode::SEC_INVALID_PARAMETER]];
     /// SPEC §10.10: no gate; a platform needs set 18 or 142 (61003).

@@ -21,4 +21,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs the pages' session cookies; read from the store once at start.
     pub session_key: [u8; 32],
+    /// Sweeps and pushes order shipping management's events (SPEC §10.13).
+    pub events: crate::push::Events,
 }

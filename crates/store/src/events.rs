@@ -10,7 +10,7 @@
 //! recorded by the upload itself, in its transaction.
 
 use serde_json::{Map, Value, json};
-use userorder_model::sec_order::{Shipment, StateFacts};
+use userorder_model::sec_order::Shipment;
 
 use crate::records::*;
 use crate::rows::{OrderRow, order_select};
@@ -226,12 +226,7 @@ pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
         let Some((order, Some(shipment))) = row.into_order(&appid, now)? else {
             continue;
         };
-        let state = StateFacts {
-            shipment: Some(&shipment),
-            refunded_at: order.refunded_at,
-            complaints: &order.complaints,
-            settings: &app.trade,
-        };
+        let state = order.facts(Some(&shipment), &app.trade);
         let (Some(confirmed), Some(settled), Some(shipped)) =
             (state.confirmed_at(), state.settled_at(), shipment.finished_at)
         else {
@@ -273,12 +268,7 @@ pub fn shipped(
     if !completed_now {
         return None;
     }
-    let state = StateFacts {
-        shipment: Some(after),
-        refunded_at: order.refunded_at,
-        complaints: &order.complaints,
-        settings: trade,
-    };
+    let state = order.facts(Some(after), trade);
     let estimated = state.auto_confirm_at()? + trade.settle_delay_s;
     let mut body = order_body(appid, order, shipped, ORDER_SETTLEMENT);
     body.insert("shipped_time".into(), json!(shipped));

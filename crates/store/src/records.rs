@@ -171,6 +171,22 @@ pub struct PaymentOrder {
     pub complaints: Vec<Complaint>,
 }
 
+impl PaymentOrder {
+    /// What the order's state is computed from, with its shipping and its app's settings.
+    pub fn facts<'a>(
+        &'a self,
+        shipment: Option<&'a Shipment>,
+        trade: &'a TradeManagement,
+    ) -> userorder_model::sec_order::StateFacts<'a> {
+        userorder_model::sec_order::StateFacts {
+            shipment,
+            refunded_at: self.refunded_at,
+            complaints: &self.complaints,
+            settings: trade,
+        }
+    }
+}
+
 /// What a call changes of one order (SPEC §10.8, §10.11, §10.12), judged by
 /// `rules::change_order` under the order's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]

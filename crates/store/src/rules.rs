@@ -7,7 +7,6 @@ use userorder_model::ErrCode;
 use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
-use userorder_model::sec_order::StateFacts;
 
 use crate::StoreError;
 use crate::records::*;
@@ -36,12 +35,7 @@ pub fn change_order(
     change: &OrderChange,
     now: i64,
 ) -> (ChangeOutcome, bool) {
-    let facts = StateFacts {
-        shipment: shipment.as_ref(),
-        refunded_at: order.refunded_at,
-        complaints: &order.complaints,
-        settings: trade,
-    };
+    let facts = order.facts(shipment.as_ref(), trade);
     // Judged on the stored facts first; the order changes after.
     match change {
         OrderChange::ConfirmReceipt { openid } => {
@@ -128,12 +122,7 @@ pub fn ship_all(
 ) -> std::result::Result<Vec<Shipped>, ErrCode> {
     let mut changed = Vec::with_capacity(stored.len());
     for ((order, shipment), (transaction_id, upload)) in stored.iter().zip(&orders.orders) {
-        let facts = StateFacts {
-            shipment: shipment.as_ref(),
-            refunded_at: order.refunded_at,
-            complaints: &order.complaints,
-            settings: trade,
-        };
+        let facts = order.facts(shipment.as_ref(), trade);
         let judged = userorder_model::sec_order::ship(
             shipment.as_ref(),
             facts,

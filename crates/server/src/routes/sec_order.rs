@@ -9,13 +9,16 @@ use userorder_model::sandbox::TradeManagement;
 use userorder_model::sec_order::{
     AppidIn, CARRIERS, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
     GetOrderOut, IsTradeManagedOut, OrderListIn, OrderListOut, OrderOut, OrderShippingOut,
-    PaymentRef, PaymentRefIn, SetMsgJumpPathIn, Shipment, StateFacts, UploadCombinedShippingIn,
+    NotifyConfirmReceiveIn, OpSpecialOrderIn, PaymentRef, PaymentRefIn, SetMsgJumpPathIn, Shipment,
+    UploadCombinedShippingIn,
     UploadShippingIn, combined_shipping_request, known_payment, payment_ref, shipping_request,
 };
 use userorder_model::shopping::OrderKey;
 use userorder_model::wire::EnvelopeOut;
 use userorder_model::{ErrCode, Rejection};
-use userorder_store::{App, OrderListFilter, PaymentOrder, ShipOrders};
+use userorder_store::{
+    App, ChangeOutcome, OrderChange, OrderListFilter, PaymentOrder, ShipOrders,
+};
 
 use crate::error::ApiError;
 use crate::extract::needs::{DeliveryList, SecOrder, SecOrderNoPlatform, TradeQuery};
@@ -43,19 +46,16 @@ pub async fn get_order(
 
 /// An order as the API shows it at `now`: its state computed from the stored moments and
 /// the sandbox clock (SPEC §10.6), its shipping `{}` until the first upload.
-fn order_out(
+pub fn order_out(
     order: PaymentOrder,
     shipment: Option<&Shipment>,
     trade: &TradeManagement,
     now: i64,
 ) -> OrderOut {
-    let facts = StateFacts {
-        shipment,
-        refunded_at: order.refunded_at,
-        settings: trade,
-    };
+    let facts = order.facts(shipment, trade);
+    let (order_state, in_complaint) = (facts.order_state(now), facts.in_complaint(now));
     OrderOut {
-        order_state: facts.order_state(now),
+        order_state,
         transaction_id: order.keys.transaction_id,
         merchant_id: order.keys.mchid,
         sub_merchant_id: "0".into(),
@@ -65,10 +65,75 @@ fn order_out(
         openid: order.openid,
         trade_create_time: order.created_at,
         pay_time: order.paid_at,
-        in_complaint: false,
+        in_complaint,
         shipping: OrderShippingOut {
             shipped: shipment.map(Shipment::shown),
         },
+    }
+}
+
+/// `notify_confirm_receive` (SPEC §10.8): the PaymentRef, the signed-for time, the lookup,
+/// then the reminder's rules under the order's lock; once per order.
+pub async fn notify_confirm_receive(
+    State(state): State<AppState>,
+    caller: Caller<SecOrder>,
+    WeChatBody(body): WeChatBody<NotifyConfirmReceiveIn>,
+) -> Result<Json<EnvelopeOut>, ApiError> {
+    let key = payment_ref(body.payment)?;
+    let received_time = body
+        .received_time
+        .ok_or_else(|| Rejection::sec_invalid("received_time", "is missing (Unix seconds)"))?;
+    let change = OrderChange::Remind { received_time };
+    changed(&state, &caller.app.appid, &key, &change, caller.now, ErrCode::PAYMENT_NOT_FOUND)
+        .await
+}
+
+/// `opspecialorder` (SPEC §10.11): the type, then the order (still to ship), then the
+/// pre-sale's delay_to; a new report replaces the last.
+pub async fn opspecialorder(
+    State(state): State<AppState>,
+    caller: Caller<SecOrder>,
+    WeChatBody(body): WeChatBody<OpSpecialOrderIn>,
+) -> Result<Json<EnvelopeOut>, ApiError> {
+    let kind = body
+        .kind
+        .filter(|k| matches!(k, 1 | 2))
+        .ok_or_else(|| Rejection::at(ErrCode::SPECIAL_TYPE_ILLEGAL, "type"))?;
+    let order_id = body
+        .order_id
+        .ok_or_else(|| Rejection::at(ErrCode::SPECIAL_ORDER_NOT_FOUND, "order_id"))?;
+    let change = OrderChange::Special {
+        kind,
+        delay_to: body.delay_to,
+    };
+    let key = PaymentRef::OrderId(order_id);
+    changed(&state, &caller.app.appid, &key, &change, caller.now, ErrCode::SPECIAL_ORDER_NOT_FOUND)
+        .await
+}
+
+/// Applies a change to the order `key` names; `missing` when it names none.
+async fn changed(
+    state: &AppState,
+    appid: &str,
+    key: &PaymentRef,
+    change: &OrderChange,
+    now: i64,
+    missing: ErrCode,
+) -> Result<Json<EnvelopeOut>, ApiError> {
+    let (outcome, _) = state
+        .store
+        .change_order(Some(appid), key, change, now)
+        .await?
+        .ok_or(missing)?;
+    match outcome {
+        ChangeOutcome::Refused(code) => Err(match code {
+            ErrCode::RECEIVED_TIME_ILLEGAL => Rejection::at(code, "received_time"),
+            ErrCode::SPECIAL_DELAY_TO_ILLEGAL => Rejection::at(code, "delay_to"),
+            ErrCode::SPECIAL_ORDER_NOT_FOUND => Rejection::at(code, "order_id"),
+            _ => Rejection::new(code),
+        }
+        .into()),
+        _ => Ok(Json(EnvelopeOut::ok())),
     }
 }
 
@@ -108,6 +173,7 @@ pub async fn upload_shipping_info(
         })
         .await?
         .map_err(Rejection::new)?;
+    state.events.wake(); // the upload may have recorded a settlement event
     Ok(Json(EnvelopeOut::ok()))
 }
 
@@ -158,6 +224,7 @@ pub async fn upload_combined_shipping_info(
         })
         .await?
         .map_err(Rejection::new)?;
+    state.events.wake(); // the upload may have recorded a settlement event
     Ok(Json(EnvelopeOut::ok()))
 }
 
@@ -234,12 +301,9 @@ pub async fn get_order_list(
     while found.len() <= page_size {
         let page = state.store.orders_page(&filter).await?;
         for (order, shipment) in page.orders {
-            let order_state = StateFacts {
-                shipment: shipment.as_ref(),
-                refunded_at: order.refunded_at,
-                settings: &caller.app.trade,
-            }
-            .order_state(caller.now);
+            let order_state = order
+                .facts(shipment.as_ref(), &caller.app.trade)
+                .order_state(caller.now);
             if wanted_state.is_none_or(|s| s == order_state) {
                 found.push((order, shipment));
             }

@@ -3,6 +3,7 @@
 //! routes and documents the handlers).
 
 pub mod debugging;
+pub mod events;
 pub mod identities;
 pub mod payments;
 pub mod platforms;

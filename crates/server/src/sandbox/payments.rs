@@ -9,15 +9,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use userorder_model::association::PaymentKeys;
 use userorder_model::sandbox::{
-    AdvanceIn, ClockOut, ConfirmReceiptIn, ConfirmReceiptOut, NewPaymentIn, OrderOut, OrdersOut,
-    OrdersQuery, Payment,
+    AdvanceIn, ClockOut, ComplaintIn, ConfirmReceiptIn, ConfirmReceiptOut, NewPaymentIn, OrderOut,
+    OrdersOut, OrdersQuery, Payment, PaymentView, SecOrderView,
 };
+use userorder_model::sec_order::PaymentRef;
 use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
-use userorder_store::{Created, NewPayment, Refunded, UploadFilter};
+use userorder_store::{ChangeOutcome, Created, StoreError, NewPayment, OrderChange, Refunded, UploadFilter};
 
 use super::{DIGITS, HEX, SandboxJson, SandboxQuery, random_string};
 use crate::clock;
 use crate::error::SandboxError;
+use crate::routes::sec_order::order_out;
 use crate::state::AppState;
 
 /// 28 digits: `4200`, the sandbox date, 16 random digits.
@@ -150,17 +152,90 @@ pub async fn post_confirm_receipt(
     Path(transaction_id): Path<String>,
     SandboxJson(raw): SandboxJson<ConfirmReceiptIn>,
 ) -> Result<Json<ConfirmReceiptOut>, SandboxError> {
+    let change = OrderChange::ConfirmReceipt { openid: raw.openid };
+    match change_order(&state, &transaction_id, &change).await? {
+        ChangeOutcome::Confirm(status) => Ok(Json(ConfirmReceiptOut { status })),
+        other => Err(StoreError::Corrupt(format!("confirm-receipt answered {other:?}")).into()),
+    }
+}
+
+/// The payer opens or closes a complaint (SPEC §10.12): while one is open after receipt,
+/// the order waits in state 6 and settlement with it. Idempotent; 409 once refunded.
+pub async fn put_complaint(
+    State(state): State<AppState>,
+    Path(transaction_id): Path<String>,
+    SandboxJson(raw): SandboxJson<ComplaintIn>,
+) -> Result<Json<PaymentView>, SandboxError> {
+    let open = raw
+        .open
+        .ok_or_else(|| SandboxError::BadRequest("open is required (true or false)".into()))?;
+    match change_order(&state, &transaction_id, &OrderChange::Complaint { open }).await? {
+        ChangeOutcome::Refunded => Err(SandboxError::Conflict(format!(
+            "payment {transaction_id} is refunded"
+        ))),
+        _ => payment_view(&state, &transaction_id).await.map(Json),
+    }
+}
+
+/// A payer's change to the order of a payment, under the order's lock; 404 when the
+/// payment is not an order (now).
+async fn change_order(
+    state: &AppState,
+    transaction_id: &str,
+    change: &OrderChange,
+) -> Result<ChangeOutcome, SandboxError> {
     let now = clock::now(state.store.as_ref()).await?;
-    let status = state
+    let key = PaymentRef::Transaction(transaction_id.to_owned());
+    let (outcome, _) = state
         .store
-        .confirm_receipt(&transaction_id, raw.openid.as_deref(), now)
+        .change_order(None, &key, change, now)
         .await?
         .ok_or_else(|| {
             SandboxError::NotFound(format!(
                 "payment {transaction_id} is not an order of order shipping management"
             ))
         })?;
-    Ok(Json(ConfirmReceiptOut { status }))
+    Ok(outcome)
+}
+
+/// A payment with what order shipping management holds of it (SPEC §10.12).
+async fn payment_view(state: &AppState, transaction_id: &str) -> Result<PaymentView, SandboxError> {
+    let payment = state
+        .store
+        .payment(transaction_id)
+        .await?
+        .ok_or_else(|| SandboxError::NotFound(format!("no payment {transaction_id}")))?;
+    let is_order = matches!(payment.state.as_str(), "SUCCESS" | "REFUND")
+        && !payment.excluded_from_shipping
+        && payment.sub_orders.is_empty();
+    let sec_order = if is_order {
+        let now = clock::now(state.store.as_ref()).await?;
+        let app = state.store.app(&payment.appid).await?;
+        let key = PaymentRef::Transaction(transaction_id.to_owned());
+        let found = state.store.order(&payment.appid, &key, now).await?;
+        let trade = app.as_ref().map(|a| a.trade.clone()).unwrap_or_default();
+        Some(match found {
+            Some((order, shipment)) => SecOrderView {
+                visible_at: payment.visible_at,
+                special: order.special,
+                reminder: shipment.as_ref().and_then(|s| s.reminder),
+                complaints: order.complaints.clone(),
+                msg_jump_path: app.and_then(|a| a.msg_jump_path),
+                order: Some(order_out(order, shipment.as_ref(), &trade, now)),
+            },
+            None => SecOrderView {
+                visible_at: payment.visible_at,
+                order: None,
+                special: None,
+                reminder: None,
+                complaints: Vec::new(),
+                msg_jump_path: app.and_then(|a| a.msg_jump_path),
+            },
+        })
+    } else {
+        None
+    };
+    Ok(PaymentView { payment, sec_order })
 }
 
 pub async fn post_payment(
@@ -176,13 +251,8 @@ pub async fn post_payment(
 pub async fn get_payment(
     State(state): State<AppState>,
     Path(transaction_id): Path<String>,
-) -> Result<Json<Payment>, SandboxError> {
-    state
-        .store
-        .payment(&transaction_id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| SandboxError::NotFound(format!("no payment {transaction_id}")))
+) -> Result<Json<PaymentView>, SandboxError> {
+    payment_view(&state, &transaction_id).await.map(Json)
 }
 
 pub async fn post_pay(
@@ -258,5 +328,7 @@ pub async fn post_clock_advance(
         ));
     }
     state.store.advance_clock(raw.seconds).await?;
+    // What became due in the jump is recorded before the answer (SPEC §10.13).
+    state.events.sweep().await?;
     clock_body(&state).await
 }

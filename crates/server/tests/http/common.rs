@@ -1,17 +1,28 @@
 //! The harness: a spawned server, a ready-made shop (app, merchant, payer, token) and
 //! valid request bodies to break one rule at a time.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use userorder_client::{Client, Error, Sandbox};
 use userorder_model::ErrCode;
-use userorder_server::{Config, JournalRetention, QuotaDefaults, Server, Timeouts};
+use userorder_server::{Config, JournalRetention, PushSettings, QuotaDefaults, Server, Timeouts};
 pub use userorder_store::testing::{Backend, TestDb};
 
 pub const ADMIN: &str = "test-admin-token";
 
 pub use userorder_store::on_every_backend;
+
+/// SPEC's push timing, shortened so that a test sees every retry in a second.
+pub fn test_push() -> PushSettings {
+    PushSettings {
+        sweep_every: Duration::from_millis(500),
+        retry_after: vec![Duration::from_millis(200); 3],
+        timeout: Duration::from_secs(2),
+    }
+}
 
 pub struct TestServer {
     pub base: String,
@@ -51,6 +62,7 @@ impl TestServer {
             admin_token: ADMIN.into(),
             quotas: QuotaDefaults::default(),
             journal,
+            push: test_push(),
         })
         .await
         .expect("server builds");
