@@ -15,8 +15,8 @@ use userorder_model::ErrCode;
 use userorder_model::association::VerifyResult;
 use userorder_model::sec_order::{
     AppidIn, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut, GetOrderOut,
-    IsTradeManagedOut, OrderOut, PaymentRefIn, SetMsgJumpPathIn, UploadCombinedShippingIn,
-    UploadShippingIn,
+    IsTradeManagedOut, NotifyConfirmReceiveIn, OpSpecialOrderIn, OrderListIn, OrderListOut,
+    OrderOut, PaymentRefIn, SetMsgJumpPathIn, UploadCombinedShippingIn, UploadShippingIn,
 };
 use userorder_model::wire::{
     EnvelopeOut, PermissionConfirmOut, RidGetIn, RidGetOut, RidRequestOut,
@@ -257,6 +257,42 @@ impl AppClient {
     pub async fn get_order(&self, key: &PaymentRefIn) -> Result<OrderOut, Error> {
         let answer: GetOrderOut = self.post("/wxa/sec/order/get_order", key).await?;
         Ok(answer.order)
+    }
+
+    /// `/wxa/sec/order/get_order_list`: a page of the app's orders; pass the answer's
+    /// `last_index` back for the next.
+    pub async fn get_order_list(&self, filter: &OrderListIn) -> Result<OrderListOut, Error> {
+        self.post("/wxa/sec/order/get_order_list", filter).await
+    }
+
+    /// `/wxa/sec/order/notify_confirm_receive`: remind the payer of a delivered courier
+    /// order to confirm receipt (once per order).
+    pub async fn notify_confirm_receive(
+        &self,
+        key: &PaymentRefIn,
+        received_time: i64,
+    ) -> Result<(), Error> {
+        let body = NotifyConfirmReceiveIn {
+            payment: key.clone(),
+            received_time: Some(received_time),
+        };
+        self.ok("/wxa/sec/order/notify_confirm_receive", &body).await
+    }
+
+    /// `/wxa/sec/order/opspecialorder`: report an order still to ship as a pre-sale
+    /// (`kind` 1, shipping due by `delay_to`) or a test order (`kind` 2).
+    pub async fn op_special_order(
+        &self,
+        order_id: &str,
+        kind: i64,
+        delay_to: Option<i64>,
+    ) -> Result<(), Error> {
+        let body = OpSpecialOrderIn {
+            order_id: Some(order_id.to_owned()),
+            kind: Some(kind),
+            delay_to,
+        };
+        self.ok("/wxa/sec/order/opspecialorder", &body).await
     }
 
     /// `/wxa/sec/order/is_trade_managed` for this app.

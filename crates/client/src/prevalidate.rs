@@ -5,6 +5,7 @@
 
 use userorder_model::Rejection;
 use userorder_model::body;
+use userorder_model::sec_order;
 use userorder_model::validate::{self, Acting, OpenIdDecoder, Undecodable};
 
 /// Accepts any openid of the right shape: `o` + 27 base64url characters.
@@ -44,6 +45,19 @@ pub fn check(path: &str, appid: &str, body: &[u8]) -> Option<Rejection> {
                 .and_then(|raw| validate::upload_combined_shipping_info(raw, &caller).map(drop)),
             "/user-order/shoppinginfo/verify" => {
                 body::parse(body).and_then(|raw| validate::verify(raw, &caller).map(drop))
+            }
+            "/wxa/sec/order/upload_shipping_info" => body::parse(body)
+                .and_then(|raw| sec_order::shipping_request(raw).map(drop)),
+            "/wxa/sec/order/upload_combined_shipping_info" => body::parse(body)
+                .and_then(|raw| sec_order::combined_shipping_request(raw).map(drop)),
+            "/wxa/sec/order/get_order" => {
+                body::parse(body).and_then(|raw| sec_order::payment_ref(raw).map(drop))
+            }
+            "/wxa/sec/order/notify_confirm_receive" => {
+                body::parse(body).and_then(|raw| sec_order::notify_request(raw).map(drop))
+            }
+            "/wxa/sec/order/opspecialorder" => {
+                body::parse(body).and_then(|raw| sec_order::special_request(raw).map(drop))
             }
             _ => Ok(()),
         };

@@ -8,8 +8,9 @@ use userorder_model::sandbox::{
     AdvanceIn, AppOut, AppsOut, ClockOut, ConfirmReceiptIn, ConfirmReceiptOut, ConfirmStatus,
     FaultsIn, FaultsOut, JournalEntry, JournalOut, Merchant, NewAppOut, NewAuthorizationOut,
     NewComponentOut, NewMerchantIn, NewOpenIdIn, NewOpenIdOut, OrderOut, OrdersOut, Payment,
-    SandboxErrorOut, TradeManagement, TradeManagementIn,
+    PaymentView, SandboxErrorOut, TradeManagement, TradeManagementIn,
 };
+use userorder_model::sandbox::{ComplaintIn, Event, EventsOut, Push};
 
 use crate::Error;
 
@@ -103,6 +104,48 @@ impl Sandbox {
 
     pub async fn payment(&self, transaction_id: &str) -> Result<Payment, Error> {
         self.get(&format!("/payments/{transaction_id}")).await
+    }
+
+    /// A payment with what order shipping management holds of it (`sec_order`).
+    pub async fn payment_view(&self, transaction_id: &str) -> Result<PaymentView, Error> {
+        self.get(&format!("/payments/{transaction_id}")).await
+    }
+
+    /// The payer opens (`true`) or closes a complaint about an order.
+    pub async fn set_complaint(&self, transaction_id: &str, open: bool) -> Result<PaymentView, Error> {
+        self.put(
+            &format!("/payments/{transaction_id}/complaint"),
+            &ComplaintIn { open: Some(open) },
+        )
+        .await
+    }
+
+    /// Where an app's events are pushed (`url: None` stops pushing).
+    pub async fn set_push(&self, appid: &str, push: &Push) -> Result<Push, Error> {
+        self.put(&format!("/apps/{appid}/push"), push).await
+    }
+
+    /// The event log after `after` (an event id; 0 from the start), swept first.
+    pub async fn events(&self, appid: Option<&str>, after: i64) -> Result<Vec<Event>, Error> {
+        let mut path = format!("/events?after={after}&limit=1000");
+        if let Some(appid) = appid {
+            path.push_str(&format!("&appid={appid}"));
+        }
+        Ok(self.get::<EventsOut>(&path).await?.events)
+    }
+
+    /// `PUT`s a JSON body to a sandbox path and reads the answer as `T`.
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
+        self.send(
+            self.http
+                .put(format!("{}/sandbox{path}", self.base))
+                .json(body),
+        )
+        .await
     }
 
     /// The payer pays: the payment is `SUCCESS` and matching uploads associate.

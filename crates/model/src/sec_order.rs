@@ -40,6 +40,41 @@ pub struct OpSpecialOrderIn {
     pub delay_to: Option<i64>,
 }
 
+/// notify_confirm_receive's body rules (SPEC §10.8): the PaymentRef, then received_time.
+pub fn notify_request(raw: NotifyConfirmReceiveIn) -> Result<(PaymentRef, i64), crate::Rejection> {
+    let key = payment_ref(raw.payment)?;
+    let received_time = raw.received_time.ok_or_else(|| {
+        crate::Rejection::sec_invalid("received_time", "is missing (Unix seconds)")
+    })?;
+    Ok((key, received_time))
+}
+
+/// A checked opspecialorder body: the order_id, the type (1 or 2) and delay_to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialRequest {
+    pub order_id: String,
+    pub kind: i64,
+    pub delay_to: Option<i64>,
+}
+
+/// opspecialorder's body rules (SPEC §10.11): the type, then an order_id (whether it names
+/// an order still to ship, and a pre-sale's delay_to, are for after the lookup).
+pub fn special_request(raw: OpSpecialOrderIn) -> Result<SpecialRequest, crate::Rejection> {
+    use crate::{ErrCode, Rejection};
+    let kind = raw
+        .kind
+        .filter(|k| matches!(k, 1 | 2))
+        .ok_or_else(|| Rejection::at(ErrCode::SPECIAL_TYPE_ILLEGAL, "type"))?;
+    let order_id = raw
+        .order_id
+        .ok_or_else(|| Rejection::at(ErrCode::SPECIAL_ORDER_NOT_FOUND, "order_id"))?;
+    Ok(SpecialRequest {
+        order_id,
+        kind,
+        delay_to: raw.delay_to,
+    })
+}
+
 /// `POST /wxa/sec/order/is_trade_managed` and `is_trade_management_confirmation_completed`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct AppidIn {

@@ -9,9 +9,10 @@ use userorder_model::sandbox::TradeManagement;
 use userorder_model::sec_order::{
     AppidIn, CARRIERS, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
     GetOrderOut, IsTradeManagedOut, OrderListIn, OrderListOut, OrderOut, OrderShippingOut,
-    NotifyConfirmReceiveIn, OpSpecialOrderIn, PaymentRef, PaymentRefIn, SetMsgJumpPathIn, Shipment,
+    NotifyConfirmReceiveIn, OpSpecialOrderIn, PaymentRef, SpecialRequest, PaymentRefIn, SetMsgJumpPathIn, Shipment,
     UploadCombinedShippingIn,
-    UploadShippingIn, combined_shipping_request, known_payment, payment_ref, shipping_request,
+    UploadShippingIn, combined_shipping_request, known_payment, notify_request, payment_ref, shipping_request,
+    special_request,
 };
 use userorder_model::shopping::OrderKey;
 use userorder_model::wire::EnvelopeOut;
@@ -79,10 +80,7 @@ pub async fn notify_confirm_receive(
     caller: Caller<SecOrder>,
     WeChatBody(body): WeChatBody<NotifyConfirmReceiveIn>,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
-    let key = payment_ref(body.payment)?;
-    let received_time = body
-        .received_time
-        .ok_or_else(|| Rejection::sec_invalid("received_time", "is missing (Unix seconds)"))?;
+    let (key, received_time) = notify_request(body)?;
     let change = OrderChange::Remind { received_time };
     changed(&state, &caller.app.appid, &key, &change, caller.now, ErrCode::PAYMENT_NOT_FOUND)
         .await
@@ -95,17 +93,12 @@ pub async fn opspecialorder(
     caller: Caller<SecOrder>,
     WeChatBody(body): WeChatBody<OpSpecialOrderIn>,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
-    let kind = body
-        .kind
-        .filter(|k| matches!(k, 1 | 2))
-        .ok_or_else(|| Rejection::at(ErrCode::SPECIAL_TYPE_ILLEGAL, "type"))?;
-    let order_id = body
-        .order_id
-        .ok_or_else(|| Rejection::at(ErrCode::SPECIAL_ORDER_NOT_FOUND, "order_id"))?;
-    let change = OrderChange::Special {
+    let SpecialRequest {
+        order_id,
         kind,
-        delay_to: body.delay_to,
-    };
+        delay_to,
+    } = special_request(body)?;
+    let change = OrderChange::Special { kind, delay_to };
     let key = PaymentRef::OrderId(order_id);
     changed(&state, &caller.app.appid, &key, &change, caller.now, ErrCode::SPECIAL_ORDER_NOT_FOUND)
         .await
