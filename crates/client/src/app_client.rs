@@ -276,7 +276,8 @@ impl AppClient {
             payment: key.clone(),
             received_time: Some(received_time),
         };
-        self.ok("/wxa/sec/order/notify_confirm_receive", &body).await
+        self.ok("/wxa/sec/order/notify_confirm_receive", &body)
+            .await
     }
 
     /// `/wxa/sec/order/opspecialorder`: report an order still to ship as a pre-sale

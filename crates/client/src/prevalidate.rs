@@ -46,8 +46,9 @@ pub fn check(path: &str, appid: &str, body: &[u8]) -> Option<Rejection> {
             "/user-order/shoppinginfo/verify" => {
                 body::parse(body).and_then(|raw| validate::verify(raw, &caller).map(drop))
             }
-            "/wxa/sec/order/upload_shipping_info" => body::parse(body)
-                .and_then(|raw| sec_order::shipping_request(raw).map(drop)),
+            "/wxa/sec/order/upload_shipping_info" => {
+                body::parse(body).and_then(|raw| sec_order::shipping_request(raw).map(drop))
+            }
             "/wxa/sec/order/upload_combined_shipping_info" => body::parse(body)
                 .and_then(|raw| sec_order::combined_shipping_request(raw).map(drop)),
             "/wxa/sec/order/get_order" => {

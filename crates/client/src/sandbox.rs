@@ -112,7 +112,11 @@ impl Sandbox {
     }
 
     /// The payer opens (`true`) or closes a complaint about an order.
-    pub async fn set_complaint(&self, transaction_id: &str, open: bool) -> Result<PaymentView, Error> {
+    pub async fn set_complaint(
+        &self,
+        transaction_id: &str,
+        open: bool,
+    ) -> Result<PaymentView, Error> {
         self.put(
             &format!("/payments/{transaction_id}/complaint"),
             &ComplaintIn { open: Some(open) },

@@ -193,7 +193,10 @@ pub fn known_payment(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentRef {
     Transaction(String),
-    Merchant { mchid: String, out_trade_no: String },
+    Merchant {
+        mchid: String,
+        out_trade_no: String,
+    },
     /// opspecialorder's `order_id` (SPEC §10.11): a transaction_id of the app, else the
     /// latest paid of its payments with this out_trade_no.
     OrderId(String),
@@ -805,7 +808,10 @@ impl StateFacts<'_> {
     /// How receipt was confirmed (SPEC §10.13's `confirm_receive_method`): 1 the payer, 2
     /// automatically.
     pub fn confirm_method(&self) -> i64 {
-        match (self.shipment.and_then(|s| s.confirmed_at), self.auto_confirm_at()) {
+        match (
+            self.shipment.and_then(|s| s.confirmed_at),
+            self.auto_confirm_at(),
+        ) {
             (Some(payer), Some(automatic)) if payer < automatic => 1,
             _ => 2,
         }

@@ -154,7 +154,9 @@ async fn attempt(http: &reqwest::Client, job: &DeliveryJob, retry_after: &[Durat
 /// sorted and joined, sent with both in the query.
 pub fn signed_url(url: &str, token: &str) -> String {
     let timestamp = clock::real_now().to_string();
-    let nonce = rand::thread_rng().gen_range(100_000_000u64..10_000_000_000).to_string();
+    let nonce = rand::thread_rng()
+        .gen_range(100_000_000u64..10_000_000_000)
+        .to_string();
     let signature = signature(token, &timestamp, &nonce);
     let glue = if url.contains('?') { '&' } else { '?' };
     format!("{url}{glue}signature={signature}&timestamp={timestamp}&nonce={nonce}")

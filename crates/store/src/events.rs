@@ -1,7 +1,8 @@
 //! The pushed events of order shipping management (SPEC §10.13), written once for both
 //! backends: which events are due at a sandbox moment, what each says, and the statements
 //! that find them (plain SQL both databases run as written: `$1` is a numbered parameter
-//! in PostgreSQL and a named one in SQLite).
+//! in PostgreSQL and a named one in SQLite, which numbers named parameters by their first
+//! appearance — so each statement here first mentions them in order).
 //!
 //! Events are facts derived from stored facts and the sandbox clock, never timers: a sweep
 //! computes every event due by `now` and records it under a `rule_key` naming its rule and
@@ -121,10 +122,10 @@ pub const LIST: &str = "SELECT id, appid, event, at, payload, delivery_state, at
      WHERE ($1 IS NULL OR appid = $1) AND ($2 IS NULL OR event = $2) AND id > $3
      ORDER BY id LIMIT $4";
 
-/// A delivery attempt's end. Binds: id, state, status, next attempt (ms).
+/// A delivery attempt's end. Binds: state, status, next attempt (ms), id.
 pub const FINISH: &str = "UPDATE sec_events
-     SET delivery_state = $2, attempts = attempts + 1, last_status = $3, next_attempt_ms = $4
-     WHERE id = $1";
+     SET delivery_state = $1, attempts = attempts + 1, last_status = $2, next_attempt_ms = $3
+     WHERE id = $4";
 
 /// A pending event's delivery moves the attempt it claimed this far ahead, so that no
 /// other sweep (or process) sends it meanwhile; a crashed sender's lease runs out and
@@ -203,7 +204,11 @@ pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
             .and_then(|s| s.first_finished_at.or(s.finished_at))
             .is_none_or(|f| f > at);
         let shipped_before = first_shipped(&appid).is_some_and(|f| f < at);
-        if at > now || !unshipped_then || !shipped_before || order.refunded_at.is_some_and(|r| r <= at) {
+        if at > now
+            || !unshipped_then
+            || !shipped_before
+            || order.refunded_at.is_some_and(|r| r <= at)
+        {
             continue;
         }
         let mut body = order_body(&appid, &order, at, REMIND_SHIPPING);
@@ -227,9 +232,11 @@ pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
             continue;
         };
         let state = order.facts(Some(&shipment), &app.trade);
-        let (Some(confirmed), Some(settled), Some(shipped)) =
-            (state.confirmed_at(), state.settled_at(), shipment.finished_at)
-        else {
+        let (Some(confirmed), Some(settled), Some(shipped)) = (
+            state.confirmed_at(),
+            state.settled_at(),
+            shipment.finished_at,
+        ) else {
             continue;
         };
         if settled > now || order.refunded_at.is_some_and(|r| r <= settled) {
@@ -237,7 +244,10 @@ pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
         }
         let mut body = order_body(&appid, &order, settled, ORDER_SETTLEMENT);
         body.insert("shipped_time".into(), json!(shipped));
-        body.insert("confirm_receive_method".into(), json!(state.confirm_method()));
+        body.insert(
+            "confirm_receive_method".into(),
+            json!(state.confirm_method()),
+        );
         body.insert("confirm_receive_time".into(), json!(confirmed));
         body.insert("settlement_time".into(), json!(settled));
         events.push(NewEvent {

@@ -247,11 +247,18 @@ pub struct DeliveryJob {
 /// How a delivery attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivered {
-    Delivered { status: i64 },
+    Delivered {
+        status: i64,
+    },
     /// Failed; try again at this real time (ms).
-    Retry { status: Option<i64>, at_ms: i64 },
+    Retry {
+        status: Option<i64>,
+        at_ms: i64,
+    },
     /// Failed for the last time.
-    Failed { status: Option<i64> },
+    Failed {
+        status: Option<i64>,
+    },
 }
 
 pub use userorder_model::sec_order::{Shipment, ShippingUpload};

@@ -7,7 +7,6 @@ use userorder_model::ErrCode;
 use userorder_model::association::{PaymentFacts, PaymentKeys, UploadFacts, VerifyResult, verdict};
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
-
 use crate::StoreError;
 use crate::records::*;
 use crate::rows::StoredUpload;
@@ -92,7 +91,11 @@ pub fn change_order(
                     closed_at: None,
                 }),
                 (false, true) => {
-                    for complaint in order.complaints.iter_mut().filter(|c| c.closed_at.is_none()) {
+                    for complaint in order
+                        .complaints
+                        .iter_mut()
+                        .filter(|c| c.closed_at.is_none())
+                    {
                         complaint.closed_at = Some(now);
                     }
                 }
@@ -133,7 +136,13 @@ pub fn ship_all(
         match judged {
             Ok(next) => changed.push(Shipped {
                 transaction_id: transaction_id.clone(),
-                event: crate::events::shipped(&orders.appid, order, shipment.as_ref(), &next, trade),
+                event: crate::events::shipped(
+                    &orders.appid,
+                    order,
+                    shipment.as_ref(),
+                    &next,
+                    trade,
+                ),
                 shipment: next,
             }),
             Err(ErrCode::SHIPPING_NOT_UPDATED) => {}

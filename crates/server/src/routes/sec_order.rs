@@ -8,18 +8,15 @@ use axum::extract::State;
 use userorder_model::sandbox::TradeManagement;
 use userorder_model::sec_order::{
     AppidIn, CARRIERS, ConfirmationCompletedOut, DeliveryListIn, DeliveryListOut, DeliveryOut,
-    GetOrderOut, IsTradeManagedOut, OrderListIn, OrderListOut, OrderOut, OrderShippingOut,
-    NotifyConfirmReceiveIn, OpSpecialOrderIn, PaymentRef, SpecialRequest, PaymentRefIn, SetMsgJumpPathIn, Shipment,
-    UploadCombinedShippingIn,
-    UploadShippingIn, combined_shipping_request, known_payment, notify_request, payment_ref, shipping_request,
-    special_request,
+    GetOrderOut, IsTradeManagedOut, NotifyConfirmReceiveIn, OpSpecialOrderIn, OrderListIn,
+    OrderListOut, OrderOut, OrderShippingOut, PaymentRef, PaymentRefIn, SetMsgJumpPathIn, Shipment,
+    SpecialRequest, UploadCombinedShippingIn, UploadShippingIn, combined_shipping_request,
+    known_payment, notify_request, payment_ref, shipping_request, special_request,
 };
 use userorder_model::shopping::OrderKey;
 use userorder_model::wire::EnvelopeOut;
 use userorder_model::{ErrCode, Rejection};
-use userorder_store::{
-    App, ChangeOutcome, OrderChange, OrderListFilter, PaymentOrder, ShipOrders,
-};
+use userorder_store::{App, ChangeOutcome, OrderChange, OrderListFilter, PaymentOrder, ShipOrders};
 
 use crate::error::ApiError;
 use crate::extract::needs::{DeliveryList, SecOrder, SecOrderNoPlatform, TradeQuery};
@@ -82,8 +79,15 @@ pub async fn notify_confirm_receive(
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let (key, received_time) = notify_request(body)?;
     let change = OrderChange::Remind { received_time };
-    changed(&state, &caller.app.appid, &key, &change, caller.now, ErrCode::PAYMENT_NOT_FOUND)
-        .await
+    changed(
+        &state,
+        &caller.app.appid,
+        &key,
+        &change,
+        caller.now,
+        ErrCode::PAYMENT_NOT_FOUND,
+    )
+    .await
 }
 
 /// `opspecialorder` (SPEC §10.11): the type, then the order (still to ship), then the
@@ -100,8 +104,15 @@ pub async fn opspecialorder(
     } = special_request(body)?;
     let change = OrderChange::Special { kind, delay_to };
     let key = PaymentRef::OrderId(order_id);
-    changed(&state, &caller.app.appid, &key, &change, caller.now, ErrCode::SPECIAL_ORDER_NOT_FOUND)
-        .await
+    changed(
+        &state,
+        &caller.app.appid,
+        &key,
+        &change,
+        caller.now,
+        ErrCode::SPECIAL_ORDER_NOT_FOUND,
+    )
+    .await
 }
 
 /// Applies a change to the order `key` names; `missing` when it names none.

@@ -14,7 +14,9 @@ use userorder_model::sandbox::{
 };
 use userorder_model::sec_order::PaymentRef;
 use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
-use userorder_store::{ChangeOutcome, Created, StoreError, NewPayment, OrderChange, Refunded, UploadFilter};
+use userorder_store::{
+    ChangeOutcome, Created, NewPayment, OrderChange, Refunded, StoreError, UploadFilter,
+};
 
 use super::{DIGITS, HEX, SandboxJson, SandboxQuery, random_string};
 use crate::clock;

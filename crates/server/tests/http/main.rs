@@ -14,6 +14,7 @@ mod pages;
 mod platforms;
 mod robustness;
 mod sdk;
+mod sec_events;
 mod sec_order;
 mod sec_shipping;
 mod shipping;

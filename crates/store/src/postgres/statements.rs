@@ -172,7 +172,9 @@ pub async fn set_msg_jump_path(
 
 pub async fn set_push(conn: &mut PgConnection, appid: &str, push: Option<&Push>) -> Result<bool> {
     let url = push.and_then(|p| p.url.as_deref());
-    let token = push.and_then(|p| p.token.as_deref()).filter(|_| url.is_some());
+    let token = push
+        .and_then(|p| p.token.as_deref())
+        .filter(|_| url.is_some());
     sqlx::query("UPDATE apps SET push_url = $1, push_token = $2 WHERE appid = $3")
         .bind(url)
         .bind(token)
@@ -634,10 +636,10 @@ pub async fn claim_deliveries(
 pub async fn finish_delivery(conn: &mut PgConnection, id: i64, outcome: Delivered) -> Result<()> {
     let (state, status, next) = crate::events::finish_columns(outcome);
     sqlx::query(crate::events::FINISH)
-        .bind(id)
         .bind(state)
         .bind(status)
         .bind(next)
+        .bind(id)
         .execute(conn)
         .await
         .map(|_| ())
@@ -653,7 +655,6 @@ pub async fn refunded_at_for_update(
         .fetch_optional(conn)
         .await
 }
-
 
 pub async fn put_shipment(
     conn: &mut PgConnection,

@@ -584,7 +584,14 @@ impl Store for SqliteStore {
                 let (order, shipment) = &order;
                 if let Some(shipment) = shipment {
                     let body = serde_json::to_string(shipment).map_err(corrupt)?;
-                    sql::put_shipment(conn, &order.keys.transaction_id, &appid, shipment, &body, now)?;
+                    sql::put_shipment(
+                        conn,
+                        &order.keys.transaction_id,
+                        &appid,
+                        shipment,
+                        &body,
+                        now,
+                    )?;
                 }
                 let complaints = serde_json::to_string(&order.complaints).map_err(corrupt)?;
                 sql::put_order_facts(conn, order, &complaints)?;
@@ -615,11 +622,9 @@ impl Store for SqliteStore {
         key: &PaymentRef,
         now: i64,
     ) -> Result<Option<OrderAndShipping>> {
-        self.read(|conn| {
-            match sql::order_by_ref(conn, appid, key)? {
-                Some(row) => row.into_order(appid, now),
-                None => Ok(None),
-            }
+        self.read(|conn| match sql::order_by_ref(conn, appid, key)? {
+            Some(row) => row.into_order(appid, now),
+            None => Ok(None),
         })
     }
 
@@ -660,7 +665,10 @@ impl Store for SqliteStore {
 
     async fn claim_deliveries(&self, real_ms: i64, limit: i64) -> Result<Vec<DeliveryJob>> {
         // Most polls find nothing due: a read answers them without the writer.
-        if self.read(|conn| Ok(sql::due_deliveries(conn, real_ms, 1)?))?.is_empty() {
+        if self
+            .read(|conn| Ok(sql::due_deliveries(conn, real_ms, 1)?))?
+            .is_empty()
+        {
             return Ok(Vec::new());
         }
         self.write(move |conn| {

@@ -120,7 +120,9 @@ pub fn set_msg_jump_path(conn: &Connection, appid: &str, path: Option<&str>) -> 
 
 pub fn set_push(conn: &Connection, appid: &str, push: Option<&Push>) -> Result<bool> {
     let url = push.and_then(|p| p.url.as_deref());
-    let token = push.and_then(|p| p.token.as_deref()).filter(|_| url.is_some());
+    let token = push
+        .and_then(|p| p.token.as_deref())
+        .filter(|_| url.is_some());
     conn.prepare_cached("UPDATE apps SET push_url = ?1, push_token = ?2 WHERE appid = ?3")?
         .execute(params![url, token, appid])
         .map(|n| n == 1)
@@ -462,7 +464,12 @@ pub fn put_order_facts(conn: &Connection, order: &PaymentOrder, complaints: &str
 
 // ---- the event log (statements shared with PostgreSQL: crate::events) ------------------
 
-pub fn insert_event(conn: &Connection, event: &NewEvent, payload: &str, real_ms: i64) -> Result<u64> {
+pub fn insert_event(
+    conn: &Connection,
+    event: &NewEvent,
+    payload: &str,
+    real_ms: i64,
+) -> Result<u64> {
     conn.prepare_cached(crate::events::INSERT)?
         .execute(params![
             event.appid,
@@ -518,11 +525,9 @@ pub fn lease_delivery(conn: &Connection, id: i64, until_ms: i64) -> Result<()> {
 pub fn finish_delivery(conn: &Connection, id: i64, outcome: Delivered) -> Result<()> {
     let (state, status, next) = crate::events::finish_columns(outcome);
     conn.prepare_cached(crate::events::FINISH)?
-        .execute(params![id, state, status, next])
+        .execute(params![state, status, next, id])
         .map(|_| ())
 }
-
-
 
 pub fn put_shipment(
     conn: &Connection,
