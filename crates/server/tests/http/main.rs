@@ -17,6 +17,7 @@ mod sdk;
 mod sec_events;
 mod sec_order;
 mod sec_shipping;
+mod sec_third_party;
 mod shipping;
 mod timeouts;
 mod tokens;
