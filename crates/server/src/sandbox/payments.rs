@@ -215,7 +215,7 @@ async fn payment_view(state: &AppState, transaction_id: &str) -> Result<PaymentV
         let app = state.store.app(&payment.appid).await?;
         let key = PaymentRef::Transaction(transaction_id.to_owned());
         let found = state.store.order(&payment.appid, &key, now).await?;
-        let trade = app.as_ref().map(|a| a.trade.clone()).unwrap_or_default();
+        let trade = app.as_ref().map(|a| a.trade).unwrap_or_default();
         Some(match found {
             Some((order, shipment)) => SecOrderView {
                 visible_at: payment.visible_at,
