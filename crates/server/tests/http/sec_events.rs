@@ -353,17 +353,19 @@ async fn complaints_hold_settlement(backend: Backend) {
     assert!(view.sec_order.is_none());
 }
 
+type QueryMap = std::collections::HashMap<String, String>;
+
 /// What a local push receiver saw: each request's query and body.
 #[derive(Clone, Default)]
 struct Received {
-    requests: Arc<Mutex<Vec<(std::collections::HashMap<String, String>, Value)>>>,
+    requests: Arc<Mutex<Vec<(QueryMap, Value)>>>,
     /// Requests to answer 500 before answering `success`.
     failures: Arc<Mutex<usize>>,
 }
 
 async fn receive(
     State(received): State<Received>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
+    Query(query): Query<QueryMap>,
     body: String,
 ) -> (StatusCode, &'static str) {
     let body = serde_json::from_str(&body).unwrap_or(Value::Null);
