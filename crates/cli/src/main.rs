@@ -69,6 +69,13 @@ enum Command {
         #[command(flatten)]
         args: commands::wechat::VerifyArgs,
     },
+    /// Order shipping management (/wxa/sec/order/): ship a payment, list orders by state.
+    Trade {
+        #[command(flatten)]
+        app: commands::wechat::AppArgs,
+        #[command(subcommand)]
+        command: commands::trade::TradeCommand,
+    },
     /// The sandbox API of a userorder server, for scripts.
     Sandbox(commands::sandbox::SandboxArgs),
     /// Measure throughput, latency and memory against a floor server, with wrk.
@@ -226,6 +233,7 @@ async fn main() -> ExitCode {
         },
         Command::Ship { app, file } => commands::wechat::ship(&app, &file, json).await,
         Command::Verify { app, args } => commands::wechat::verify(&app, &args, json).await,
+        Command::Trade { app, command } => commands::trade::run(&app, command, json).await,
         Command::Sandbox(args) => commands::sandbox::run(args, json).await,
         Command::Explain { errcode } => commands::explain(errcode, json),
         Command::Openapi => {

@@ -345,3 +345,130 @@ async fn serve_reads_a_toml_config_file_and_logs_json() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("unknown field `listen_port`"), "{stderr}");
 }
+
+/// Order shipping management from the terminal: ship a paid payment, list orders by state,
+/// move the clock and read the event log.
+#[tokio::test]
+async fn trade_commands_ship_list_and_read_events() {
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let process = Process::spawn(&db);
+    let shop = shop(&process.sandbox, json!({})).await;
+    let env = app_env(&process, &shop);
+    let admin = [
+        ("USERORDER_BASE_URL", process.base.as_str()),
+        ("USERORDER_ADMIN_TOKEN", ADMIN),
+    ];
+    let mut paid = Vec::new();
+    for no in ["T1", "T2"] {
+        let payment = run(
+            &[
+                "sandbox",
+                "--json",
+                "create-payment",
+                "--appid",
+                &shop.appid,
+                "--openid",
+                &shop.openid,
+                "--mchid",
+                &shop.mchid,
+                "--amount",
+                "100",
+                "--out-trade-no",
+                no,
+            ],
+            &admin,
+        );
+        let txid = stdout_json(&payment)["transaction_id"]
+            .as_str()
+            .expect("txid")
+            .to_owned();
+        assert!(run(&["sandbox", "pay", &txid], &admin).status.success());
+        paid.push(txid);
+    }
+    let shipped = run(
+        &[
+            "trade",
+            "ship",
+            "--transaction-id",
+            &paid[0],
+            "--openid",
+            &shop.openid,
+            "--json",
+        ],
+        &env,
+    );
+    assert_eq!(stdout_json(&shipped)["errcode"], 0, "{shipped:?}");
+    let again = run(
+        &[
+            "trade",
+            "ship",
+            "--mchid",
+            &shop.mchid,
+            "--out-trade-no",
+            "T1",
+            "--openid",
+            &shop.openid,
+            "--tracking-no",
+            "SF999",
+        ],
+        &env,
+    );
+    assert_eq!(again.status.code(), Some(0), "the one re-ship: {again:?}");
+    let list = |state: &str| {
+        let output = run(&["trade", "list", "--state", state, "--json"], &env);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json")["transaction_id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list("1"), vec![json!(paid[1])]);
+    assert_eq!(list("2"), vec![json!(paid[0])]);
+    let refused = run(
+        &[
+            "trade",
+            "ship",
+            "--transaction-id",
+            &paid[0],
+            "--openid",
+            &shop.openid,
+            "--tracking-no",
+            "SF1000",
+        ],
+        &env,
+    );
+    assert_eq!(refused.status.code(), Some(3), "10060003: {refused:?}");
+    assert!(
+        run(&["sandbox", "advance", "--days", "11"], &admin)
+            .status
+            .success()
+    );
+    assert_eq!(list("4"), vec![json!(paid[0])]);
+    let events = run(
+        &["sandbox", "--json", "events", "--appid", &shop.appid],
+        &admin,
+    );
+    let events = stdout_json(&events)["events"].clone();
+    let mut names: Vec<&str> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    // Ids follow recording: the access reminder of this very second may come from a sweep
+    // after the uploads recorded theirs.
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "trade_manage_order_settlement",
+            "trade_manage_order_settlement",
+            "trade_manage_order_settlement",
+            "trade_manage_remind_access_api",
+            "trade_manage_remind_shipping",
+        ],
+        "access, F, F again (re-ship), T2's reminder at 48 h, settlement: {events}"
+    );
+    let table = run(&["sandbox", "events", "--appid", &shop.appid], &admin);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("trade_manage_remind_shipping"));
+}

@@ -171,7 +171,9 @@ pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
             .map_or(0, |last| (last - first) / 86_400 + 1);
         for day in start..start + ACCESS_REMINDERS_PER_SWEEP {
             let at = first + day * 86_400;
-            if at > now || app.first_shipped_at.is_some_and(|shipped| shipped <= at) {
+            // A shipping in the very second of the reminder came after it (an order is
+            // shipped only once the API knows it).
+            if at > now || app.first_shipped_at.is_some_and(|shipped| shipped < at) {
                 break;
             }
             let mut body = envelope(&app.appid, "", at, REMIND_ACCESS_API);

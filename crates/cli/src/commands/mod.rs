@@ -4,6 +4,7 @@
 
 pub mod bulk;
 pub mod sandbox;
+pub mod trade;
 pub mod wechat;
 
 use std::io::Read;

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 use userorder_client::Sandbox;
+use userorder_model::sandbox::Push;
 
 use super::{Failure, print};
 
@@ -65,6 +66,34 @@ pub enum SandboxCommand {
     },
     /// Pay a payment (associates matching uploads).
     Pay { transaction_id: String },
+    /// Refund a paid payment with its sub-payments (order_state 5).
+    Refund { transaction_id: String },
+    /// The payer confirms receipt of a shipped order.
+    ConfirmReceipt { transaction_id: String },
+    /// Move the sandbox clock forward: `--days`, `--seconds` or both.
+    Advance {
+        #[arg(long, default_value_t = 0)]
+        days: i64,
+        #[arg(long, default_value_t = 0)]
+        seconds: i64,
+    },
+    /// Where an app's order shipping management events are pushed (no --url: nowhere).
+    Push {
+        #[arg(long)]
+        appid: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, requires = "url")]
+        token: Option<String>,
+    },
+    /// The event log (swept first), oldest first.
+    Events {
+        #[arg(long)]
+        appid: Option<String>,
+        /// Only events after this id.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
 }
 
 pub async fn run(args: SandboxArgs, json_out: bool) -> Result<(), Failure> {
@@ -119,6 +148,38 @@ pub async fn run(args: SandboxArgs, json_out: bool) -> Result<(), Failure> {
             shown(sandbox.create_payment(&body).await?)
         }
         SandboxCommand::Pay { transaction_id } => shown(sandbox.pay(&transaction_id).await?),
+        SandboxCommand::Refund { transaction_id } => shown(sandbox.refund(&transaction_id).await?),
+        SandboxCommand::ConfirmReceipt { transaction_id } => {
+            json!({"status": sandbox.confirm_receipt(&transaction_id, None).await?})
+        }
+        SandboxCommand::Advance { days, seconds } => {
+            shown(sandbox.advance_clock(days * 86_400 + seconds).await?)
+        }
+        SandboxCommand::Push { appid, url, token } => {
+            shown(sandbox.set_push(&appid, &Push { url, token }).await?)
+        }
+        SandboxCommand::Events { appid, after } => {
+            let events = sandbox.events(appid.as_deref(), after).await?;
+            if !json_out {
+                println!(
+                    "{:>6} {:>12} {:<32} {:<10} {:>8}  order",
+                    "id", "at", "event", "delivery", "attempts"
+                );
+                for e in &events {
+                    println!(
+                        "{:>6} {:>12} {:<32} {:<10} {:>8}  {}",
+                        e.id,
+                        e.at,
+                        e.event,
+                        e.delivery.state.as_str(),
+                        e.delivery.attempts,
+                        e.payload["transaction_id"].as_str().unwrap_or("-")
+                    );
+                }
+                return Ok(());
+            }
+            json!({"events": events})
+        }
     };
     print(&answer, json_out);
     Ok(())
