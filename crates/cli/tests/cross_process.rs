@@ -331,3 +331,158 @@ async fn losing_the_database_answers_system_error_writes_nothing_half_and_recove
         );
     }
 }
+
+/// Order shipping management on two processes (SPEC §10.13): uploads on either, one clock;
+/// both read the same states, and each event is recorded once and pushed once although
+/// both processes sweep and deliver.
+#[tokio::test]
+#[cfg_attr(
+    userorder_no_postgres,
+    ignore = "built with --cfg userorder_no_postgres"
+)]
+async fn order_states_and_events_are_shared_between_processes() {
+    use std::sync::Mutex;
+    let (_db, one, two) = two_processes().await;
+    let shop = shop(&one.sandbox, json!({})).await;
+
+    // The merchant's push endpoint: every body it is sent.
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/push",
+            axum::routing::post(
+                |axum::extract::State(seen): axum::extract::State<Arc<Mutex<Vec<Value>>>>,
+                 body: String| async move {
+                    let body = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    seen.lock().expect("lock").push(body);
+                    "success"
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/push", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let push = userorder_model::sandbox::Push {
+        url: Some(url),
+        token: Some("t".into()),
+    };
+    two.sandbox
+        .set_push(&shop.appid, &push)
+        .await
+        .expect("push");
+
+    let mut orders = Vec::new();
+    for i in 0..6 {
+        let body = json!({"appid": shop.appid, "openid": shop.openid, "mchid": shop.mchid,
+                          "amount": 100, "out_trade_no": format!("XP{i}")});
+        let payment = one.sandbox.create_payment(&body).await.expect("payment");
+        let txid = payment.keys.transaction_id;
+        two.sandbox.pay(&txid).await.expect("pay");
+        orders.push(txid);
+    }
+    // Ship four: each upload sent to both processes at once (one stores it, the other
+    // answers 0 too or 10060023 for the unchanged retry).
+    let tokens = [one
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("token")
+        .access_token];
+    let ship = |process: &Process, txid: &str| {
+        let body = json!({"order_key": {"order_number_type": 2, "transaction_id": txid},
+            "logistics_type": 1, "delivery_mode": 1, "upload_time": "2026-11-26T10:00:00+08:00",
+            "shipping_list": [{"tracking_no": format!("SF{txid}"), "express_company": "SF", "item_desc": "书"}],
+            "payer": {"openid": shop.openid}});
+        let (client, token) = (process.client.clone(), tokens[0].clone());
+        async move {
+            client
+                .post::<Value>("/wxa/sec/order/upload_shipping_info", &token, &body)
+                .await
+        }
+    };
+    for txid in &orders[..4] {
+        let (a, b) = tokio::join!(ship(&one, txid), ship(&two, txid));
+        let codes: Vec<Option<i64>> = [a, b]
+            .into_iter()
+            .map(|r| r.err().and_then(|e| e.code()).map(|c| c.0))
+            .collect();
+        assert!(codes.contains(&None), "one stores it: {codes:?}");
+        assert!(
+            codes.iter().all(|c| c.is_none() || *c == Some(10060023)),
+            "the other is an unchanged retry: {codes:?}"
+        );
+    }
+    // Eleven days on: shipped orders settle; the two unshipped ones are reminded.
+    one.sandbox.advance_clock(11 * 86_400).await.expect("clock");
+    let (a, b) = tokio::join!(
+        one.sandbox.events(Some(&shop.appid), 0),
+        two.sandbox.events(Some(&shop.appid), 0)
+    );
+    assert_eq!(a.expect("events").len(), b.expect("events").len());
+
+    let token = two
+        .client
+        .token(&shop.appid, &shop.secret)
+        .await
+        .expect("token")
+        .access_token;
+    for process in [&one, &two] {
+        for (i, txid) in orders.iter().enumerate() {
+            let order: Value = process
+                .client
+                .post(
+                    "/wxa/sec/order/get_order",
+                    &token,
+                    &json!({"transaction_id": txid}),
+                )
+                .await
+                .expect("get_order");
+            let want = if i < 4 { 4 } else { 1 };
+            assert_eq!(
+                order["order"]["order_state"], want,
+                "{txid} on {}",
+                process.base
+            );
+        }
+    }
+
+    // Wait for every delivery, then count.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let events = two
+            .sandbox
+            .events(Some(&shop.appid), 0)
+            .await
+            .expect("events");
+        let pending = events
+            .iter()
+            .any(|e| e.delivery.state != userorder_model::sandbox::DeliveryState::Delivered);
+        if !pending || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // 1 access reminder, 4 × (F and Z), 2 shipping reminders.
+    assert_eq!(events.len(), 1 + 8 + 2, "{events:#?}");
+    assert!(
+        events.iter().all(|e| e.delivery.attempts == 1),
+        "{events:#?}"
+    );
+    let mut seen: Vec<String> = received
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|b| format!("{}/{}/{}", b["Event"], b["transaction_id"], b["CreateTime"]))
+        .collect();
+    let total = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        (total, seen.len()),
+        (11, 11),
+        "each event pushed once: {seen:?}"
+    );
+}
