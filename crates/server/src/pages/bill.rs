@@ -166,11 +166,17 @@ pub async fn order(
     }
     let shipping = state.store.shipping_info(&stored.appid, &key).await?;
     let payment = state.store.payment_for_key(&key).await?;
+    let trade = match &payment {
+        Some(payment) => super::trade::views_of(&state, payment).await?,
+        None => Vec::new(),
+    };
+    let back = format!("/bill/order?{}", key_query(&stored.appid, &key));
     let body = html! {
         (header_bar("订单详情 Order"))
         main {
             p { a href="/bill" { "← 账单 Bill" } }
             (order_view(&stored, shipping.as_ref(), payment.as_ref()))
+            @for view in &trade { (super::trade::order_card(view, Some(&back))) }
         }
     };
     Ok(page("Order", body).into_response())

@@ -28,6 +28,7 @@ fn header_bar() -> Markup {
                 a href="/console#apps" { "Apps" }
                 a href="/console#payments" { "Payments" }
                 a href="/console#uploads" { "Uploads" }
+                a href="/console#events" { "Events" }
                 a href="/console#journal" { "Journal" }
                 form.inline method="post" action="/console/logout" { button type="submit" { "Sign out" } }
             }
@@ -71,6 +72,16 @@ pub async fn overview(
                 .await?,
         );
     }
+    let mut order_states = Vec::with_capacity(payments.len());
+    for p in &payments {
+        let states: Vec<i64> = super::trade::views_of(&state, p)
+            .await?
+            .iter()
+            .filter_map(|v| v.sec_order.as_ref()?.order.as_ref().map(|o| o.order_state))
+            .collect();
+        order_states.push(states);
+    }
+    let events = super::trade::latest_events(&state, None).await?;
     state.journal.flush().await;
     let rid = q.rid.filter(|r| !r.is_empty());
     let journal = state
@@ -106,15 +117,16 @@ pub async fn overview(
             section #payments.card {
                 h2 { "Payments" }
                 table {
-                    tr { th { "transaction_id" } th { "appid" } th { "mchid · out_trade_no" } th { "amount" } th { "state" } th {} }
-                    @for p in &payments {
+                    tr { th { "transaction_id" } th { "appid" } th { "mchid · out_trade_no" } th { "amount" } th { "state" } th { "order_state" } th {} }
+                    @for (p, states) in payments.iter().zip(&order_states) {
                         tr data-transaction-id=(p.keys.transaction_id) {
-                            td { (p.keys.transaction_id) }
+                            td { a href={ "/console/payments/" (p.keys.transaction_id) } { (p.keys.transaction_id) } }
                             td { (p.appid) }
                             td { (p.keys.mchid) " · " (p.keys.out_trade_no)
                                 @if !p.sub_orders.is_empty() { div.muted { (p.sub_orders.len()) " sub-orders" } } }
                             td { (yuan(p.amount.into())) }
                             td.state { (p.state) }
+                            td.order-state { @for s in states { span title=(super::trade::state_name(*s)) { (s) " " } } }
                             td {
                                 @if !p.is_paid() {
                                     form.inline method="post" action={ "/console/payments/" (p.keys.transaction_id) "/pay" } {
@@ -141,6 +153,10 @@ pub async fn overview(
                         }
                     }
                 }
+            }
+            section #events.card {
+                h2 { "Events (order shipping management, newest first)" }
+                (super::trade::events_table(&events[..events.len().min(50)]))
             }
             section #journal.card {
                 h2 { "Request journal" }
@@ -217,6 +233,52 @@ pub async fn order(
         }
     };
     Ok(page("Order", body).into_response())
+}
+
+/// A payment with its orders in order shipping management: state, shipping, reminder,
+/// report, complaints, and their events.
+pub async fn payment(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(transaction_id): Path<String>,
+) -> Result<Response, PageError> {
+    let payment = state
+        .store
+        .payment(&transaction_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let views = super::trade::views_of(&state, &payment).await?;
+    let ids: Vec<&str> = views
+        .iter()
+        .map(|v| v.payment.keys.transaction_id.as_str())
+        .collect();
+    let events: Vec<_> = super::trade::latest_events(&state, Some(&payment.appid))
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.payload["transaction_id"]
+                .as_str()
+                .is_some_and(|t| ids.contains(&t))
+        })
+        .collect();
+    let body = html! {
+        (header_bar())
+        main.wide {
+            p { a href="/console#payments" { "← Payments" } }
+            div.card {
+                h2 { "Payment " (payment.keys.transaction_id) }
+                p.muted { (payment.appid) " · " (payment.keys.mchid) " · " (payment.keys.out_trade_no) " · "
+                    (yuan(payment.amount.into())) " · " (payment.state)
+                    @if let Some(at) = payment.paid_at { " · paid " (unix_time(at)) } }
+            }
+            @for view in &views { (super::trade::order_card(view, None)) }
+            section.card {
+                h2 { "Events" }
+                (super::trade::events_table(&events))
+            }
+        }
+    };
+    Ok(page("Payment", body).into_response())
 }
 
 pub async fn pay(

@@ -5,6 +5,7 @@
 mod bill;
 mod console;
 mod session;
+mod trade;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -28,6 +29,10 @@ pub fn router() -> Router<AppState> {
         .route("/bill/order", get(bill::order))
         .route("/bill/login", get(bill::login_form).post(bill::login))
         .route("/bill/logout", post(bill::logout))
+        .route(
+            "/bill/payments/{transaction_id}/confirm-receipt",
+            post(trade::confirm_receipt),
+        )
         .route("/console", get(console::overview))
         .route("/console/order", get(console::order))
         .route(
@@ -36,6 +41,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/logout", post(console::logout))
         .route("/console/payments/{transaction_id}/pay", post(console::pay))
+        .route("/console/payments/{transaction_id}", get(console::payment))
 }
 
 async fn index() -> Markup {

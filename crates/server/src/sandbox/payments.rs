@@ -201,7 +201,10 @@ async fn change_order(
 }
 
 /// A payment with what order shipping management holds of it (SPEC §10.12).
-async fn payment_view(state: &AppState, transaction_id: &str) -> Result<PaymentView, SandboxError> {
+pub async fn payment_view(
+    state: &AppState,
+    transaction_id: &str,
+) -> Result<PaymentView, SandboxError> {
     let payment = state
         .store
         .payment(transaction_id)

@@ -237,7 +237,117 @@ async fn orders_of_an_app_not_yet_approved_stay_out_of_the_bill(backend: Backend
     assert_eq!(status, 404);
 }
 
+/// Order shipping management on the pages: the bill shows the order's state and shipping
+/// with a Confirm receipt button once shipped, which only the payer's own click acts on; the
+/// console shows each payment's order state and the events.
+async fn the_payer_confirms_receipt_on_the_bill(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let order = seeded(&server, &shop).await;
+    let txid = server
+        .sandbox
+        .orders(&shop.appid)
+        .await
+        .expect("orders")
+        .first()
+        .and_then(|o| o.stored.transaction_id.clone())
+        .expect("associated");
+    let cookie = sign_in(
+        &server,
+        "/bill/login",
+        &[("appid", &shop.appid), ("openid", &shop.openid)],
+    )
+    .await
+    .expect("session");
+    let (_, page) = get(&server, &order, Some(&cookie)).await;
+    assert!(page.contains("待发货 to ship"), "{page}");
+    assert!(
+        !page.contains("data-testid=\"confirm-receipt\""),
+        "not shipped yet"
+    );
+
+    let ship = json!({"order_key": merchant_key(&shop, "H1"), "logistics_type": 1, "delivery_mode": 1,
+        "shipping_list": [{"tracking_no": "SF4242", "express_company": "SF", "item_desc": "书"}],
+        "upload_time": T2, "payer": {"openid": shop.openid}});
+    let shipped = server
+        .raw_post(
+            "/wxa/sec/order/upload_shipping_info",
+            &shop.token,
+            ship.to_string(),
+        )
+        .await;
+    assert_eq!(shipped["errcode"], 0, "{shipped}");
+    let (_, page) = get(&server, &order, Some(&cookie)).await;
+    assert!(page.contains("已发货 shipped"), "{page}");
+    assert!(page.contains("SF4242"), "{page}");
+    assert!(page.contains("data-testid=\"confirm-receipt\""), "{page}");
+
+    // Another payer's session cannot confirm it.
+    let other = server
+        .sandbox
+        .create_openid(&shop.appid, None)
+        .await
+        .expect("openid");
+    let stranger = sign_in(
+        &server,
+        "/bill/login",
+        &[("appid", &shop.appid), ("openid", &other)],
+    )
+    .await
+    .expect("session");
+    let confirm = |cookie: String| {
+        let url = format!("{}/bill/payments/{txid}/confirm-receipt", server.base);
+        let back = order.clone();
+        async move {
+            http()
+                .post(url)
+                .header("cookie", cookie)
+                .form(&[("back", back.as_str())])
+                .send()
+                .await
+                .expect("sent")
+        }
+    };
+    let answer = confirm(stranger).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(&server, &order, Some(&cookie)).await;
+    assert!(
+        page.contains("已发货 shipped"),
+        "a stranger's click changes nothing"
+    );
+
+    let answer = confirm(cookie.clone()).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(order.as_str())
+    );
+    let (_, page) = get(&server, &order, Some(&cookie)).await;
+    assert!(page.contains("确认收货 receipt confirmed"), "{page}");
+    assert!(
+        !page.contains("data-testid=\"confirm-receipt\""),
+        "confirmed once"
+    );
+
+    let admin = sign_in(&server, "/console/login", &[("token", ADMIN)])
+        .await
+        .expect("admin");
+    let (_, console) = get(&server, "/console", Some(&admin)).await;
+    assert!(
+        console.contains("trade_manage_order_settlement"),
+        "{console}"
+    );
+    let (status, detail) = get(&server, &format!("/console/payments/{txid}"), Some(&admin)).await;
+    assert_eq!(status, 200);
+    assert!(detail.contains("确认收货 receipt confirmed"), "{detail}");
+    assert!(detail.contains("trade_manage_order_settlement"), "{detail}");
+}
+
 on_every_backend!(
+    the_payer_confirms_receipt_on_the_bill,
     a_payer_sees_items_totals_and_shipping_with_merchant_text_escaped,
     nothing_of_another_payer_is_reachable_without_their_session,
     orders_of_an_app_not_yet_approved_stay_out_of_the_bill,
