@@ -37,6 +37,35 @@ fn app_env<'a>(process: &'a Process, shop: &'a Shop) -> [(&'static str, &'a str)
     ]
 }
 
+/// `userorder sandbox create-payment` for the shop's payer: its transaction_id.
+fn create_payment(process: &Process, shop: &Shop, out_trade_no: &str) -> String {
+    let payment = run(
+        &[
+            "sandbox",
+            "--json",
+            "create-payment",
+            "--appid",
+            &shop.appid,
+            "--openid",
+            &shop.openid,
+            "--mchid",
+            &shop.mchid,
+            "--amount",
+            "100",
+            "--out-trade-no",
+            out_trade_no,
+        ],
+        &[
+            ("USERORDER_BASE_URL", &process.base),
+            ("USERORDER_ADMIN_TOKEN", ADMIN),
+        ],
+    );
+    stdout_json(&payment)["transaction_id"]
+        .as_str()
+        .expect("txid")
+        .to_owned()
+}
+
 #[test]
 fn explain_tells_the_meaning_and_the_fix() {
     let output = run(&["explain", "268485216"], &[]);
@@ -75,31 +104,7 @@ async fn single_calls_and_their_exit_codes() {
             .is_some_and(|t| t.len() >= 64)
     );
 
-    let payment = run(
-        &[
-            "sandbox",
-            "--json",
-            "create-payment",
-            "--appid",
-            &shop.appid,
-            "--openid",
-            &shop.openid,
-            "--mchid",
-            &shop.mchid,
-            "--amount",
-            "100",
-            "--out-trade-no",
-            "C1",
-        ],
-        &[
-            ("USERORDER_BASE_URL", &process.base),
-            ("USERORDER_ADMIN_TOKEN", ADMIN),
-        ],
-    );
-    let txid = stdout_json(&payment)["transaction_id"]
-        .as_str()
-        .expect("txid")
-        .to_owned();
+    let txid = create_payment(&process, &shop, "C1");
     let file = dir.path().join("order.json");
     std::fs::write(
         &file,
@@ -360,28 +365,7 @@ async fn trade_commands_ship_list_and_read_events() {
     ];
     let mut paid = Vec::new();
     for no in ["T1", "T2"] {
-        let payment = run(
-            &[
-                "sandbox",
-                "--json",
-                "create-payment",
-                "--appid",
-                &shop.appid,
-                "--openid",
-                &shop.openid,
-                "--mchid",
-                &shop.mchid,
-                "--amount",
-                "100",
-                "--out-trade-no",
-                no,
-            ],
-            &admin,
-        );
-        let txid = stdout_json(&payment)["transaction_id"]
-            .as_str()
-            .expect("txid")
-            .to_owned();
+        let txid = create_payment(&process, &shop, no);
         assert!(run(&["sandbox", "pay", &txid], &admin).status.success());
         paid.push(txid);
     }

@@ -97,6 +97,18 @@ impl TestServer {
         self.db
     }
 
+    /// Changes some of an app's trade-management settings (the rest keep theirs).
+    pub async fn set_trade(
+        &self,
+        appid: &str,
+        settings: userorder_model::sandbox::TradeManagementIn,
+    ) {
+        self.sandbox
+            .set_trade_management(appid, &settings)
+            .await
+            .expect("trade-management settings");
+    }
+
     /// A fresh app with a bound merchant, a payer and a token.
     pub async fn shop(&self) -> Shop {
         self.shop_with(json!({})).await

@@ -239,15 +239,15 @@ async fn special_orders_answer_their_errcodes(backend: Backend) {
         "账户不存在这个待发货单号",
         "shipped",
     );
-    let off = TradeManagementIn {
-        trade_managed: Some(false),
-        ..TradeManagementIn::default()
-    };
     server
-        .sandbox
-        .set_trade_management(&shop.appid, &off)
-        .await
-        .expect("settings");
+        .set_trade(
+            &shop.appid,
+            TradeManagementIn {
+                trade_managed: Some(false),
+                ..TradeManagementIn::default()
+            },
+        )
+        .await;
     refused(
         &report(json!({"order_id": txid, "type": 2})).await,
         48001,
@@ -614,15 +614,15 @@ async fn a_receiver_that_keeps_failing_is_given_up(backend: Backend) {
 async fn an_event_due_during_a_restart_fires_once(backend: Backend) {
     let server = TestServer::start(backend).await;
     let shop = server.shop().await;
-    let quick = TradeManagementIn {
-        settle_delay_s: Some(2),
-        ..TradeManagementIn::default()
-    };
     server
-        .sandbox
-        .set_trade_management(&shop.appid, &quick)
-        .await
-        .expect("settings");
+        .set_trade(
+            &shop.appid,
+            TradeManagementIn {
+                settle_delay_s: Some(2),
+                ..TradeManagementIn::default()
+            },
+        )
+        .await;
     let (txid, _) = paid(&server, &shop, "R1").await;
     ship(&server, &shop, "R1", 1).await;
     server

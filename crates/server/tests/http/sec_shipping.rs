@@ -267,15 +267,15 @@ async fn every_rule_of_a_shipping_upload_answers_its_errcode(backend: Backend) {
 async fn an_order_walks_its_states_on_the_sandbox_clock(backend: Backend) {
     let server = TestServer::start(backend).await;
     let shop = server.shop().await;
-    let delay = TradeManagementIn {
-        ingest_delay_s: Some(60),
-        ..TradeManagementIn::default()
-    };
     server
-        .sandbox
-        .set_trade_management(&shop.appid, &delay)
-        .await
-        .expect("settings");
+        .set_trade(
+            &shop.appid,
+            TradeManagementIn {
+                ingest_delay_s: Some(60),
+                ..TradeManagementIn::default()
+            },
+        )
+        .await;
     let txid = create_payment(&server, &shop, "W1", &[]).await;
     server.sandbox.pay(&txid).await.expect("pay");
     let post = |b: Value| {
