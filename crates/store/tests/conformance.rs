@@ -28,6 +28,7 @@ userorder_store::on_every_backend!(
     faults_are_consumed_once_across_two_handles,
     shipping_follows_the_ordering_rule,
     payments_become_orders_and_refunds_are_whole,
+    events_are_recorded_once_and_claimed_once,
 );
 
 async fn store(backend: &Backend) -> (TestDb, Arc<dyn Store>) {
@@ -690,6 +691,110 @@ async fn faults_are_consumed_once_across_two_handles(backend: Backend) {
         "another path's"
     );
     assert_eq!(two.clear_faults(APP, None).await.expect("clear"), 2);
+}
+
+/// SPEC §10.13 on the store: sweeps on two handles record each due event once, in `at`
+/// order; a pending delivery is claimed by one handle until its lease runs out; each end of
+/// an attempt is kept.
+async fn events_are_recorded_once_and_claimed_once(backend: Backend) {
+    let (db, one) = store(&backend).await;
+    let two = connect(&db.url, 4).await.expect("second handle");
+    shop(one.as_ref()).await;
+    let push = Push {
+        url: Some("http://127.0.0.1:9/push".into()),
+        token: None,
+    };
+    assert!(one.set_push(APP, Some(&push)).await.expect("push"));
+    assert!(!one.set_push("wx_nobody", None).await.expect("push"));
+    one.create_payment(&payment("4200000090", "E1", &[]))
+        .await
+        .expect("payment");
+    one.pay("4200000090", T0).await.expect("pay");
+    let real = 1_000_000;
+    // Nothing is due before the order is known; then the access reminder, once.
+    assert_eq!(one.sweep_events(T0 - 1, real).await.expect("sweep"), 0);
+    let swept = [
+        one.sweep_events(T0, real).await.expect("sweep"),
+        two.sweep_events(T0, real).await.expect("sweep"),
+    ];
+    assert_eq!(swept.iter().sum::<u64>(), 1, "{swept:?}");
+    // Three days on, never shipped: days 1 and 2 are reminded too.
+    assert_eq!(
+        two.sweep_events(T0 + 3 * 86_400 - 1, real)
+            .await
+            .expect("sweep"),
+        2
+    );
+    assert_eq!(
+        one.sweep_events(T0 + 3 * 86_400 - 1, real)
+            .await
+            .expect("sweep"),
+        0
+    );
+    let all = EventFilter {
+        limit: 100,
+        ..EventFilter::default()
+    };
+    let events = two.events(&all).await.expect("events");
+    let ats: Vec<i64> = events.iter().map(|e| e.at).collect();
+    assert_eq!(ats, [T0, T0 + 86_400, T0 + 2 * 86_400]);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.delivery.state == DeliveryState::Pending)
+    );
+
+    // Claims: every pending event once; none again while leased.
+    let claimed = one.claim_deliveries(real, 2).await.expect("claim");
+    let more = two.claim_deliveries(real, 10).await.expect("claim");
+    assert_eq!((claimed.len(), more.len()), (2, 1));
+    assert!(
+        two.claim_deliveries(real, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased"
+    );
+    assert_eq!(claimed[0].url, "http://127.0.0.1:9/push");
+    one.finish_delivery(claimed[0].id, Delivered::Delivered { status: 200 })
+        .await
+        .expect("finish");
+    one.finish_delivery(
+        claimed[1].id,
+        Delivered::Retry {
+            status: Some(500),
+            at_ms: real + 10,
+        },
+    )
+    .await
+    .expect("finish");
+    two.finish_delivery(more[0].id, Delivered::Failed { status: None })
+        .await
+        .expect("finish");
+    let retried = two.claim_deliveries(real + 10, 10).await.expect("claim");
+    assert_eq!(retried.len(), 1);
+    assert_eq!((retried[0].id, retried[0].attempts), (claimed[1].id, 1));
+    let states: Vec<(DeliveryState, i64)> = two
+        .events(&all)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| (e.delivery.state, e.delivery.attempts))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (DeliveryState::Delivered, 1),
+            (DeliveryState::Pending, 1),
+            (DeliveryState::Failed, 1),
+        ]
+    );
+    // A lease that runs out is claimed again (its sender died).
+    let later = real + 10 + events::LEASE_MS;
+    assert_eq!(
+        one.claim_deliveries(later, 10).await.expect("claim").len(),
+        1
+    );
 }
 
 async fn shipping_follows_the_ordering_rule(backend: Backend) {
