@@ -69,7 +69,9 @@ macro_rules! remind_at {
 /// completed a shipping before it; the exact rule is [`due`]'s.
 pub const REMIND_CANDIDATES: &str = concat!(
     order_select!(),
-    " WHERE p.visible_at IS NOT NULL AND NOT p.excluded_from_shipping
+    " WHERE p.appid IN (SELECT e.appid FROM sec_events e
+                        WHERE e.event = 'trade_manage_order_settlement')
+        AND p.visible_at IS NOT NULL AND NOT p.excluded_from_shipping
         AND (p.special_type IS NULL OR p.special_type = 1)
         AND NOT EXISTS (SELECT 1 FROM payments c WHERE c.parent_transaction_id = p.transaction_id)
         AND ",

@@ -635,7 +635,9 @@ impl Store for SqliteStore {
     }
 
     async fn sweep_events(&self, now: i64, real_ms: i64) -> Result<u64> {
-        self.write(move |conn| {
+        // Found on a reader, so the writer (and the uploads queued on it) waits only when
+        // something is due; recording is idempotent, so a race with another sweep is safe.
+        let due = self.read(|conn| {
             let facts = crate::events::SweepFacts {
                 apps: sql::apps(conn)?
                     .into_iter()
@@ -645,9 +647,15 @@ impl Store for SqliteStore {
                 remind: sql::event_candidates(conn, crate::events::REMIND_CANDIDATES, now)?,
                 settle: sql::event_candidates(conn, crate::events::SETTLE_CANDIDATES, now)?,
             };
+            crate::events::due(facts, now)
+        })?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        self.write(move |conn| {
             let mut recorded = 0;
-            for event in crate::events::due(facts, now)? {
-                recorded += insert_event(conn, &event, real_ms)?;
+            for event in &due {
+                recorded += insert_event(conn, event, real_ms)?;
             }
             Ok(Finish::Commit(recorded))
         })
