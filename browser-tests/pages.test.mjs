@@ -75,6 +75,13 @@ before(async () => {
     order_key: key('B-SINGLE'), delivery_mode: 1, upload_time: '2026-11-26T11:00:00+08:00',
     shipping_list: [{ tracking_no: 'SF0001', express_company: 'SF' }],
   });
+  // Order shipping management: the same payment shipped by courier, so the payer can
+  // confirm receipt on the bill.
+  await wechat('/wxa/sec/order/upload_shipping_info', token, {
+    order_key: { order_number_type: 2, transaction_id: single.transaction_id }, logistics_type: 1, delivery_mode: 1,
+    shipping_list: [{ tracking_no: 'SF0001', express_company: 'SF', item_desc: '咖啡豆' }],
+    upload_time: '2026-11-26T11:00:00+08:00', payer: { openid },
+  });
   const combined = await sandbox('/payments', { appid: app.appid, openid, mchid, out_trade_no: 'B-COMB', amount: 3000,
     sub_orders: [{ mchid, out_trade_no: 'B-COMB-1', amount: 1000 }, { mchid, out_trade_no: 'B-COMB-2', amount: 2000 }] });
   await wechat('/user-order/combine-orders', token, {
@@ -117,6 +124,13 @@ test('a payer signs in, opens the bill and an order with its items, total and sh
   assert.equal(await page.textContent('[data-testid=tracking-no]'), 'SF0001');
   assert.match(await page.textContent('main'), /<script>alert\(1\)<\/script>/, 'the description is shown as text');
   await page.screenshot({ path: join(shots, 'bill-order.png'), fullPage: true });
+
+  // Shipped (state 2): the payer's own Confirm receipt button moves it to state 3.
+  assert.equal(await page.getAttribute('[data-testid=order-state]', 'data-state'), '2');
+  await page.click('[data-testid=confirm-receipt]');
+  await page.waitForSelector('[data-testid=order-state][data-state="3"]');
+  assert.equal(await page.locator('[data-testid=confirm-receipt]').count(), 0, 'confirmed once');
+  await page.screenshot({ path: join(shots, 'bill-confirmed.png'), fullPage: true });
   await page.close();
 });
 

@@ -65,18 +65,23 @@ macro_rules! remind_at {
     };
 }
 
-/// Orders whose shipping reminder (at most 500 a sweep; the next sweep goes on) is due by `$1` and not yet recorded, of apps that had
+/// The apps that have completed a shipping: only their orders can be reminded, so apps
+/// that never use this API cost a sweep nothing. No binds.
+pub const SHIPPING_APPS: &str = "SELECT DISTINCT appid FROM sec_events
+     WHERE event = 'trade_manage_order_settlement' ORDER BY appid";
+
+/// Binds: appid, now. Orders of the app whose shipping reminder (at most 500 a sweep; the
+/// next sweep goes on) is due by `$1` and not yet recorded, of apps that had
 /// completed a shipping before it; the exact rule is [`due`]'s.
 pub const REMIND_CANDIDATES: &str = concat!(
     order_select!(),
-    " WHERE p.appid IN (SELECT e.appid FROM sec_events e
-                        WHERE e.event = 'trade_manage_order_settlement')
+    " WHERE p.appid = $1
         AND p.visible_at IS NOT NULL AND NOT p.excluded_from_shipping
         AND (p.special_type IS NULL OR p.special_type = 1)
         AND NOT EXISTS (SELECT 1 FROM payments c WHERE c.parent_transaction_id = p.transaction_id)
         AND ",
     remind_at!(),
-    " <= $1 AND ",
+    " <= $2 AND ",
     remind_at!(),
     " > (SELECT MIN(e.at) FROM sec_events e
           WHERE e.appid = p.appid AND e.event = 'trade_manage_order_settlement')
@@ -86,7 +91,7 @@ pub const REMIND_CANDIDATES: &str = concat!(
     remind_at!(),
     ") AND NOT EXISTS (SELECT 1 FROM sec_events e
                        WHERE e.rule_key = 'remind_shipping:' || p.transaction_id)
-      ORDER BY p.transaction_id LIMIT 500"
+      LIMIT 500"
 );
 
 /// C + settle_delay_s: the earliest settlement of a shipped order.
@@ -103,18 +108,22 @@ macro_rules! earliest_settlement {
     };
 }
 
-/// Shipped orders that may have settled by `$1` and whose settlement is not yet recorded;
+/// Binds: now. Shipped orders (driven by the shipments, not the payments) that may have
+/// settled by `$1`
+/// and whose settlement is not yet recorded;
 /// complaints that hold settlement back are [`due`]'s to weigh.
 pub const SETTLE_CANDIDATES: &str = concat!(
     order_select!(),
     " JOIN apps a ON a.appid = p.appid
-      WHERE s.finished_at IS NOT NULL AND ",
+      WHERE p.transaction_id IN (SELECT f.transaction_id FROM sec_shipments f
+                                 WHERE f.finished_at IS NOT NULL)
+        AND s.finished_at IS NOT NULL AND ",
     earliest_settlement!(),
     " <= $1 AND (p.refunded_at IS NULL OR p.refunded_at > ",
     earliest_settlement!(),
     ") AND NOT EXISTS (SELECT 1 FROM sec_events e
                        WHERE e.rule_key = 'order_settled:' || p.transaction_id)
-      ORDER BY p.transaction_id LIMIT 500"
+      LIMIT 500"
 );
 
 /// The event log, `id` ascending. Binds: appid, event (each NULL for any), after, limit.

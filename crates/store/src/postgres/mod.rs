@@ -611,8 +611,8 @@ impl Store for PostgresStore {
                 .map(App::try_from)
                 .collect::<Result<_>>()?,
             access: sql::access_facts(&mut conn).await?,
-            remind: sql::event_candidates(&mut conn, crate::events::REMIND_CANDIDATES, now).await?,
-            settle: sql::event_candidates(&mut conn, crate::events::SETTLE_CANDIDATES, now).await?,
+            remind: sql::remind_candidates(&mut conn, now).await?,
+            settle: sql::settle_candidates(&mut conn, now).await?,
         };
         // Each insert stands alone: a rule_key another process recorded first is skipped.
         let mut recorded = 0;

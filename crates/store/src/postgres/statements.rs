@@ -589,12 +589,29 @@ pub async fn access_facts(conn: &mut PgConnection) -> Result<Vec<crate::events::
         .await
 }
 
-pub async fn event_candidates(
-    conn: &mut PgConnection,
-    sql: &'static str,
-    now: i64,
-) -> Result<Vec<OrderRow>> {
-    sqlx::query_as(sql).bind(now).fetch_all(conn).await
+pub async fn settle_candidates(conn: &mut PgConnection, now: i64) -> Result<Vec<OrderRow>> {
+    sqlx::query_as(crate::events::SETTLE_CANDIDATES)
+        .bind(now)
+        .fetch_all(conn)
+        .await
+}
+
+/// The shipping reminders that may be due, of every app that has shipped.
+pub async fn remind_candidates(conn: &mut PgConnection, now: i64) -> Result<Vec<OrderRow>> {
+    let apps: Vec<String> = sqlx::query_scalar(crate::events::SHIPPING_APPS)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut rows = Vec::new();
+    for appid in apps {
+        rows.extend(
+            sqlx::query_as::<_, OrderRow>(crate::events::REMIND_CANDIDATES)
+                .bind(&appid)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    Ok(rows)
 }
 
 pub async fn events(conn: &mut PgConnection, filter: &EventFilter) -> Result<Vec<EventRow>> {

@@ -644,8 +644,8 @@ impl Store for SqliteStore {
                     .map(App::try_from)
                     .collect::<Result<_>>()?,
                 access: sql::access_facts(conn)?,
-                remind: sql::event_candidates(conn, crate::events::REMIND_CANDIDATES, now)?,
-                settle: sql::event_candidates(conn, crate::events::SETTLE_CANDIDATES, now)?,
+                remind: sql::remind_candidates(conn, now)?,
+                settle: sql::settle_candidates(conn, now)?,
             };
             crate::events::due(facts, now)
         })?;

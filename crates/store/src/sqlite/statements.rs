@@ -488,10 +488,26 @@ pub fn access_facts(conn: &Connection) -> Result<Vec<crate::events::AccessRow>> 
         .collect()
 }
 
-pub fn event_candidates(conn: &Connection, sql: &str, now: i64) -> Result<Vec<OrderRow>> {
-    conn.prepare_cached(sql)?
+pub fn settle_candidates(conn: &Connection, now: i64) -> Result<Vec<OrderRow>> {
+    conn.prepare_cached(crate::events::SETTLE_CANDIDATES)?
         .query_map([now], OrderRow::from_sqlite)?
         .collect()
+}
+
+/// The shipping reminders that may be due, of every app that has shipped.
+pub fn remind_candidates(conn: &Connection, now: i64) -> Result<Vec<OrderRow>> {
+    let apps: Vec<String> = conn
+        .prepare_cached(crate::events::SHIPPING_APPS)?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::new();
+    for appid in apps {
+        let mut statement = conn.prepare_cached(crate::events::REMIND_CANDIDATES)?;
+        for row in statement.query_map(params![appid, now], OrderRow::from_sqlite)? {
+            rows.push(row?);
+        }
+    }
+    Ok(rows)
 }
 
 pub fn events(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRow>> {
