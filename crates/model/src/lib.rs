@@ -6,6 +6,7 @@ pub mod body;
 pub mod errcode;
 pub mod inbound;
 pub mod openid;
+pub mod pay_v3;
 pub mod sandbox;
 pub mod sec_order;
 pub mod secret;

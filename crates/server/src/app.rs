@@ -21,7 +21,7 @@ use crate::envelope::{self, is_wechat_path};
 use crate::error::ApiError;
 use crate::openapi::{Answer, Auth, Doc, Errcodes, Tag, body, params, schema};
 use crate::routes::{component, journal, permission, sec_order, shipping, shopping, token};
-use crate::sandbox::{debugging, events, identities, payments, platforms, trade};
+use crate::sandbox::{apiv3, debugging, events, identities, payments, platforms, trade};
 use crate::state::AppState;
 use crate::{openapi, pages, sandbox};
 
@@ -350,6 +350,29 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         admin(
             &["get"],
+            "/sandbox/merchants/{mchid}/apiv3",
+            get(apiv3::get_apiv3),
+            Doc::sandbox("A merchant's WeChat Pay v3 credentials (SPEC §11.2)")
+                .answer(Answer::Rest(schema::<userorder_model::pay_v3::Apiv3Out>)),
+        ),
+        admin(
+            &["put"],
+            "/sandbox/merchants/{mchid}/apiv3",
+            put(apiv3::put_apiv3),
+            Doc::sandbox("Set a merchant's WeChat Pay v3 credentials: API keys (or a generated one, shown once), the APIv3 key, the platform mode")
+                .body(body::<userorder_model::pay_v3::Apiv3In>)
+                .answer(Answer::Rest(schema::<userorder_model::pay_v3::Apiv3Out>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/merchants/{mchid}/apiv3/platform-certificates",
+            post(apiv3::post_platform_certificate),
+            Doc::sandbox("A new platform certificate that signs from now (rotation)")
+                .body(body::<userorder_model::pay_v3::RotateIn>)
+                .answer(Answer::Rest(schema::<userorder_model::pay_v3::Apiv3Out>)),
+        ),
+        admin(
+            &["get"],
             "/sandbox/merchants",
             get(identities::get_merchants),
             Doc::sandbox("The merchants").answer(Answer::Rest(schema::<sb::MerchantsOut>)),
@@ -498,6 +521,7 @@ pub fn router(state: AppState, timeouts: Timeouts) -> Router {
         .merge(wechat)
         .merge(admin)
         .merge(pages::router())
+        .merge(crate::pay_v3::router())
         .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -545,6 +569,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn unknown_path(request: Request) -> Response {
     if is_wechat_path(request.uri().path()) {
         ApiError::from(ErrCode::INVALID_URL).into_response()
+    } else if request.uri().path().starts_with("/v3/") {
+        // WeChat Pay answers an unknown path 404 with an empty body (SPEC §11.1).
+        StatusCode::NOT_FOUND.into_response()
     } else {
         (StatusCode::NOT_FOUND, "not found\n").into_response()
     }

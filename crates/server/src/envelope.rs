@@ -86,6 +86,12 @@ pub async fn envelope(State(state): State<AppState>, mut request: Request, next:
         None if wechat => Some(ErrCode::OK),
         None => None,
     };
+    if path.starts_with("/v3/")
+        && let Ok(value) = HeaderValue::from_str(&rid)
+    {
+        // WeChat Pay's answers name their request (SPEC §11.1).
+        response.headers_mut().insert("request-id", value);
+    }
     if wechat || errcode.is_some() {
         response
             .headers_mut()

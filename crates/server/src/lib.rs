@@ -16,6 +16,7 @@ mod journal;
 mod metrics;
 mod openapi;
 mod pages;
+mod pay_v3;
 mod push;
 mod rid;
 mod routes;

@@ -83,6 +83,10 @@ pub trait Store: Send + Sync + 'static {
     /// The first of `mchids` that is not bound to `appid`, if any.
     async fn first_unbound_mchid(&self, appid: &str, mchids: &[&str]) -> Result<Option<String>>;
     async fn merchants(&self) -> Result<Vec<Merchant>>;
+    /// A merchant's WeChat Pay v3 credentials (SPEC §11.2); `None` until configured.
+    async fn apiv3(&self, mchid: &str) -> Result<Option<Apiv3Record>>;
+    /// Stores a merchant's v3 credentials whole; false when there is no such merchant.
+    async fn put_apiv3(&self, mchid: &str, record: &Apiv3Record, now: i64) -> Result<bool>;
 
     /// Stores a new token. `Basic` tokens supersede the app's previous generation
     /// (superseded_at = issued_at); a forced `Stable` token revokes the previous one.

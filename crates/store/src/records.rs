@@ -404,3 +404,50 @@ pub struct WriteStats {
     /// Cumulative counts per [`BATCH_SIZE_BUCKETS`] bound.
     pub batch_size_buckets: Vec<u64>,
 }
+
+/// A merchant's WeChat Pay v3 credentials (SPEC §11.2), as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Apiv3Record {
+    pub merchant_keys: Vec<userorder_model::pay_v3::MerchantKey>,
+    /// AES-256-GCM key of notifications: 32 of `[0-9A-Za-z]`.
+    pub apiv3_key: String,
+    /// `public_key` or `certificate`.
+    pub platform_mode: String,
+    pub platform: PlatformKey,
+    /// Platform certificates, newest first (`[]` before the first switch to `certificate`).
+    #[serde(default)]
+    pub certificates: Vec<PlatformCertificate>,
+}
+
+/// A self-signed platform certificate over its own key pair.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlatformCertificate {
+    /// 40 upper-case hex.
+    pub serial_no: String,
+    pub pem: String,
+    pub private_key_pem: String,
+    pub public_key_pem: String,
+    /// Real Unix seconds.
+    pub effective_time: i64,
+    pub expire_time: i64,
+}
+
+impl Apiv3Record {
+    /// What signs answers now (SPEC §11.4): the newest certificate in `certificate` mode,
+    /// else the WeChat Pay public key — (`Wechatpay-Serial`, private key PEM).
+    pub fn signer(&self) -> (&str, &str) {
+        match self.certificates.first() {
+            Some(c) if self.platform_mode == "certificate" => (&c.serial_no, &c.private_key_pem),
+            _ => (&self.platform.id, &self.platform.private_key_pem),
+        }
+    }
+}
+
+/// The key pair the platform signs this merchant's answers with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlatformKey {
+    /// `PUB_KEY_ID_01` + mchid + 20 digits.
+    pub id: String,
+    pub private_key_pem: String,
+    pub public_key_pem: String,
+}

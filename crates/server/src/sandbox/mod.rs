@@ -2,6 +2,7 @@
 //! payments and the clock — as REST under `/sandbox/`, behind the admin token (`app`
 //! routes and documents the handlers).
 
+pub mod apiv3;
 pub mod debugging;
 pub mod events;
 pub mod identities;

@@ -11,6 +11,7 @@ mod debugging;
 mod errcodes;
 mod ops;
 mod pages;
+mod pay_v3;
 mod platforms;
 mod robustness;
 mod sdk;

@@ -345,6 +345,18 @@ impl Store for PostgresStore {
         Ok(Created::Created)
     }
 
+    async fn apiv3(&self, mchid: &str) -> Result<Option<Apiv3Record>> {
+        sql::apiv3(&mut *self.conn().await?, mchid)
+            .await?
+            .map(|body| serde_json::from_str(&body).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn put_apiv3(&self, mchid: &str, record: &Apiv3Record, now: i64) -> Result<bool> {
+        let body = serde_json::to_string(record).map_err(corrupt)?;
+        Ok(sql::put_apiv3(&mut *self.conn().await?, mchid, &body, now).await?)
+    }
+
     async fn first_unbound_mchid(&self, appid: &str, mchids: &[&str]) -> Result<Option<String>> {
         let unknown: Vec<&str> = {
             let bound = self.bound.lock().unwrap_or_else(PoisonError::into_inner);

@@ -216,6 +216,28 @@ pub async fn insert_merchant(conn: &mut PgConnection, mchid: &str, now: i64) -> 
         .map(|done| done.rows_affected() == 1)
 }
 
+pub async fn apiv3(conn: &mut PgConnection, mchid: &str) -> Result<Option<String>> {
+    sqlx::query_scalar("SELECT body FROM merchant_apiv3 WHERE mchid = $1")
+        .bind(mchid)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Stores the credentials of an existing merchant: false when there is none.
+pub async fn put_apiv3(conn: &mut PgConnection, mchid: &str, body: &str, now: i64) -> Result<bool> {
+    sqlx::query(
+        "INSERT INTO merchant_apiv3 (mchid, body, updated_at)
+         SELECT mchid, $2, $3 FROM merchants WHERE mchid = $1
+         ON CONFLICT (mchid) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+    )
+    .bind(mchid)
+    .bind(body)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
+}
+
 pub async fn bind_merchant(conn: &mut PgConnection, mchid: &str, appid: &str) -> Result<()> {
     sqlx::query("INSERT INTO merchant_apps (mchid, appid) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(mchid)

@@ -399,6 +399,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn apiv3(&self, mchid: &str) -> Result<Option<Apiv3Record>> {
+        self.read(|conn| {
+            sql::apiv3(conn, mchid)?
+                .map(|body| serde_json::from_str(&body).map_err(corrupt))
+                .transpose()
+        })
+    }
+
+    async fn put_apiv3(&self, mchid: &str, record: &Apiv3Record, now: i64) -> Result<bool> {
+        let (mchid, body) = (
+            mchid.to_owned(),
+            serde_json::to_string(record).map_err(corrupt)?,
+        );
+        self.write(move |conn| Ok(Finish::Commit(sql::put_apiv3(conn, &mchid, &body, now)?)))
+            .await
+    }
+
     async fn first_unbound_mchid(&self, appid: &str, mchids: &[&str]) -> Result<Option<String>> {
         self.read(|conn| {
             for mchid in mchids {

@@ -159,6 +159,23 @@ pub fn insert_merchant(conn: &Connection, mchid: &str, now: i64) -> Result<bool>
     .map(|n| n == 1)
 }
 
+pub fn apiv3(conn: &Connection, mchid: &str) -> Result<Option<String>> {
+    conn.prepare_cached("SELECT body FROM merchant_apiv3 WHERE mchid = ?1")?
+        .query_row([mchid], |r| r.get(0))
+        .optional()
+}
+
+/// Stores the credentials of an existing merchant: false when there is none.
+pub fn put_apiv3(conn: &Connection, mchid: &str, body: &str, now: i64) -> Result<bool> {
+    conn.prepare_cached(
+        "INSERT INTO merchant_apiv3 (mchid, body, updated_at)
+         SELECT mchid, ?2, ?3 FROM merchants WHERE mchid = ?1
+         ON CONFLICT (mchid) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+    )?
+    .execute(params![mchid, body, now])
+    .map(|n| n == 1)
+}
+
 pub fn bind_merchant(conn: &Connection, mchid: &str, appid: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO merchant_apps (mchid, appid) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
