@@ -55,12 +55,26 @@ impl Sandbox {
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, Error> {
-        self.send(
-            self.http
-                .post(format!("{}/sandbox{path}", self.base))
-                .json(body),
-        )
-        .await
+        self.with_body(reqwest::Method::POST, path, body).await
+    }
+
+    /// `PUT`s a JSON body to a sandbox path and reads the answer as `T`.
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
+        self.with_body(reqwest::Method::PUT, path, body).await
+    }
+
+    async fn with_body<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
+        let url = format!("{}/sandbox{path}", self.base);
+        self.send(self.http.request(method, url).json(body)).await
     }
 
     /// `GET`s a sandbox path and reads the answer as `T`.
@@ -136,20 +150,6 @@ impl Sandbox {
             path.push_str(&format!("&appid={appid}"));
         }
         Ok(self.get::<EventsOut>(&path).await?.events)
-    }
-
-    /// `PUT`s a JSON body to a sandbox path and reads the answer as `T`.
-    pub async fn put<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> Result<T, Error> {
-        self.send(
-            self.http
-                .put(format!("{}/sandbox{path}", self.base))
-                .json(body),
-        )
-        .await
     }
 
     /// The payer pays: the payment is `SUCCESS` and matching uploads associate.

@@ -39,6 +39,23 @@ async fn get(server: &TestServer, path: &str, cookie: Option<&str>) -> (StatusCo
     (response.status(), response.text().await.expect("text"))
 }
 
+/// Another payer of the shop, signed in on the bill: their openid and session cookie.
+async fn another_payer(server: &TestServer, shop: &Shop) -> (String, String) {
+    let other = server
+        .sandbox
+        .create_openid(&shop.appid, None)
+        .await
+        .expect("openid");
+    let cookie = sign_in(
+        server,
+        "/bill/login",
+        &[("appid", &shop.appid), ("openid", &other)],
+    )
+    .await
+    .expect("session");
+    (other, cookie)
+}
+
 /// A paid, shipped order whose merchant text tries to inject markup.
 async fn seeded(server: &TestServer, shop: &Shop) -> String {
     let txid = create_payment(server, shop, "H1", &[]).await;
@@ -139,18 +156,7 @@ async fn nothing_of_another_payer_is_reachable_without_their_session(backend: Ba
     let (status, _) = get(&server, "/bill", None).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 
-    let stranger = server
-        .sandbox
-        .create_openid(&shop.appid, None)
-        .await
-        .expect("openid");
-    let cookie = sign_in(
-        &server,
-        "/bill/login",
-        &[("appid", &shop.appid), ("openid", &stranger)],
-    )
-    .await
-    .expect("session");
+    let (stranger, cookie) = another_payer(&server, &shop).await;
     let (status, _) = get(&server, &order, Some(&cookie)).await;
     assert_eq!(
         status, 404,
@@ -283,18 +289,7 @@ async fn the_payer_confirms_receipt_on_the_bill(backend: Backend) {
     assert!(page.contains("data-testid=\"confirm-receipt\""), "{page}");
 
     // Another payer's session cannot confirm it.
-    let other = server
-        .sandbox
-        .create_openid(&shop.appid, None)
-        .await
-        .expect("openid");
-    let stranger = sign_in(
-        &server,
-        "/bill/login",
-        &[("appid", &shop.appid), ("openid", &other)],
-    )
-    .await
-    .expect("session");
+    let (_, stranger) = another_payer(&server, &shop).await;
     let confirm = |cookie: String| {
         let url = format!("{}/bill/payments/{txid}/confirm-receipt", server.base);
         let back = order.clone();
