@@ -26,6 +26,7 @@
 //! ```
 
 mod app_client;
+pub mod pay_v3;
 pub mod prevalidate;
 mod sandbox;
 mod tokens;
@@ -58,6 +59,13 @@ pub enum Error {
     /// The sandbox API refused the call.
     #[error("sandbox answered {status}: {message}")]
     Sandbox { status: u16, message: String },
+    /// WeChat Pay v3 refused the call: its HTTP status and `{code, message}`.
+    #[error("WeChat Pay answered {status} {code}: {message}")]
+    PayV3 {
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
     #[error("unexpected answer: {0}")]

@@ -38,7 +38,10 @@ impl Failure {
             Self::Usage(_) => USAGE,
             Self::Partial(_) => REFUSED,
             Self::Sdk(
-                Error::WeChat { .. } | Error::PreValidation { .. } | Error::Sandbox { .. },
+                Error::WeChat { .. }
+                | Error::PreValidation { .. }
+                | Error::Sandbox { .. }
+                | Error::PayV3 { .. },
             ) => REFUSED,
             Self::Sdk(Error::Transport(_)) => TRANSPORT,
             Self::Sdk(Error::Decode(_)) | Self::Other(_) => 1,

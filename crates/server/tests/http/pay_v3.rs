@@ -456,7 +456,72 @@ fn verified_signer(
     header("wechatpay-serial")
 }
 
+/// The SDK's v3 client against the server: it signs, verifies answers under the platform
+/// key it trusts (and refuses one it does not), decrypts the certificates, and reports
+/// refusals with their status and code.
+async fn the_sdk_signs_verifies_and_decrypts(backend: Backend) {
+    use userorder_client::Error;
+    use userorder_client::pay_v3::PayClient;
+    let server = TestServer::start(backend).await;
+    let (merchant, out) = merchant(&server).await;
+    let path = format!("/merchants/{}/apiv3", merchant.mchid);
+    let client = |trusted: Option<&Value>| {
+        let client = PayClient::new(
+            &server.base,
+            &merchant.mchid,
+            &merchant.serial_no,
+            &merchant.private_key_pem,
+        )
+        .expect("client");
+        match trusted {
+            Some(cert) => client
+                .trust(
+                    cert["serial_no"].as_str().expect("serial"),
+                    cert["public_key_pem"].as_str().expect("pem"),
+                )
+                .expect("trust"),
+            None => client,
+        }
+    };
+    let none = client(None).certificates("x").await;
+    assert!(
+        matches!(&none, Err(Error::PayV3 { status: 404, code, .. }) if code == "RESOURCE_NOT_EXISTS"),
+        "{none:?}"
+    );
+    let switched: Value = server
+        .sandbox
+        .put(&path, &json!({"platform_mode": "certificate"}))
+        .await
+        .expect("certificate mode");
+    let certificate = &switched["platform_certificates"][0];
+    let apiv3_key = out["apiv3_key"].as_str().expect("key");
+    let listed = client(Some(certificate))
+        .certificates(apiv3_key)
+        .await
+        .expect("certificates");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].pem, certificate["pem"].as_str().expect("pem"));
+    let untrusted = client(None).certificates(apiv3_key).await;
+    assert!(
+        matches!(&untrusted, Err(Error::Decode(m)) if m.contains("not trusted")),
+        "{untrusted:?}"
+    );
+    let wrong_key = client(Some(certificate))
+        .certificates("B".repeat(32).as_str())
+        .await;
+    assert!(matches!(&wrong_key, Err(Error::Decode(_))), "{wrong_key:?}");
+    let stranger = PayClient::new(&server.base, "1999999999", "AB", &merchant.private_key_pem)
+        .expect("client")
+        .certificates(apiv3_key)
+        .await;
+    assert!(
+        matches!(&stranger, Err(Error::PayV3 { status: 401, code, .. }) if code == "SIGN_ERROR"),
+        "{stranger:?}"
+    );
+}
+
 on_every_backend!(
+    the_sdk_signs_verifies_and_decrypts,
     credentials_are_kept_and_checked,
     requests_are_authenticated_in_order,
     certificates_are_encrypted_and_answers_signed,
