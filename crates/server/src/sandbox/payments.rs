@@ -218,25 +218,23 @@ pub async fn payment_view(
         let app = state.store.app(&payment.appid).await?;
         let key = PaymentRef::Transaction(transaction_id.to_owned());
         let found = state.store.order(&payment.appid, &key, now).await?;
-        let trade = app.as_ref().map(|a| a.trade).unwrap_or_default();
-        Some(match found {
-            Some((order, shipment)) => SecOrderView {
-                visible_at: payment.visible_at,
-                special: order.special,
-                reminder: shipment.as_ref().and_then(|s| s.reminder),
-                complaints: order.complaints.clone(),
-                msg_jump_path: app.and_then(|a| a.msg_jump_path),
-                order: Some(order_out(order, shipment.as_ref(), &trade, now)),
-            },
-            None => SecOrderView {
-                visible_at: payment.visible_at,
-                order: None,
-                special: None,
-                reminder: None,
-                complaints: Vec::new(),
-                msg_jump_path: app.and_then(|a| a.msg_jump_path),
-            },
-        })
+        let (trade, msg_jump_path) = app.map(|a| (a.trade, a.msg_jump_path)).unwrap_or_default();
+        // Not yet known to the API: only when it will be.
+        let mut view = SecOrderView {
+            visible_at: payment.visible_at,
+            order: None,
+            special: None,
+            reminder: None,
+            complaints: Vec::new(),
+            msg_jump_path,
+        };
+        if let Some((order, shipment)) = found {
+            view.special = order.special;
+            view.reminder = shipment.as_ref().and_then(|s| s.reminder);
+            view.complaints = order.complaints.clone();
+            view.order = Some(order_out(order, shipment.as_ref(), &trade, now));
+        }
+        Some(view)
     } else {
         None
     };
