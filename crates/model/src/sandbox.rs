@@ -194,7 +194,7 @@ pub struct Payment {
     pub appid: String,
     pub openid: String,
     pub amount: i64,
-    /// `NOTPAY` or `SUCCESS`, as WeChat Pay names them.
+    /// `NOTPAY`, `SUCCESS`, `REFUND`, `CLOSED` or `PAYERROR`, as WeChat Pay names them.
     pub state: String,
     pub created_at: i64,
     pub paid_at: Option<i64>,
@@ -209,6 +209,9 @@ pub struct Payment {
     pub visible_at: Option<i64>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub sub_orders: Vec<SubPayment>,
+    /// What a WeChat Pay v3 prepay added (SPEC §11.13); `null` for a sandbox-made payment.
+    #[serde(default)]
+    pub v3: Option<crate::pay_v3::records::PaymentV3>,
 }
 
 impl Payment {
@@ -448,6 +451,13 @@ pub struct Delivery {
     pub attempts: i64,
     /// The HTTP status of the last attempt; null before one, or when it got no answer.
     pub last_status: Option<i64>,
+    /// A notification's next retry slot on the sandbox clock (SPEC §11.12).
+    #[serde(default)]
+    pub next_at: Option<i64>,
+    /// A notification's attempts: `{at, status, error, ms}`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub log: Vec<serde_json::Value>,
 }
 
 /// One recorded event (SPEC §10.13).
@@ -472,6 +482,8 @@ pub struct Event {
 pub struct EventsQuery {
     pub appid: Option<String>,
     pub event: Option<String>,
+    /// Only WeChat Pay notifications of this merchant (SPEC §11.12).
+    pub mchid: Option<String>,
     /// Only events with a larger id.
     pub after: Option<i64>,
     /// Default 100, at most 1000.

@@ -38,14 +38,4 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-/// RFC 3339 in China time, seconds, `+08:00` — how WeChat Pay v3 writes times (SPEC §11.1).
-pub fn rfc3339_china(unix: i64) -> String {
-    let china = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
-    );
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.to_offset(china).format(FORMAT).ok())
-        .unwrap_or_default()
-}
+pub use userorder_model::pay_v3::records::china_time as rfc3339_china;

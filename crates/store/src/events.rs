@@ -126,12 +126,14 @@ pub const SETTLE_CANDIDATES: &str = concat!(
       LIMIT 500"
 );
 
-/// The event log, `id` ascending. Binds: appid, event (each NULL for any), after, limit.
+/// The event log, `id` ascending. Binds: appid, event (each NULL for any), after, mchid
+/// (NULL for any), limit.
 pub const LIST: &str = "SELECT id, appid, event, at, payload, delivery_state, attempts,
-            last_status
+            last_status, next_at, log, notification
      FROM sec_events
      WHERE ($1 IS NULL OR appid = $1) AND ($2 IS NULL OR event = $2) AND id > $3
-     ORDER BY id LIMIT $4";
+       AND ($4 IS NULL OR mchid = $4)
+     ORDER BY id LIMIT $5";
 
 /// A delivery attempt's end. Binds: state, status, next attempt (ms), id.
 pub const FINISH: &str = "UPDATE sec_events
@@ -196,6 +198,7 @@ pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
                 rule_key: format!("remind_access_api:{}:{day}", app.appid),
                 at,
                 payload: Value::Object(body),
+                notify: None,
             });
         }
     }
@@ -232,6 +235,7 @@ pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
             rule_key: format!("remind_shipping:{}", order.keys.transaction_id),
             at,
             payload: Value::Object(body),
+            notify: None,
         });
     }
     for row in facts.settle {
@@ -269,6 +273,7 @@ pub fn due(facts: SweepFacts, now: i64) -> crate::Result<Vec<NewEvent>> {
             rule_key: format!("order_settled:{}", order.keys.transaction_id),
             at: settled,
             payload: Value::Object(body),
+            notify: None,
         });
     }
     events.sort_by(|a, b| (a.at, &a.rule_key).cmp(&(b.at, &b.rule_key)));
@@ -305,6 +310,7 @@ pub fn shipped(
         ),
         at: shipped,
         payload: Value::Object(body),
+        notify: None,
     })
 }
 
@@ -356,3 +362,93 @@ pub fn real_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
+
+// ---- WeChat Pay notifications (SPEC §11.12) --------------------------------------------
+
+/// Records a notification unless its rule_key is taken: pending when it has a target, its
+/// first slot at its event time. Binds: appid, event, rule_key, at, payload, mchid,
+/// notify_url.
+pub const INSERT_NOTIFICATION: &str = "INSERT INTO sec_events (appid, event, rule_key, at,
+                                                  payload, mchid, notify_url,
+                                                  delivery_state, attempts, next_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7,
+             CASE WHEN $7 IS NULL THEN 'none' ELSE 'pending' END, 0, $4)
+     ON CONFLICT (rule_key) DO NOTHING";
+
+/// Which notifications a claim takes. Binds: real time (ms), due by (sandbox; NULL: any),
+/// id (NULL: any; a named id is taken in any state), appid, mchid (each NULL: any), limit.
+/// An attempt in flight holds its lease in next_attempt_ms.
+macro_rules! notifications_claimable {
+    ($alias:literal) => {
+        concat!(
+            "SELECT ",
+            $alias,
+            ".id FROM sec_events ",
+            $alias,
+            "
+             WHERE ",
+            $alias,
+            ".notify_url IS NOT NULL
+               AND (",
+            $alias,
+            ".next_attempt_ms IS NULL OR ",
+            $alias,
+            ".next_attempt_ms <= $1)
+               AND ($2 IS NULL OR ",
+            $alias,
+            ".next_at <= $2)
+               AND ($3 IS NULL OR ",
+            $alias,
+            ".id = $3)
+               AND ($4 IS NULL OR ",
+            $alias,
+            ".appid = $4)
+               AND ($5 IS NULL OR ",
+            $alias,
+            ".mchid = $5)
+               AND ($3 IS NOT NULL OR ",
+            $alias,
+            ".delivery_state = 'pending')
+             ORDER BY ",
+            $alias,
+            ".next_at, ",
+            $alias,
+            ".id LIMIT $6"
+        )
+    };
+}
+
+/// The columns of a claimed notification ([`crate::rows::NotificationRow`]).
+macro_rules! notification_columns {
+    () => {
+        "id, appid, event, at, mchid, notify_url, payload, notification, log, attempts"
+    };
+}
+
+/// SQLite: the claimable notifications, read on the writer and then leased one by one.
+pub const CLAIMABLE_NOTIFICATIONS: &str = concat!(
+    "SELECT ",
+    notification_columns!(),
+    " FROM sec_events WHERE id IN (",
+    notifications_claimable!("d"),
+    ") ORDER BY next_at, id"
+);
+
+/// PostgreSQL: claims and leases in one statement, skipping rows another process holds.
+/// Binds as [`CLAIMABLE_NOTIFICATIONS`], then the lease's end (ms).
+pub const CLAIM_NOTIFICATIONS: &str = concat!(
+    "UPDATE sec_events SET next_attempt_ms = $7 WHERE id IN (",
+    notifications_claimable!("d"),
+    " FOR UPDATE SKIP LOCKED) RETURNING ",
+    notification_columns!()
+);
+
+/// A notification attempt's end. Binds: state, status, next slot, notification as sent,
+/// log, id.
+pub const FINISH_NOTIFICATION: &str = "UPDATE sec_events
+     SET delivery_state = $1, attempts = attempts + 1, last_status = $2, next_at = $3,
+         notification = $4, log = $5, next_attempt_ms = NULL
+     WHERE id = $6";
+
+/// The lease of a notification attempt. Binds: until (ms), id.
+pub const LEASE: &str = "UPDATE sec_events SET next_attempt_ms = $1 WHERE id = $2";

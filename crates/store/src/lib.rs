@@ -4,6 +4,7 @@
 //! errcode a fact deserves.
 
 pub mod events;
+pub mod payments;
 mod postgres;
 mod records;
 mod rows;
@@ -107,8 +108,41 @@ pub trait Store: Send + Sync + 'static {
     /// Payments (not sub-payments), newest first.
     async fn payments(&self, filter: &PaymentFilter) -> Result<Vec<Payment>>;
     /// Marks a payment (and its sub-payments) paid and associates every matching upload in
-    /// the same transaction. `None` when there is no such payment.
-    async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>>;
+    /// the same transaction; a payment that cannot be paid is answered as it is. `None`
+    /// when there is no such payment.
+    async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>> {
+        let changed = self
+            .change_payment(transaction_id, &payments::PaymentChange::Pay, now)
+            .await?;
+        Ok(changed.map(|(_, payment)| payment))
+    }
+    /// Changes one payment under its lock (SPEC §11.6–§11.9), judged by
+    /// `payments::judge`: the row, its refunds and its notifications are written in one
+    /// transaction (paying also associates uploads, as [`Store::pay`]). `None`: no such
+    /// payment (sub-payments are not looked up).
+    async fn change_payment(
+        &self,
+        transaction_id: &str,
+        change: &payments::PaymentChange,
+        now: i64,
+    ) -> Result<Option<(payments::Outcome, Payment)>>;
+    /// The payment a prepay_id was issued for.
+    async fn payment_by_prepay(&self, prepay_id: &str) -> Result<Option<Payment>>;
+    /// The transaction_id of the payment a refund belongs to.
+    async fn refund_owner(&self, key: &RefundKey) -> Result<Option<String>>;
+    /// Payments with a refund outcome due by `now` (at most `limit`).
+    async fn due_refunds(&self, now: i64, limit: i64) -> Result<Vec<String>>;
+    /// Applies the refund outcomes due by `now` (SPEC §11.9), up to 500 payments a call;
+    /// answers how many payments it looked at.
+    async fn settle_refunds(&self, now: i64) -> Result<u64> {
+        let due = self.due_refunds(now, 500).await?;
+        for transaction_id in &due {
+            self.change_payment(transaction_id, &payments::PaymentChange::RefundsDue, now)
+                .await?;
+        }
+        Ok(due.len() as u64)
+    }
+
     /// Applies a shipping upload to its orders under SPEC §10.6's state rules, atomically:
     /// stored for every changed order, or the errcode of the first rule broken (then
     /// nothing is stored).
@@ -149,6 +183,13 @@ pub trait Store: Send + Sync + 'static {
     /// URL, leasing each for `events::LEASE_MS`.
     async fn claim_deliveries(&self, real_ms: i64, limit: i64) -> Result<Vec<DeliveryJob>>;
     async fn finish_delivery(&self, id: i64, outcome: Delivered) -> Result<()>;
+    /// Claims notifications for an attempt each, leasing them for `events::LEASE_MS`.
+    async fn claim_notifications(
+        &self,
+        claim: &NotifyClaim,
+        real_ms: i64,
+    ) -> Result<Vec<NotifyJob>>;
+    async fn finish_notification(&self, id: i64, attempt: &NotifyAttempt) -> Result<()>;
 
     /// Saves an upload if the ordering rules allow it and associates it with its payment
     /// when that is already paid — all in one transaction.

@@ -154,6 +154,8 @@ pub struct NewPayment {
     pub sub_payments: Vec<(PaymentKeys, i64)>,
     pub created_at: i64,
     pub excluded_from_shipping: bool,
+    /// A v3 prepay's part (SPEC §11.6); `None` for a sandbox-made payment.
+    pub v3: Option<userorder_model::pay_v3::records::PaymentV3>,
 }
 
 /// A payment (or a sub-payment) as order shipping management sees it (SPEC §10.2).
@@ -220,6 +222,8 @@ pub struct EventFilter {
     pub appid: Option<String>,
     pub event: Option<String>,
     pub after: i64,
+    /// Only notifications of this merchant (SPEC §11.12).
+    pub mchid: Option<String>,
     pub limit: i64,
 }
 
@@ -231,6 +235,17 @@ pub struct NewEvent {
     pub rule_key: String,
     pub at: i64,
     pub payload: serde_json::Value,
+    /// A WeChat Pay notification's merchant and target (SPEC §11.12); `None` for §10's
+    /// pushed events.
+    pub notify: Option<NotifyTarget>,
+}
+
+/// Where a notification goes: its merchant's keys sign and encrypt it; no URL: recorded
+/// with delivery `none`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyTarget {
+    pub mchid: String,
+    pub url: Option<String>,
 }
 
 /// A pending event claimed for one delivery attempt, with where to push it.
@@ -450,4 +465,57 @@ pub struct PlatformKey {
     pub id: String,
     pub private_key_pem: String,
     pub public_key_pem: String,
+}
+
+/// Which notifications to claim for an attempt (SPEC §11.12, §11.13's deliver call).
+#[derive(Debug, Clone, Default)]
+pub struct NotifyClaim {
+    /// Pending ones whose slot is due by this sandbox time (`None`: whenever).
+    pub due_by: Option<i64>,
+    /// This one, in any state.
+    pub id: Option<i64>,
+    pub appid: Option<String>,
+    pub mchid: Option<String>,
+    pub limit: i64,
+}
+
+/// A notification claimed for one attempt.
+#[derive(Debug, Clone)]
+pub struct NotifyJob {
+    pub id: i64,
+    pub appid: String,
+    pub event: String,
+    /// Event time (sandbox).
+    pub at: i64,
+    pub mchid: String,
+    pub url: String,
+    /// `{mchid, notify_url, resource}`.
+    pub payload: String,
+    /// As sent before, if an attempt built it.
+    pub notification: Option<String>,
+    /// The attempts so far (JSON array).
+    pub log: String,
+    pub attempts: i64,
+}
+
+/// How a notification attempt ended, with what to keep.
+#[derive(Debug, Clone)]
+pub struct NotifyAttempt {
+    /// `delivered`, `pending` (with `next_at`) or `failed`.
+    pub state: DeliveryState,
+    pub status: Option<i64>,
+    pub next_at: Option<i64>,
+    pub notification: String,
+    /// The whole log, this attempt appended.
+    pub log: String,
+}
+
+/// What names a refund: its id, or its merchant's out_refund_no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundKey {
+    Id(String),
+    Merchant {
+        mchid: String,
+        out_refund_no: String,
+    },
 }

@@ -161,6 +161,7 @@ row!(
         refunded_at: Option<i64>,
         excluded_from_shipping: bool,
         visible_at: Option<i64>,
+        v3: Option<String>,
     }
 );
 
@@ -268,8 +269,13 @@ row!(SubPaymentRow {
 });
 
 impl PaymentRow {
-    pub fn into_payment(self, subs: Vec<SubPaymentRow>) -> Payment {
-        Payment {
+    pub fn into_payment(self, subs: Vec<SubPaymentRow>) -> Result<Payment, StoreError> {
+        let v3 = match &self.v3 {
+            Some(body) => Some(serde_json::from_str(body).map_err(corrupt)?),
+            None => None,
+        };
+        Ok(Payment {
+            v3,
             keys: PaymentKeys {
                 transaction_id: self.transaction_id,
                 mchid: self.mchid,
@@ -295,7 +301,7 @@ impl PaymentRow {
                     amount: s.amount,
                 })
                 .collect(),
-        }
+        })
     }
 }
 
@@ -553,6 +559,9 @@ row!(
         delivery_state: String,
         attempts: i64,
         last_status: Option<i64>,
+        next_at: Option<i64>,
+        log: String,
+        notification: Option<String>,
     }
 );
 
@@ -560,17 +569,27 @@ impl TryFrom<EventRow> for Event {
     type Error = StoreError;
 
     fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        let mut payload: serde_json::Value = serde_json::from_str(&row.payload).map_err(corrupt)?;
+        // A notification's payload shows it as sent, once its first attempt built it.
+        if let (Some(sent), Some(fields)) = (&row.notification, payload.as_object_mut()) {
+            fields.insert(
+                "notification".into(),
+                serde_json::from_str(sent).map_err(corrupt)?,
+            );
+        }
         Ok(Event {
             id: row.id,
             appid: row.appid,
             event: row.event,
             at: row.at,
-            payload: serde_json::from_str(&row.payload).map_err(corrupt)?,
+            payload,
             delivery: Delivery {
                 state: DeliveryState::parse(&row.delivery_state)
                     .ok_or_else(|| corrupt(format!("delivery state {}", row.delivery_state)))?,
                 attempts: row.attempts,
                 last_status: row.last_status,
+                next_at: row.next_at,
+                log: serde_json::from_str(&row.log).map_err(corrupt)?,
             },
         })
     }
@@ -596,6 +615,39 @@ impl DeliveryRow {
             payload: self.payload,
             url: self.push_url?,
             token: self.push_token,
+        })
+    }
+}
+
+row!(
+    /// A claimed notification (SPEC §11.12).
+    NotificationRow {
+        id: i64,
+        appid: String,
+        event: String,
+        at: i64,
+        mchid: Option<String>,
+        notify_url: Option<String>,
+        payload: String,
+        notification: Option<String>,
+        log: String,
+        attempts: i64,
+    }
+);
+
+impl NotificationRow {
+    pub fn into_job(self) -> Option<NotifyJob> {
+        Some(NotifyJob {
+            id: self.id,
+            appid: self.appid,
+            event: self.event,
+            at: self.at,
+            mchid: self.mchid?,
+            url: self.notify_url?,
+            payload: self.payload,
+            notification: self.notification,
+            log: self.log,
+            attempts: self.attempts,
         })
     }
 }

@@ -154,6 +154,7 @@ pub async fn latest_events(state: &AppState, appid: Option<&str>) -> Result<Vec<
             appid: appid.map(str::to_owned),
             event: None,
             after: 0,
+            mchid: None,
             limit: 1000,
         })
         .await?;

@@ -47,6 +47,7 @@ pub async fn get_events(
             appid: q.appid,
             event: q.event,
             after: q.after.unwrap_or(0),
+            mchid: q.mchid,
             limit: userorder_store::events::list_limit(q.limit.unwrap_or(0)),
         })
         .await?;

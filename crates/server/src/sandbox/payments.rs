@@ -107,6 +107,7 @@ pub async fn create_payment(state: &AppState, raw: NewPaymentIn) -> Result<Payme
         sub_payments,
         created_at: now,
         excluded_from_shipping: raw.excluded_from_shipping,
+        v3: None,
     };
     if state.store.create_payment(&new).await? == Created::Conflict {
         return Err(SandboxError::Conflict(

@@ -29,6 +29,7 @@ mod statements;
 
 use statements as sql;
 
+use crate::payments::{self, PaymentChange};
 use crate::records::*;
 use crate::rows::*;
 use crate::rules::{self, Upload, corrupt, key_cols, ship_all, verify};
@@ -83,7 +84,32 @@ async fn app_of(conn: &mut PgConnection, appid: &str) -> Result<App> {
 
 async fn insert_event(conn: &mut PgConnection, event: &NewEvent, real_ms: i64) -> Result<u64> {
     let payload = serde_json::to_string(&event.payload).map_err(corrupt)?;
-    Ok(sql::insert_event(conn, event, &payload, real_ms).await?)
+    Ok(match event.notify {
+        Some(_) => sql::insert_notification(conn, event, &payload).await?,
+        None => sql::insert_event(conn, event, &payload, real_ms).await?,
+    })
+}
+
+/// Marks a payment and its sub-payments paid and associates the uploads that match it.
+async fn mark_paid(
+    conn: &mut PgConnection,
+    transaction_id: &str,
+    now: i64,
+) -> Result<Option<Payment>> {
+    sql::mark_paid(&mut *conn, transaction_id, now).await?;
+    let Some(payment) = payment_by_id(&mut *conn, transaction_id).await? else {
+        return Ok(None);
+    };
+    for (key_type, key_a, key_b, body) in sql::unassociated_uploads_of(&mut *conn, &payment).await?
+    {
+        let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
+        if verify(&payment.appid, &Upload::of(&info), Some(&payment)) == VerifyResult::Associated {
+            let key = (key_type, key_a.as_str(), key_b.as_str());
+            let txid = &payment.keys.transaction_id;
+            sql::associate(&mut *conn, &payment.appid, key, txid, now).await?;
+        }
+    }
+    Ok(Some(payment))
 }
 
 async fn payment_from(conn: &mut PgConnection, row: Option<PaymentRow>) -> Result<Option<Payment>> {
@@ -91,7 +117,7 @@ async fn payment_from(conn: &mut PgConnection, row: Option<PaymentRow>) -> Resul
         return Ok(None);
     };
     let subs = sql::sub_payments(conn, &row.transaction_id).await?;
-    Ok(Some(row.into_payment(subs)))
+    Ok(Some(row.into_payment(subs)?))
 }
 
 async fn payment_by_id(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<Payment>> {
@@ -137,7 +163,10 @@ async fn try_save_shopping(
         Ok(version) => version,
         Err(refused) => return Ok(Some(refused)),
     };
-    let payment = facts.payment.map(|(row, subs)| row.into_payment(subs));
+    let payment = match facts.payment {
+        Some((row, subs)) => Some(row.into_payment(subs)?),
+        None => None,
+    };
     let association = rules::association(appid, upload, payment.as_ref());
     let judged = payment
         .as_ref()
@@ -449,6 +478,12 @@ impl Store for PostgresStore {
                 return Ok(Created::Conflict);
             }
         }
+        if payment.v3.is_some() {
+            if let Some(mut stored) = payment_by_id(&mut tx, &payment.keys.transaction_id).await? {
+                stored.v3 = payment.v3.clone();
+                sql::put_payment(&mut tx, &stored).await?;
+            }
+        }
         tx.commit().await?;
         Ok(Created::Created)
     }
@@ -466,27 +501,67 @@ impl Store for PostgresStore {
         Ok(payments)
     }
 
-    async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>> {
+    async fn change_payment(
+        &self,
+        transaction_id: &str,
+        change: &PaymentChange,
+        now: i64,
+    ) -> Result<Option<(payments::Outcome, Payment)>> {
         let mut tx = self.pool.begin().await?;
-        // The update locks the payment first, as uploads do.
-        sql::mark_paid(&mut tx, transaction_id, now).await?;
-        let Some(payment) = payment_by_id(&mut tx, transaction_id).await? else {
+        if !sql::lock_payment(&mut tx, transaction_id).await? {
+            return Ok(None);
+        }
+        let Some(mut payment) = payment_by_id(&mut tx, transaction_id).await? else {
             return Ok(None);
         };
-        for (key_type, key_a, key_b, body) in
-            sql::unassociated_uploads_of(&mut tx, &payment).await?
-        {
-            let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
-            if verify(&payment.appid, &Upload::of(&info), Some(&payment))
-                == VerifyResult::Associated
-            {
-                let key = (key_type, key_a.as_str(), key_b.as_str());
-                let txid = &payment.keys.transaction_id;
-                sql::associate(&mut tx, &payment.appid, key, txid, now).await?;
-            }
+        let mut change = change.clone();
+        if let PaymentChange::Refund { refund, taken } = &mut change {
+            let key = RefundKey::Merchant {
+                mchid: payment.keys.mchid.clone(),
+                out_refund_no: refund.out_refund_no.clone(),
+            };
+            *taken = sql::refund_owner(&mut tx, &key)
+                .await?
+                .is_some_and(|id| id != transaction_id);
         }
+        let verdict = payments::judge(&mut payment, &change, now);
+        if verdict.paid {
+            mark_paid(&mut tx, transaction_id, now).await?;
+        }
+        if verdict.write {
+            sql::put_payment(&mut tx, &payment).await?;
+        }
+        for refund in &verdict.refunds {
+            sql::put_refund(&mut tx, refund, &payment).await?;
+        }
+        let real_ms = crate::events::real_ms();
+        for event in &verdict.events {
+            insert_event(&mut tx, event, real_ms).await?;
+        }
+        let payment = match verdict.paid {
+            true => payment_by_id(&mut tx, transaction_id)
+                .await?
+                .unwrap_or(payment),
+            false => payment,
+        };
         tx.commit().await?;
-        Ok(Some(payment))
+        Ok(Some((verdict.outcome, payment)))
+    }
+
+    async fn payment_by_prepay(&self, prepay_id: &str) -> Result<Option<Payment>> {
+        let mut conn = self.conn().await?;
+        match sql::payment_id_by_prepay(&mut conn, prepay_id).await? {
+            Some(id) => payment_by_id(&mut conn, &id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn refund_owner(&self, key: &RefundKey) -> Result<Option<String>> {
+        Ok(sql::refund_owner(&mut *self.conn().await?, key).await?)
+    }
+
+    async fn due_refunds(&self, now: i64, limit: i64) -> Result<Vec<String>> {
+        Ok(sql::due_refunds(&mut *self.conn().await?, now, limit).await?)
     }
 
     async fn ship(&self, orders: &ShipOrders) -> Result<std::result::Result<(), ErrCode>> {
@@ -655,6 +730,22 @@ impl Store for PostgresStore {
 
     async fn finish_delivery(&self, id: i64, outcome: Delivered) -> Result<()> {
         Ok(sql::finish_delivery(&mut *self.conn().await?, id, outcome).await?)
+    }
+
+    async fn claim_notifications(
+        &self,
+        claim: &NotifyClaim,
+        real_ms: i64,
+    ) -> Result<Vec<NotifyJob>> {
+        let rows = sql::claim_notifications(&mut *self.conn().await?, claim, real_ms).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(NotificationRow::into_job)
+            .collect())
+    }
+
+    async fn finish_notification(&self, id: i64, attempt: &NotifyAttempt) -> Result<()> {
+        Ok(sql::finish_notification(&mut *self.conn().await?, id, attempt).await?)
     }
 
     async fn save_shopping_info(

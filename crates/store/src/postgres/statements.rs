@@ -641,6 +641,7 @@ pub async fn events(conn: &mut PgConnection, filter: &EventFilter) -> Result<Vec
         .bind(&filter.appid)
         .bind(&filter.event)
         .bind(filter.after)
+        .bind(&filter.mchid)
         .bind(filter.limit)
         .fetch_all(conn)
         .await
@@ -660,7 +661,7 @@ pub async fn claim_deliveries(
          WHERE a.appid = e.appid AND e.id IN (
              SELECT d.id FROM sec_events d JOIN apps da ON da.appid = d.appid
              WHERE d.delivery_state = 'pending' AND d.next_attempt_ms <= $1
-               AND da.push_url IS NOT NULL
+               AND da.push_url IS NOT NULL AND d.notify_url IS NULL
              ORDER BY d.next_attempt_ms, d.id LIMIT $3
              FOR UPDATE OF d SKIP LOCKED)
          RETURNING e.id, e.attempts, e.payload, a.push_url, a.push_token",
@@ -1392,4 +1393,139 @@ pub async fn take_fault(
     .bind(path)
     .fetch_optional(conn)
     .await
+}
+
+// ---- WeChat Pay v3 (SPEC §11) ----------------------------------------------------------
+
+/// Locks a payment row (the lock uploads and shipping take too); false: no such row.
+pub async fn lock_payment(conn: &mut PgConnection, transaction_id: &str) -> Result<bool> {
+    sqlx::query_scalar::<_, i32>("SELECT 1 FROM payments WHERE transaction_id = $1 FOR UPDATE")
+        .bind(transaction_id)
+        .fetch_optional(conn)
+        .await
+        .map(|row| row.is_some())
+}
+
+pub async fn put_payment(conn: &mut PgConnection, payment: &Payment) -> crate::Result<()> {
+    let (v3, prepay_id) = crate::payments::v3_columns(payment)?;
+    sqlx::query(crate::payments::PUT_PAYMENT)
+        .bind(&payment.state)
+        .bind(payment.refunded_at)
+        .bind(v3)
+        .bind(prepay_id)
+        .bind(&payment.keys.transaction_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn put_refund(
+    conn: &mut PgConnection,
+    (refund_id, out_refund_no, due_at): &(String, String, Option<i64>),
+    payment: &Payment,
+) -> Result<()> {
+    sqlx::query(crate::payments::PUT_REFUND)
+        .bind(refund_id)
+        .bind(&payment.keys.mchid)
+        .bind(out_refund_no)
+        .bind(&payment.keys.transaction_id)
+        .bind(due_at)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn refund_owner(conn: &mut PgConnection, key: &RefundKey) -> Result<Option<String>> {
+    match key {
+        RefundKey::Id(id) => {
+            sqlx::query_scalar(crate::payments::REFUND_BY_ID)
+                .bind(id)
+                .fetch_optional(conn)
+                .await
+        }
+        RefundKey::Merchant {
+            mchid,
+            out_refund_no,
+        } => {
+            sqlx::query_scalar(crate::payments::REFUND_BY_NUMBER)
+                .bind(mchid)
+                .bind(out_refund_no)
+                .fetch_optional(conn)
+                .await
+        }
+    }
+}
+
+pub async fn due_refunds(conn: &mut PgConnection, now: i64, limit: i64) -> Result<Vec<String>> {
+    sqlx::query_scalar(crate::payments::DUE_REFUNDS)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn payment_id_by_prepay(
+    conn: &mut PgConnection,
+    prepay_id: &str,
+) -> Result<Option<String>> {
+    sqlx::query_scalar(crate::payments::BY_PREPAY_ID)
+        .bind(prepay_id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn insert_notification(
+    conn: &mut PgConnection,
+    event: &NewEvent,
+    payload: &str,
+) -> Result<u64> {
+    let (mchid, url) = event
+        .notify
+        .as_ref()
+        .map_or((None, None), |n| (Some(&n.mchid), n.url.as_ref()));
+    sqlx::query(crate::events::INSERT_NOTIFICATION)
+        .bind(&event.appid)
+        .bind(event.event)
+        .bind(&event.rule_key)
+        .bind(event.at)
+        .bind(payload)
+        .bind(mchid)
+        .bind(url)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+}
+
+pub async fn claim_notifications(
+    conn: &mut PgConnection,
+    claim: &NotifyClaim,
+    real_ms: i64,
+) -> Result<Vec<NotificationRow>> {
+    sqlx::query_as(crate::events::CLAIM_NOTIFICATIONS)
+        .bind(real_ms)
+        .bind(claim.due_by)
+        .bind(claim.id)
+        .bind(&claim.appid)
+        .bind(&claim.mchid)
+        .bind(claim.limit)
+        .bind(real_ms + crate::events::LEASE_MS)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn finish_notification(
+    conn: &mut PgConnection,
+    id: i64,
+    attempt: &NotifyAttempt,
+) -> Result<()> {
+    sqlx::query(crate::events::FINISH_NOTIFICATION)
+        .bind(attempt.state.as_str())
+        .bind(attempt.status)
+        .bind(attempt.next_at)
+        .bind(&attempt.notification)
+        .bind(&attempt.log)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }

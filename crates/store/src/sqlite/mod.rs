@@ -34,6 +34,7 @@ use quotas::QuotaBook;
 use statements as sql;
 use writer::{Finish, Writer};
 
+use crate::payments::{self, PaymentChange};
 use crate::records::*;
 use crate::rows::*;
 use crate::rules::{self, Upload, corrupt, key_cols, ship_all, verify};
@@ -164,7 +165,26 @@ fn app_of(conn: &Connection, appid: &str) -> Result<App> {
 
 fn insert_event(conn: &Connection, event: &NewEvent, real_ms: i64) -> Result<u64> {
     let payload = serde_json::to_string(&event.payload).map_err(corrupt)?;
-    Ok(sql::insert_event(conn, event, &payload, real_ms)?)
+    Ok(match event.notify {
+        Some(_) => sql::insert_notification(conn, event, &payload)?,
+        None => sql::insert_event(conn, event, &payload, real_ms)?,
+    })
+}
+
+/// Marks a payment and its sub-payments paid and associates the uploads that match it.
+fn mark_paid(conn: &Connection, transaction_id: &str, now: i64) -> Result<Option<Payment>> {
+    sql::mark_paid(conn, transaction_id, now)?;
+    let Some(payment) = payment_by_id(conn, transaction_id)? else {
+        return Ok(None);
+    };
+    for (key_type, key_a, key_b, body) in sql::unassociated_uploads_of(conn, &payment)? {
+        let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
+        if verify(&payment.appid, &Upload::of(&info), Some(&payment)) == VerifyResult::Associated {
+            let key = (key_type, key_a.as_str(), key_b.as_str());
+            sql::associate(conn, &payment.appid, key, &payment.keys.transaction_id, now)?;
+        }
+    }
+    Ok(Some(payment))
 }
 
 fn payment_from(conn: &Connection, row: Option<PaymentRow>) -> Result<Option<Payment>> {
@@ -172,7 +192,7 @@ fn payment_from(conn: &Connection, row: Option<PaymentRow>) -> Result<Option<Pay
         return Ok(None);
     };
     let subs = sql::sub_payments(conn, &row.transaction_id)?;
-    Ok(Some(row.into_payment(subs)))
+    Ok(Some(row.into_payment(subs)?))
 }
 
 fn payment_by_id(conn: &Connection, transaction_id: &str) -> Result<Option<Payment>> {
@@ -493,6 +513,12 @@ impl Store for SqliteStore {
                     return Ok(Finish::Rollback(Created::Conflict));
                 }
             }
+            if payment.v3.is_some() {
+                if let Some(mut stored) = payment_by_id(conn, &payment.keys.transaction_id)? {
+                    stored.v3 = payment.v3.clone();
+                    sql::put_payment(conn, &stored)?;
+                }
+            }
             Ok(Finish::Commit(Created::Created))
         })
         .await
@@ -512,25 +538,61 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn pay(&self, transaction_id: &str, now: i64) -> Result<Option<Payment>> {
-        let transaction_id = transaction_id.to_owned();
+    async fn change_payment(
+        &self,
+        transaction_id: &str,
+        change: &PaymentChange,
+        now: i64,
+    ) -> Result<Option<(payments::Outcome, Payment)>> {
+        let (transaction_id, change) = (transaction_id.to_owned(), change.clone());
         self.write(move |conn| {
-            sql::mark_paid(conn, &transaction_id, now)?;
-            let Some(payment) = payment_by_id(conn, &transaction_id)? else {
-                return Ok(Finish::Commit(None)); // no such payment: nothing was marked
+            let Some(mut payment) = payment_by_id(conn, &transaction_id)? else {
+                return Ok(Finish::Commit(None));
             };
-            for (key_type, key_a, key_b, body) in sql::unassociated_uploads_of(conn, &payment)? {
-                let info: ShoppingInfo = serde_json::from_str(&body).map_err(corrupt)?;
-                if verify(&payment.appid, &Upload::of(&info), Some(&payment))
-                    == VerifyResult::Associated
-                {
-                    let key = (key_type, key_a.as_str(), key_b.as_str());
-                    sql::associate(conn, &payment.appid, key, &payment.keys.transaction_id, now)?;
-                }
+            let mut change = change.clone();
+            if let PaymentChange::Refund { refund, taken } = &mut change {
+                let key = RefundKey::Merchant {
+                    mchid: payment.keys.mchid.clone(),
+                    out_refund_no: refund.out_refund_no.clone(),
+                };
+                *taken = sql::refund_owner(conn, &key)?.is_some_and(|id| id != transaction_id);
             }
-            Ok(Finish::Commit(Some(payment)))
+            let verdict = payments::judge(&mut payment, &change, now);
+            if verdict.paid {
+                mark_paid(conn, &transaction_id, now)?;
+            }
+            if verdict.write {
+                sql::put_payment(conn, &payment)?;
+            }
+            for refund in &verdict.refunds {
+                sql::put_refund(conn, refund, &payment)?;
+            }
+            let real_ms = crate::events::real_ms();
+            for event in &verdict.events {
+                insert_event(conn, event, real_ms)?;
+            }
+            let payment = match verdict.paid {
+                true => payment_by_id(conn, &transaction_id)?.unwrap_or(payment),
+                false => payment,
+            };
+            Ok(Finish::Commit(Some((verdict.outcome, payment))))
         })
         .await
+    }
+
+    async fn payment_by_prepay(&self, prepay_id: &str) -> Result<Option<Payment>> {
+        self.read(|conn| match sql::payment_id_by_prepay(conn, prepay_id)? {
+            Some(id) => payment_by_id(conn, &id),
+            None => Ok(None),
+        })
+    }
+
+    async fn refund_owner(&self, key: &RefundKey) -> Result<Option<String>> {
+        self.read(|conn| Ok(sql::refund_owner(conn, key)?))
+    }
+
+    async fn due_refunds(&self, now: i64, limit: i64) -> Result<Vec<String>> {
+        self.read(|conn| Ok(sql::due_refunds(conn, now, limit)?))
     }
 
     async fn ship(&self, orders: &ShipOrders) -> Result<std::result::Result<(), ErrCode>> {
@@ -710,6 +772,44 @@ impl Store for SqliteStore {
     async fn finish_delivery(&self, id: i64, outcome: Delivered) -> Result<()> {
         self.write(move |conn| Ok(Finish::Commit(sql::finish_delivery(conn, id, outcome)?)))
             .await
+    }
+
+    async fn claim_notifications(
+        &self,
+        claim: &NotifyClaim,
+        real_ms: i64,
+    ) -> Result<Vec<NotifyJob>> {
+        // Most polls find nothing due: a read answers them without the writer.
+        let probe = NotifyClaim {
+            limit: 1,
+            ..claim.clone()
+        };
+        if self
+            .read(|conn| Ok(sql::claimable_notifications(conn, &probe, real_ms)?))?
+            .is_empty()
+        {
+            return Ok(Vec::new());
+        }
+        let claim = claim.clone();
+        self.write(move |conn| {
+            let mut jobs = Vec::new();
+            for row in sql::claimable_notifications(conn, &claim, real_ms)? {
+                sql::lease(conn, row.id, real_ms + crate::events::LEASE_MS)?;
+                jobs.extend(row.into_job());
+            }
+            Ok(Finish::Commit(jobs))
+        })
+        .await
+    }
+
+    async fn finish_notification(&self, id: i64, attempt: &NotifyAttempt) -> Result<()> {
+        let attempt = attempt.clone();
+        self.write(move |conn| {
+            Ok(Finish::Commit(sql::finish_notification(
+                conn, id, &attempt,
+            )?))
+        })
+        .await
     }
 
     async fn save_shopping_info(

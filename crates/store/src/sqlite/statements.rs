@@ -530,7 +530,13 @@ pub fn remind_candidates(conn: &Connection, now: i64) -> Result<Vec<OrderRow>> {
 pub fn events(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRow>> {
     conn.prepare_cached(crate::events::LIST)?
         .query_map(
-            params![filter.appid, filter.event, filter.after, filter.limit],
+            params![
+                filter.appid,
+                filter.event,
+                filter.after,
+                filter.mchid,
+                filter.limit
+            ],
             EventRow::from_sqlite,
         )?
         .collect()
@@ -542,7 +548,7 @@ pub fn due_deliveries(conn: &Connection, real_ms: i64, limit: i64) -> Result<Vec
         "SELECT e.id, e.attempts, e.payload, a.push_url, a.push_token
          FROM sec_events e JOIN apps a ON a.appid = e.appid
          WHERE e.delivery_state = 'pending' AND e.next_attempt_ms <= ?1
-           AND a.push_url IS NOT NULL
+           AND a.push_url IS NOT NULL AND e.notify_url IS NULL
          ORDER BY e.next_attempt_ms, e.id LIMIT ?2",
     )?
     .query_map(params![real_ms, limit], DeliveryRow::from_sqlite)?
@@ -1119,4 +1125,121 @@ pub fn take_fault(conn: &Connection, appid: &str, path: &str) -> Result<Option<F
     )?
     .query_row(params![appid, path], FaultRow::from_sqlite)
     .optional()
+}
+
+// ---- WeChat Pay v3 (SPEC §11) ----------------------------------------------------------
+
+pub fn put_payment(conn: &Connection, payment: &Payment) -> Result<()> {
+    let (v3, prepay_id) = crate::payments::v3_columns(payment)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    conn.prepare_cached(crate::payments::PUT_PAYMENT)?
+        .execute(params![
+            payment.state,
+            payment.refunded_at,
+            v3,
+            prepay_id,
+            payment.keys.transaction_id
+        ])
+        .map(|_| ())
+}
+
+pub fn put_refund(
+    conn: &Connection,
+    (refund_id, out_refund_no, due_at): &(String, String, Option<i64>),
+    payment: &Payment,
+) -> Result<()> {
+    conn.prepare_cached(crate::payments::PUT_REFUND)?
+        .execute(params![
+            refund_id,
+            payment.keys.mchid,
+            out_refund_no,
+            payment.keys.transaction_id,
+            due_at
+        ])
+        .map(|_| ())
+}
+
+pub fn refund_owner(conn: &Connection, key: &RefundKey) -> Result<Option<String>> {
+    match key {
+        RefundKey::Id(id) => conn
+            .prepare_cached(crate::payments::REFUND_BY_ID)?
+            .query_row([id], |r| r.get(0))
+            .optional(),
+        RefundKey::Merchant {
+            mchid,
+            out_refund_no,
+        } => conn
+            .prepare_cached(crate::payments::REFUND_BY_NUMBER)?
+            .query_row([mchid, out_refund_no], |r| r.get(0))
+            .optional(),
+    }
+}
+
+pub fn due_refunds(conn: &Connection, now: i64, limit: i64) -> Result<Vec<String>> {
+    conn.prepare_cached(crate::payments::DUE_REFUNDS)?
+        .query_map(params![now, limit], |r| r.get(0))?
+        .collect()
+}
+
+pub fn payment_id_by_prepay(conn: &Connection, prepay_id: &str) -> Result<Option<String>> {
+    conn.prepare_cached(crate::payments::BY_PREPAY_ID)?
+        .query_row([prepay_id], |r| r.get(0))
+        .optional()
+}
+
+pub fn insert_notification(conn: &Connection, event: &NewEvent, payload: &str) -> Result<u64> {
+    let (mchid, url) = event
+        .notify
+        .as_ref()
+        .map_or((None, None), |n| (Some(&n.mchid), n.url.as_ref()));
+    conn.prepare_cached(crate::events::INSERT_NOTIFICATION)?
+        .execute(params![
+            event.appid,
+            event.event,
+            event.rule_key,
+            event.at,
+            payload,
+            mchid,
+            url
+        ])
+        .map(|n| n as u64)
+}
+
+pub fn claimable_notifications(
+    conn: &Connection,
+    claim: &NotifyClaim,
+    real_ms: i64,
+) -> Result<Vec<NotificationRow>> {
+    conn.prepare_cached(crate::events::CLAIMABLE_NOTIFICATIONS)?
+        .query_map(
+            params![
+                real_ms,
+                claim.due_by,
+                claim.id,
+                claim.appid,
+                claim.mchid,
+                claim.limit
+            ],
+            NotificationRow::from_sqlite,
+        )?
+        .collect()
+}
+
+pub fn lease(conn: &Connection, id: i64, until_ms: i64) -> Result<()> {
+    conn.prepare_cached(crate::events::LEASE)?
+        .execute(params![until_ms, id])
+        .map(|_| ())
+}
+
+pub fn finish_notification(conn: &Connection, id: i64, attempt: &NotifyAttempt) -> Result<()> {
+    conn.prepare_cached(crate::events::FINISH_NOTIFICATION)?
+        .execute(params![
+            attempt.state.as_str(),
+            attempt.status,
+            attempt.next_at,
+            attempt.notification,
+            attempt.log,
+            id
+        ])
+        .map(|_| ())
 }

@@ -2,6 +2,9 @@
 //! messages, and the sandbox's merchant credentials. No IO and no cryptography here: the
 //! server signs and verifies what these functions build.
 
+pub mod params;
+pub mod records;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
