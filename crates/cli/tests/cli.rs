@@ -438,6 +438,7 @@ async fn trade_commands_ship_list_and_read_events() {
         .expect("events")
         .iter()
         .filter_map(|e| e["event"].as_str())
+        .filter(|name| name.starts_with("trade_manage_"))
         .collect();
     // Ids follow recording: the access reminder of this very second may come from a sweep
     // after the uploads recorded theirs.

@@ -21,7 +21,7 @@ use crate::envelope::{self, is_wechat_path};
 use crate::error::ApiError;
 use crate::openapi::{Answer, Auth, Doc, Errcodes, Tag, body, params, schema};
 use crate::routes::{component, journal, permission, sec_order, shipping, shopping, token};
-use crate::sandbox::{apiv3, debugging, events, identities, payments, platforms, trade};
+use crate::sandbox::{apiv3, debugging, events, identities, payer, payments, platforms, trade};
 use crate::state::AppState;
 use crate::{openapi, pages, sandbox};
 
@@ -436,6 +436,30 @@ pub fn endpoints() -> Vec<Endpoint> {
             get(events::get_events),
             Doc::sandbox("The event log (swept first), with each event's delivery")
                 .params(params::<sb::EventsQuery>)
+                .answer(Answer::Rest(schema::<sb::EventsOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/request-payment",
+            post(payer::post_request_payment),
+            Doc::sandbox("wx.requestPayment for a v3 prepay: checks paySign, then pays (SPEC §11.8); failures answer 200 requestPayment:fail …")
+                .body(body::<userorder_model::pay_v3::RequestPaymentIn>)
+                .answer(Answer::Rest(schema::<userorder_model::pay_v3::RequestPaymentOut>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/refunds/{refund_id}/result",
+            post(payer::post_refund_result),
+            Doc::sandbox("Decide a v3 refund's outcome (PROCESSING or ABNORMAL only); answers the Refund")
+                .body(body::<userorder_model::pay_v3::RefundResultIn>)
+                .answer(Answer::Rest(schema::<serde_json::Value>)),
+        ),
+        admin(
+            &["post"],
+            "/sandbox/events/deliver",
+            post(payer::post_deliver),
+            Doc::sandbox("Attempt WeChat Pay notifications now: the named ones (any state), else the pending ones of an app or merchant")
+                .body(body::<userorder_model::pay_v3::DeliverIn>)
                 .answer(Answer::Rest(schema::<sb::EventsOut>)),
         ),
         admin(

@@ -62,11 +62,21 @@ pub fn start(
         .user_agent("Mozilla/4.0 (userorder push)")
         .build()
         .unwrap_or_default();
-    let task = tokio::spawn(run(events.clone(), settings, http));
+    let task = tokio::spawn(run(
+        events.clone(),
+        settings,
+        http,
+        crate::pay_v3::notify::client(),
+    ));
     (events, task)
 }
 
-async fn run(events: Events, settings: PushSettings, http: reqwest::Client) {
+async fn run(
+    events: Events,
+    settings: PushSettings,
+    http: reqwest::Client,
+    notify_http: reqwest::Client,
+) {
     let mut next_sweep = tokio::time::Instant::now();
     loop {
         if tokio::time::Instant::now() >= next_sweep {
@@ -78,12 +88,23 @@ async fn run(events: Events, settings: PushSettings, http: reqwest::Client) {
         if let Err(e) = deliver_due(&events.store, &settings, &http).await {
             tracing::warn!(error = %e, "event delivery failed");
         }
+        if let Err(e) = payments_due(&events.store, &notify_http).await {
+            tracing::warn!(error = %e, "refund outcomes or notifications failed");
+        }
         let wait = POLL.min(next_sweep.saturating_duration_since(tokio::time::Instant::now()));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = events.wake.notified() => {}
         }
     }
+}
+
+/// WeChat Pay's part (SPEC §11.9, §11.12): refund outcomes due by the sandbox clock, then
+/// the notifications due.
+async fn payments_due(store: &Arc<dyn Store>, http: &reqwest::Client) -> Result<(), StoreError> {
+    let now = clock::now(store.as_ref()).await?;
+    store.settle_refunds(now).await?;
+    crate::pay_v3::notify::deliver_due(store, http).await
 }
 
 /// Claims what is due and sends it, all of a batch at once, until nothing is due.

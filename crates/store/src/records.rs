@@ -432,6 +432,8 @@ pub struct Apiv3Record {
     /// Platform certificates, newest first (`[]` before the first switch to `certificate`).
     #[serde(default)]
     pub certificates: Vec<PlatformCertificate>,
+    #[serde(flatten, default)]
+    pub refunds: userorder_model::pay_v3::RefundSettings,
 }
 
 /// A self-signed platform certificate over its own key pair.

@@ -171,6 +171,48 @@ pub struct Apiv3In {
     pub apiv3_key: Option<String>,
     /// `public_key` (default) or `certificate`.
     pub platform_mode: Option<String>,
+    /// Sandbox seconds from a refund's creation to its outcome (≥ 0).
+    pub refund_delay_s: Option<i64>,
+    /// `SUCCESS`, `ABNORMAL`, `CLOSED` or `MANUAL` (waits for the sandbox's result call).
+    pub refund_outcome: Option<String>,
+    /// Least gap between refunds of one payment (≥ 0).
+    pub refund_min_interval_s: Option<i64>,
+    /// Where refund outcomes go when a refund names no notify_url; `""` clears it.
+    pub refund_notify_url: Option<String>,
+}
+
+/// How the sandbox answers a merchant's refunds (SPEC §11.2).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct RefundSettings {
+    #[serde(default)]
+    pub refund_delay_s: i64,
+    #[serde(default = "RefundSettings::success")]
+    pub refund_outcome: String,
+    #[serde(default = "RefundSettings::minute")]
+    pub refund_min_interval_s: i64,
+    #[serde(default)]
+    pub refund_notify_url: Option<String>,
+}
+
+impl RefundSettings {
+    fn success() -> String {
+        "SUCCESS".into()
+    }
+
+    fn minute() -> i64 {
+        60
+    }
+}
+
+impl Default for RefundSettings {
+    fn default() -> Self {
+        Self {
+            refund_delay_s: 0,
+            refund_outcome: Self::success(),
+            refund_min_interval_s: Self::minute(),
+            refund_notify_url: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -224,9 +266,65 @@ pub struct Apiv3Out {
     pub platform_public_key: PlatformPublicKey,
     /// Newest first; `[]` before `certificate` mode was first chosen.
     pub platform_certificates: Vec<PlatformCertificateOut>,
+    #[serde(flatten)]
+    pub refunds: RefundSettings,
     /// The PUT that generated a key: its private half, this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated: Option<GeneratedKey>,
+}
+
+// ---- the payer's side (SPEC §11.8, §11.13) ---------------------------------------------
+
+/// `POST /sandbox/request-payment`: what `wx.requestPayment` is given, as the payer's
+/// device would pass it on.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestPaymentIn {
+    /// Absent: the prepay's appid.
+    pub app_id: Option<String>,
+    pub time_stamp: Option<String>,
+    pub nonce_str: Option<String>,
+    /// `prepay_id=<prepay_id>`.
+    pub package: Option<String>,
+    /// `RSA`.
+    pub sign_type: Option<String>,
+    pub pay_sign: Option<String>,
+    /// The payer; absent: the prepay's.
+    #[serde(rename = "openid")]
+    pub openid: Option<String>,
+    /// `SUCCESS` (default), `CANCEL` or `PAYERROR`.
+    #[serde(rename = "result")]
+    pub result: Option<String>,
+}
+
+/// `wx.requestPayment`'s answer: `requestPayment:ok` or `requestPayment:fail …`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct RequestPaymentOut {
+    #[serde(rename = "errMsg")]
+    pub err_msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+}
+
+/// What `paySign` signs: `appId\ntimeStamp\nnonceStr\npackage\n`.
+pub fn pay_sign_message(app_id: &str, time_stamp: &str, nonce_str: &str, package: &str) -> Vec<u8> {
+    format!("{app_id}\n{time_stamp}\n{nonce_str}\n{package}\n").into_bytes()
+}
+
+/// `POST /sandbox/refunds/{refund_id}/result`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct RefundResultIn {
+    /// `SUCCESS`, `ABNORMAL` or `CLOSED`.
+    pub status: Option<String>,
+}
+
+/// `POST /sandbox/events/deliver`: named notifications, else the pending ones of an app or
+/// a merchant.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct DeliverIn {
+    pub ids: Option<Vec<i64>>,
+    pub appid: Option<String>,
+    pub mchid: Option<String>,
 }
 
 #[cfg(test)]

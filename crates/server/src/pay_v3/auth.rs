@@ -14,11 +14,12 @@ use super::{V3Error, keys};
 use crate::clock;
 use crate::state::AppState;
 
-/// A signed request: the credentials of the merchant that signed it. (The endpoints that
-/// read a body will take the raw body from here too.)
+/// A signed request: the merchant that signed it, its credentials, and the body as sent.
 #[derive(Debug)]
 pub struct Signed {
+    pub mchid: String,
     pub credentials: Apiv3Record,
+    pub body: Bytes,
 }
 
 fn refused(failure: SignFailure) -> V3Error {
@@ -67,6 +68,10 @@ impl FromRequest<AppState> for Signed {
                 Err(_) => error,
             });
         }
-        Ok(Signed { credentials })
+        Ok(Signed {
+            mchid: auth.mchid,
+            credentials,
+            body,
+        })
     }
 }

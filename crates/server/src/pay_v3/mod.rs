@@ -7,12 +7,15 @@
 
 pub mod auth;
 pub mod keys;
+pub mod notify;
+pub mod refunds;
+pub mod transactions;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use userorder_model::pay_v3::{V3ErrorOut, answer_message};
 use userorder_store::{Apiv3Record, StoreError};
 
@@ -23,7 +26,27 @@ use auth::Signed;
 pub const JSON_UTF8: &str = "application/json; charset=utf-8";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v3/certificates", v3(get(certificates)))
+    use transactions as t;
+    Router::new()
+        .route("/v3/certificates", v3(get(certificates)))
+        .route("/v3/pay/transactions/jsapi", v3(post(t::prepay)))
+        .route(
+            "/v3/pay/transactions/id/{transaction_id}",
+            v3(get(t::by_transaction_id)),
+        )
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}",
+            v3(get(t::by_out_trade_no)),
+        )
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
+            v3(post(t::close)),
+        )
+        .route("/v3/refund/domestic/refunds", v3(post(refunds::create)))
+        .route(
+            "/v3/refund/domestic/refunds/{out_refund_no}",
+            v3(get(refunds::query)),
+        )
 }
 
 /// A wrong method on a known path: 405 with an empty body, before any other check.
@@ -129,9 +152,19 @@ pub fn signed_answer(
     Ok(response)
 }
 
+/// A signed 2xx answer with a JSON body.
+pub fn signed_json(
+    credentials: &Apiv3Record,
+    status: StatusCode,
+    body: &serde_json::Value,
+) -> Result<Response, V3Error> {
+    let bytes = serde_json::to_vec(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    signed_answer(credentials, status, bytes)
+}
+
 /// #5, #6 and #10 refuse a request without `User-Agent` or `Accept` before its signature
 /// is checked (SPEC §11.5 step 2, as observed).
-fn user_agent_and_accept(headers: &HeaderMap) -> Result<(), V3Error> {
+pub fn user_agent_and_accept(headers: &HeaderMap) -> Result<(), V3Error> {
     let present = |name| {
         headers
             .get(name)

@@ -65,6 +65,7 @@ fn shown(mchid: &str, record: &Apiv3Record, generated: Option<GeneratedKey>) -> 
                 expire_time: clock::rfc3339_china(c.expire_time),
             })
             .collect(),
+        refunds: record.refunds.clone(),
         generated,
     }
 }
@@ -112,9 +113,11 @@ pub async fn put_apiv3(
                     public_key_pem,
                 },
                 certificates: Vec::new(),
+                refunds: Default::default(),
             }
         }
     };
+    refund_settings(&mut record, &raw)?;
     if let Some(list) = raw.merchant_keys {
         let mut registered = Vec::with_capacity(list.len());
         for (i, key) in list.into_iter().enumerate() {
@@ -204,4 +207,44 @@ pub async fn post_platform_certificate(
         return Err(SandboxError::NotFound(format!("no merchant {mchid}")));
     }
     Ok(Json(shown(&mchid, &record, None)))
+}
+
+/// The refund settings of a PUT, each checked (SPEC §11.2).
+fn refund_settings(record: &mut Apiv3Record, raw: &Apiv3In) -> Result<(), SandboxError> {
+    let settings = &mut record.refunds;
+    if let Some(delay) = raw.refund_delay_s {
+        if delay < 0 {
+            return Err(bad("refund_delay_s must be 0 or more"));
+        }
+        settings.refund_delay_s = delay;
+    }
+    if let Some(outcome) = &raw.refund_outcome {
+        if !matches!(
+            outcome.as_str(),
+            "SUCCESS" | "ABNORMAL" | "CLOSED" | "MANUAL"
+        ) {
+            return Err(bad(format!(
+                "refund_outcome is {outcome:?}; use SUCCESS, ABNORMAL, CLOSED or MANUAL"
+            )));
+        }
+        settings.refund_outcome = outcome.clone();
+    }
+    if let Some(gap) = raw.refund_min_interval_s {
+        if gap < 0 {
+            return Err(bad("refund_min_interval_s must be 0 or more"));
+        }
+        settings.refund_min_interval_s = gap;
+    }
+    if let Some(url) = &raw.refund_notify_url {
+        settings.refund_notify_url = match url.as_str() {
+            "" => None,
+            url if url.starts_with("http://") || url.starts_with("https://") => Some(url.into()),
+            other => {
+                return Err(bad(format!(
+                    "refund_notify_url {other:?} is not an http(s) URL"
+                )));
+            }
+        };
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ pub mod apiv3;
 pub mod debugging;
 pub mod events;
 pub mod identities;
+pub mod payer;
 pub mod payments;
 pub mod platforms;
 pub mod trade;

@@ -14,6 +14,7 @@ use userorder_model::sandbox::{
 };
 use userorder_model::sec_order::PaymentRef;
 use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
+use userorder_store::payments::{Outcome, PaymentChange};
 use userorder_store::{
     ChangeOutcome, Created, NewPayment, OrderChange, Refunded, StoreError, UploadFilter,
 };
@@ -24,13 +25,15 @@ use crate::error::SandboxError;
 use crate::routes::sec_order::order_out;
 use crate::state::AppState;
 
-/// 28 digits: `4200`, the sandbox date, 16 random digits.
-fn transaction_id(now: i64) -> String {
-    let date = clock::rfc3339(now)
-        .get(..10)
-        .unwrap_or("19700101")
-        .replace('-', "");
-    format!("4200{date}{}", random_string(DIGITS, 16))
+/// 28 digits (SPEC §11.8): `42000`, 5 random digits, the sandbox date in China
+/// (Tenpay's order date), 10 random digits.
+pub fn transaction_id(now: i64) -> String {
+    format!(
+        "42000{}{}{}",
+        random_string(DIGITS, 5),
+        userorder_model::pay_v3::records::china_digits(now, 8),
+        random_string(DIGITS, 10)
+    )
 }
 
 fn keys(
@@ -121,13 +124,30 @@ pub async fn create_payment(state: &AppState, raw: NewPaymentIn) -> Result<Payme
         .ok_or_else(|| SandboxError::NotFound("the payment vanished".into()))
 }
 
+/// The payer pays without a paySign (SPEC §11.8): 409 unless NOTPAY and unexpired.
 pub async fn pay(state: &AppState, transaction_id: &str) -> Result<Payment, SandboxError> {
     let now = clock::now(state.store.as_ref()).await?;
-    state
+    let changed = state
         .store
-        .pay(transaction_id, now)
-        .await?
-        .ok_or_else(|| SandboxError::NotFound(format!("no payment {transaction_id}")))
+        .change_payment(transaction_id, &PaymentChange::Pay, now)
+        .await?;
+    match changed {
+        Some((Outcome::Done, payment)) => {
+            state.events.wake();
+            Ok(payment)
+        }
+        Some((_, payment)) => Err(SandboxError::Conflict(format!(
+            "payment {transaction_id} is {}{}; only an unexpired NOTPAY payment can be paid",
+            payment.state,
+            match payment.state.as_str() {
+                "NOTPAY" => " past its time_expire",
+                _ => "",
+            }
+        ))),
+        None => Err(SandboxError::NotFound(format!(
+            "no payment {transaction_id}"
+        ))),
+    }
 }
 
 /// Refunds a paid payment with its sub-payments (SPEC §10.12): order shipping management
