@@ -476,6 +476,15 @@ pub struct Event {
     pub delivery: Delivery,
 }
 
+/// `GET /sandbox/payments`: one payment by its merchant's key or by a prepay_id.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentLookup {
+    pub mchid: Option<String>,
+    pub out_trade_no: Option<String>,
+    pub prepay_id: Option<String>,
+}
+
 /// `GET /sandbox/events`: the event log, `id` ascending.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]

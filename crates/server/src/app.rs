@@ -387,6 +387,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         admin(
             &["get"],
+            "/sandbox/payments",
+            get(payments::get_payment_lookup),
+            Doc::sandbox("A payment by mchid + out_trade_no, or by prepay_id")
+                .params(params::<sb::PaymentLookup>)
+                .answer(Answer::Rest(schema::<sb::PaymentView>)),
+        ),
+        admin(
+            &["get"],
             "/sandbox/payments/{transaction_id}",
             get(payments::get_payment),
             Doc::sandbox("A payment, with its order in order shipping management (sec_order)")

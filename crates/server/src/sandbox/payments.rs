@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use userorder_model::association::PaymentKeys;
 use userorder_model::sandbox::{
     AdvanceIn, ClockOut, ComplaintIn, ConfirmReceiptIn, ConfirmReceiptOut, NewPaymentIn, OrderOut,
-    OrdersOut, OrdersQuery, Payment, PaymentView, SecOrderView,
+    OrdersOut, OrdersQuery, Payment, PaymentLookup, PaymentView, SecOrderView,
 };
 use userorder_model::sec_order::PaymentRef;
 use userorder_model::validate::{OpenIdDecoder, out_trade_no_rule};
@@ -260,6 +260,35 @@ pub async fn payment_view(
         None
     };
     Ok(PaymentView { payment, sec_order })
+}
+
+/// A payment by `mchid` + `out_trade_no`, or by `prepay_id` (SPEC §11.13); its refund
+/// outcomes due by now applied first.
+pub async fn get_payment_lookup(
+    State(state): State<AppState>,
+    SandboxQuery(q): SandboxQuery<PaymentLookup>,
+) -> Result<Json<PaymentView>, SandboxError> {
+    let now = clock::now(state.store.as_ref()).await?;
+    state.store.settle_refunds(now).await?;
+    let found = match (q.prepay_id, q.mchid, q.out_trade_no) {
+        (Some(prepay_id), _, _) => state.store.payment_by_prepay(&prepay_id).await?,
+        (None, Some(mchid), Some(out_trade_no)) => {
+            let key = userorder_model::shopping::OrderKey::Merchant {
+                mchid,
+                out_trade_no,
+            };
+            state.store.payment_for_key(&key).await?
+        }
+        _ => {
+            return Err(SandboxError::BadRequest(
+                "give prepay_id, or mchid and out_trade_no".into(),
+            ));
+        }
+    };
+    let payment = found.ok_or_else(|| SandboxError::NotFound("no such payment".into()))?;
+    payment_view(&state, &payment.keys.transaction_id)
+        .await
+        .map(Json)
 }
 
 pub async fn post_payment(

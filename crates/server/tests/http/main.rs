@@ -12,6 +12,7 @@ mod errcodes;
 mod ops;
 mod pages;
 mod pay_v3;
+mod pay_v3_flow;
 mod platforms;
 mod robustness;
 mod sdk;

@@ -16,20 +16,26 @@ use sha2::Sha256;
 use crate::common::*;
 
 /// A merchant's v3 signer, as SDKs sign (SPEC §11.3).
-struct Merchant {
-    mchid: String,
-    serial_no: String,
-    private_key_pem: String,
+pub(crate) struct Merchant {
+    pub(crate) mchid: String,
+    pub(crate) serial_no: String,
+    pub(crate) private_key_pem: String,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Merchant {
-    fn authorization(&self, method: &str, target: &str, body: &str, timestamp: i64) -> String {
+    pub(crate) fn authorization(
+        &self,
+        method: &str,
+        target: &str,
+        body: &str,
+        timestamp: i64,
+    ) -> String {
         let nonce = "593BEC0C930BF1AFEB40B4A08C8FB242";
         let message = format!("{method}\n{target}\n{timestamp}\n{nonce}\n{body}\n");
         let key = RsaPrivateKey::from_pkcs8_pem(&self.private_key_pem).expect("key");
@@ -46,8 +52,12 @@ impl Merchant {
 }
 
 /// A merchant of the shop with generated v3 credentials.
-async fn merchant(server: &TestServer) -> (Merchant, Value) {
-    let shop = server.shop().await;
+pub(crate) async fn merchant(server: &TestServer) -> (Merchant, Value) {
+    merchant_of(server, &server.shop().await).await
+}
+
+/// The shop's merchant with generated v3 credentials.
+pub(crate) async fn merchant_of(server: &TestServer, shop: &Shop) -> (Merchant, Value) {
     let out: Value = server
         .sandbox
         .put(
@@ -85,7 +95,7 @@ async fn get_certificates(
     request.send().await.expect("sent")
 }
 
-async fn refused(
+pub(crate) async fn refused(
     response: reqwest::Response,
     status: u16,
     code: &str,
@@ -420,7 +430,7 @@ async fn certificates_are_encrypted_and_answers_signed(backend: Backend) {
 
 /// Checks an answer's `Wechatpay-*` signature under a platform certificate's key (as the
 /// sandbox shows it); answers the `Wechatpay-Serial`.
-fn verified_signer(
+pub(crate) fn verified_signer(
     headers: &reqwest::header::HeaderMap,
     body: &str,
     certificate: &Value,

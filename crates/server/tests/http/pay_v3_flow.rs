@@ -1,0 +1,863 @@
+//! WeChat Pay v3 payments end to end (SPEC §11.6–§11.13): prepay, the payer's
+//! `requestPayment` with its paySign, the signed and encrypted notification on the sandbox
+//! clock's retry slots, queries, close and refunds — and every refusal with its status and
+//! code, through HTTP as a merchant's SDK calls.
+
+use std::sync::{Arc, Mutex};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rsa::RsaPrivateKey;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::common::*;
+use crate::pay_v3::{Merchant, merchant_of, now, refused, verified_signer};
+
+/// A `/v3/` call signed as SDKs sign, with the headers SDKs send.
+async fn call(
+    server: &TestServer,
+    merchant: &Merchant,
+    method: &str,
+    target: &str,
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let client = reqwest::Client::new();
+    let url = format!("{}{target}", server.base);
+    let request = match method {
+        "POST" => client.post(url).body(body.clone()),
+        _ => client.get(url),
+    };
+    request
+        .header("accept", "application/json")
+        .header("content-type", "application/json")
+        .header("user-agent", "userorder-tests")
+        .header(
+            "authorization",
+            merchant.authorization(method, target, &body, now()),
+        )
+        .send()
+        .await
+        .expect("sent")
+}
+
+/// A 2xx answer: its status, its signature checked under the platform's public key, its
+/// JSON (`null` for a 204).
+async fn answered(response: reqwest::Response, status: u16, platform: &Value) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let key = json!({"public_key_pem": platform["pem"]});
+    assert_eq!(verified_signer(&headers, &text, &key), platform["id"]);
+    match text.as_str() {
+        "" => Value::Null,
+        text => serde_json::from_str(text).expect("json"),
+    }
+}
+
+/// `paySign` over `appId\ntimeStamp\nnonceStr\npackage\n` with the merchant's key.
+fn pay_sign(merchant: &Merchant, app_id: &str, package: &str) -> Value {
+    let time_stamp = now().to_string();
+    let nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS";
+    let message = format!("{app_id}\n{time_stamp}\n{nonce}\n{package}\n");
+    let key = RsaPrivateKey::from_pkcs8_pem(&merchant.private_key_pem).expect("key");
+    let signature = STANDARD.encode(
+        SigningKey::<Sha256>::new(key)
+            .sign(message.as_bytes())
+            .to_bytes(),
+    );
+    json!({"appId": app_id, "timeStamp": time_stamp, "nonceStr": nonce,
+           "package": package, "signType": "RSA", "paySign": signature})
+}
+
+async fn request_payment(server: &TestServer, body: &Value) -> Value {
+    server
+        .sandbox
+        .post("/request-payment", body)
+        .await
+        .expect("request-payment")
+}
+
+fn prepay_body(shop: &Shop, out_trade_no: &str, notify_url: &str) -> Value {
+    json!({
+        "appid": shop.appid, "mchid": shop.mchid, "description": "Tea 250g",
+        "out_trade_no": out_trade_no, "notify_url": notify_url, "attach": "a1",
+        "amount": {"total": 300, "currency": "CNY"}, "payer": {"openid": shop.openid},
+        "scene_info": {"device_id": "D1"}
+    })
+}
+
+async fn prepay(server: &TestServer, merchant: &Merchant, body: &Value) -> String {
+    let response = call(
+        server,
+        merchant,
+        "POST",
+        "/v3/pay/transactions/jsapi",
+        Some(body),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value = response.json().await.expect("json");
+    answer["prepay_id"].as_str().expect("prepay_id").to_owned()
+}
+
+/// Prepays and pays; answers the transaction_id.
+async fn paid(server: &TestServer, merchant: &Merchant, shop: &Shop, body: &Value) -> String {
+    let prepay_id = prepay(server, merchant, body).await;
+    let answer = request_payment(
+        server,
+        &pay_sign(merchant, &shop.appid, &format!("prepay_id={prepay_id}")),
+    )
+    .await;
+    assert_eq!(answer["errMsg"], "requestPayment:ok");
+    answer["transaction_id"].as_str().expect("txid").to_owned()
+}
+
+/// What a merchant's notify_url saw: each request's headers and body.
+#[derive(Clone, Default)]
+struct Received {
+    requests: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+    /// Requests to answer 500 before answering 200.
+    failures: Arc<Mutex<usize>>,
+}
+
+impl Received {
+    fn count(&self) -> usize {
+        self.requests.lock().expect("lock").len()
+    }
+
+    fn get(&self, i: usize) -> (HeaderMap, String) {
+        self.requests.lock().expect("lock")[i].clone()
+    }
+
+    async fn wait_for(&self, n: usize) {
+        for _ in 0..100 {
+            if self.count() >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{n} notifications did not arrive (got {})", self.count());
+    }
+}
+
+async fn receive(
+    State(received): State<Received>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, &'static str) {
+    received
+        .requests
+        .lock()
+        .expect("lock")
+        .push((headers, body));
+    let mut failures = received.failures.lock().expect("lock");
+    if *failures > 0 {
+        *failures -= 1;
+        (StatusCode::INTERNAL_SERVER_ERROR, r#"{"code":"FAIL"}"#)
+    } else {
+        (StatusCode::OK, "")
+    }
+}
+
+/// A merchant's notify_url on 127.0.0.1, failing its first `failures` requests.
+async fn receiver(failures: usize) -> (String, Received) {
+    let received = Received::default();
+    *received.failures.lock().expect("lock") = failures;
+    let app = axum::Router::new()
+        .route("/pay/notify", axum::routing::post(receive))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/pay/notify"), received)
+}
+
+/// A notification as its handler reads it: the signature verified under the platform key,
+/// the resource decrypted with the APIv3 key.
+fn opened(request: &(HeaderMap, String), credentials: &Value) -> (Value, Value) {
+    let (headers, body) = request;
+    let headers: reqwest::header::HeaderMap = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()).expect("name"),
+                reqwest::header::HeaderValue::from_bytes(v.as_bytes()).expect("value"),
+            )
+        })
+        .collect();
+    let platform = &credentials["platform_public_key"];
+    let key = json!({"public_key_pem": platform["pem"]});
+    assert_eq!(verified_signer(&headers, body, &key), platform["id"]);
+    assert_eq!(
+        headers.get("user-agent").and_then(|v| v.to_str().ok()),
+        Some("userorder-notify")
+    );
+    let notification: Value = serde_json::from_str(body).expect("json");
+    let resource = &notification["resource"];
+    assert_eq!(resource["algorithm"], "AEAD_AES_256_GCM");
+    let apiv3_key = credentials["apiv3_key"].as_str().expect("key");
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(apiv3_key.as_bytes()).expect("key");
+    let nonce = resource["nonce"].as_str().expect("nonce");
+    let plaintext = cipher
+        .decrypt(
+            aes_gcm::Nonce::from_slice(nonce.as_bytes()),
+            Payload {
+                msg: &STANDARD
+                    .decode(resource["ciphertext"].as_str().expect("ct"))
+                    .expect("base64"),
+                aad: resource["associated_data"]
+                    .as_str()
+                    .expect("aad")
+                    .as_bytes(),
+            },
+        )
+        .expect("decrypts under the APIv3 key");
+    (
+        notification.clone(),
+        serde_json::from_slice(&plaintext).expect("json"),
+    )
+}
+
+async fn notifications(server: &TestServer, mchid: &str) -> Vec<Value> {
+    let out: Value = server
+        .sandbox
+        .get(&format!("/events?mchid={mchid}"))
+        .await
+        .expect("events");
+    out["events"].as_array().expect("events").clone()
+}
+
+/// The whole flow a merchant's code runs, with a notify_url that fails twice: retried at
+/// the sandbox clock's slots, delivered once, kept across a restart.
+async fn a_payment_is_prepaid_paid_notified_queried_and_refunded(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let (merchant, credentials) = merchant_of(&server, &shop).await;
+    let platform = credentials["platform_public_key"].clone();
+    let (url, received) = receiver(2).await;
+    let body = prepay_body(&shop, "V3|0001", &url);
+
+    let response = call(
+        &server,
+        &merchant,
+        "POST",
+        "/v3/pay/transactions/jsapi",
+        Some(&body),
+    )
+    .await;
+    let prepay_id = answered(response, 200, &platform).await["prepay_id"]
+        .as_str()
+        .expect("prepay_id")
+        .to_owned();
+    assert!(
+        prepay_id.starts_with("wx") && prepay_id.len() == 36,
+        "{prepay_id}"
+    );
+    assert_eq!(
+        prepay(&server, &merchant, &body).await,
+        prepay_id,
+        "a repeat"
+    );
+    let target = format!(
+        "/v3/pay/transactions/out-trade-no/V3%7C0001?mchid={}",
+        merchant.mchid
+    );
+    let unpaid = answered(
+        call(&server, &merchant, "GET", &target, None).await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(unpaid["trade_state"], "NOTPAY");
+    assert_eq!(unpaid["trade_state_desc"], "订单未支付");
+    assert!(unpaid.get("transaction_id").is_none(), "{unpaid}");
+    assert_eq!(unpaid["scene_info"]["device_id"], "D1");
+
+    let paid = request_payment(
+        &server,
+        &pay_sign(&merchant, &shop.appid, &format!("prepay_id={prepay_id}")),
+    )
+    .await;
+    assert_eq!(paid["errMsg"], "requestPayment:ok");
+    let txid = paid["transaction_id"].as_str().expect("txid").to_owned();
+    assert!(txid.len() == 28 && txid.starts_with("42000"), "{txid}");
+
+    // Attempt 1 right after paying; the next slots are 15 s and 30 s on the sandbox clock.
+    received.wait_for(1).await;
+    let events = notifications(&server, &merchant.mchid).await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let at = events[0]["at"].as_i64().expect("at");
+    assert_eq!(events[0]["delivery"]["state"], "pending");
+    assert_eq!(events[0]["delivery"]["next_at"], at + 15);
+    assert_eq!(events[0]["delivery"]["log"][0]["status"], 500);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(received.count(), 1, "nothing before the next slot");
+    server.sandbox.advance_clock(15).await.expect("clock");
+    received.wait_for(2).await;
+    server.sandbox.advance_clock(15).await.expect("clock");
+    received.wait_for(3).await;
+    let first = opened(&received.get(0), &credentials);
+    let last = opened(&received.get(2), &credentials);
+    assert_eq!(
+        first.0["id"], last.0["id"],
+        "the same notification each time"
+    );
+    assert_eq!(last.0["event_type"], "TRANSACTION.SUCCESS");
+    assert_eq!(last.0["summary"], "支付成功");
+    assert!(
+        last.0["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("EV-"))
+    );
+    let transaction = last.1;
+    assert_eq!(transaction["trade_state"], "SUCCESS");
+    assert_eq!(transaction["transaction_id"], txid.as_str());
+    assert_eq!(transaction["out_trade_no"], "V3|0001");
+    assert_eq!(transaction["amount"]["payer_total"], 300);
+    assert_eq!(transaction["attach"], "a1");
+
+    // Delivered once: a restart and more time send nothing again.
+    let db = server.stop().await;
+    let server = TestServer::start_on(db, userorder_server::JournalRetention::default()).await;
+    server.sandbox.advance_clock(3_600).await.expect("clock");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(received.count(), 3);
+    let events = notifications(&server, &merchant.mchid).await;
+    assert_eq!(events[0]["delivery"]["state"], "delivered");
+    assert_eq!(events[0]["delivery"]["attempts"], 3);
+    assert_eq!(events[0]["payload"]["notification"]["id"], first.0["id"]);
+
+    let by_id = format!("/v3/pay/transactions/id/{txid}?mchid={}", merchant.mchid);
+    let queried = answered(
+        call(&server, &merchant, "GET", &by_id, None).await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(queried["trade_state"], "SUCCESS");
+    assert_eq!(queried["bank_type"], "OTHERS");
+
+    // A partial refund: PROCESSING, then SUCCESS at once (refund_delay_s 0), notified.
+    let refund = json!({"out_trade_no": "V3|0001", "out_refund_no": "R-1",
+                        "notify_url": url, "reason": "broken",
+                        "amount": {"refund": 100, "total": 300, "currency": "CNY"}});
+    let created = answered(
+        call(
+            &server,
+            &merchant,
+            "POST",
+            "/v3/refund/domestic/refunds",
+            Some(&refund),
+        )
+        .await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(created["status"], "PROCESSING");
+    assert_eq!(created["transaction_id"], txid.as_str());
+    assert_eq!(created["refund_id"].as_str().map(str::len), Some(29));
+    let refund_query = answered(
+        call(
+            &server,
+            &merchant,
+            "GET",
+            "/v3/refund/domestic/refunds/R-1",
+            None,
+        )
+        .await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(refund_query["status"], "SUCCESS");
+    assert!(refund_query["success_time"].is_string());
+    received.wait_for(4).await;
+    let (notice, plain) = opened(&received.get(3), &credentials);
+    assert_eq!(notice["event_type"], "REFUND.SUCCESS");
+    assert_eq!(notice["resource"]["original_type"], "refund");
+    assert_eq!(plain["refund_status"], "SUCCESS");
+    assert_eq!(plain["amount"]["refund"], 100);
+    let queried = answered(
+        call(&server, &merchant, "GET", &by_id, None).await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(queried["trade_state"], "REFUND");
+    assert_eq!(queried["trade_state_desc"], "转入退款");
+    let view: Value = server
+        .sandbox
+        .get(&format!("/payments/{txid}"))
+        .await
+        .expect("payment");
+    assert_eq!(view["v3"]["refunded_amount"], 100);
+    assert_eq!(
+        view["refunded_at"],
+        Value::Null,
+        "a partial refund leaves §10 alone"
+    );
+}
+
+/// Prepay, query and close refusals in SPEC §11.5's order, each with its status and code.
+async fn payments_refuse_in_spec_order(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let (merchant, credentials) = merchant_of(&server, &shop).await;
+    let platform = credentials["platform_public_key"].clone();
+    let other = server.shop().await;
+    let jsapi = "/v3/pay/transactions/jsapi";
+    let post = |body: Value| {
+        let (server, merchant) = (&server, &merchant);
+        async move { call(server, merchant, "POST", jsapi, Some(&body)).await }
+    };
+    let with = |field: &str, value: Value| {
+        let mut body = prepay_body(&shop, "E-0001", "https://m.example/notify");
+        match field.split_once('/') {
+            Some((outer, inner)) => body[outer][inner] = value,
+            None => body[field] = value,
+        }
+        body
+    };
+
+    let missing = post(with("appid", json!(""))).await;
+    assert_eq!(missing.status().as_u16(), 400);
+    let error: Value = missing.json().await.expect("json");
+    assert_eq!(error["code"], "PARAM_ERROR");
+    assert_eq!(
+        error["message"],
+        "输入源“/body/appid”映射到字段“appid”必填性规则校验失败，此字段为必填项"
+    );
+    assert_eq!(
+        error["detail"],
+        json!({"field": "/appid", "value": "", "issue": "required", "location": "body"})
+    );
+    let zero: Value = post(with("amount/total", json!(0)))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(zero["detail"]["field"], "/amount/total");
+    assert_eq!(zero["detail"]["value"], 0);
+    let not_object = call(&server, &merchant, "POST", jsapi, Some(&json!([1]))).await;
+    let error: Value = not_object.json().await.expect("json");
+    assert_eq!(
+        (error["code"].as_str(), error["message"].as_str()),
+        (Some("PARAM_ERROR"), Some("请求体格式错误"))
+    );
+    for (body, status, code, message) in [
+        (
+            with("mchid", json!(other.mchid)),
+            400,
+            "INVALID_REQUEST",
+            "请求中的商户号与签名商户号不一致",
+        ),
+        (
+            with("mchid", json!("1999999999")),
+            400,
+            "MCH_NOT_EXISTS",
+            "商户号不存在",
+        ),
+        (
+            with("appid", json!(other.appid)),
+            400,
+            "APPID_MCHID_NOT_MATCH",
+            "appid和mch_id不匹配",
+        ),
+        (
+            with("payer/openid", json!(other.openid)),
+            400,
+            "PARAM_ERROR",
+            "appid和openid不匹配",
+        ),
+    ] {
+        refused(post(body).await, status, code, message).await;
+    }
+
+    let prepay_id = prepay(&server, &merchant, &with("attach", json!("a1"))).await;
+    refused(
+        post(with("amount/total", json!(301))).await,
+        403,
+        "OUT_TRADE_NO_USED",
+        "商户订单号重复",
+    )
+    .await;
+    let no_mchid = call(
+        &server,
+        &merchant,
+        "GET",
+        "/v3/pay/transactions/out-trade-no/E-0001",
+        None,
+    )
+    .await;
+    assert_eq!(no_mchid.status().as_u16(), 400);
+    let error: Value = no_mchid.json().await.expect("json");
+    assert_eq!(error["detail"]["location"], "uri_template");
+    assert_eq!(error["detail"]["field"], "/mchid");
+    let q = format!("?mchid={}", merchant.mchid);
+    let unknown = format!("/v3/pay/transactions/out-trade-no/E-9999{q}");
+    refused(
+        call(&server, &merchant, "GET", &unknown, None).await,
+        404,
+        "ORDER_NOT_EXIST",
+        "订单不存在",
+    )
+    .await;
+    let view: Value = server
+        .sandbox
+        .get(&format!("/payments?prepay_id={prepay_id}"))
+        .await
+        .expect("by prepay_id");
+    let unpaid_id = format!(
+        "/v3/pay/transactions/id/{}{q}",
+        view["transaction_id"].as_str().expect("txid")
+    );
+    refused(
+        call(&server, &merchant, "GET", &unpaid_id, None).await,
+        404,
+        "ORDER_NOT_EXIST",
+        "订单不存在",
+    )
+    .await;
+
+    let close = "/v3/pay/transactions/out-trade-no/E-0001/close";
+    let closing = json!({"mchid": merchant.mchid});
+    for _ in 0..2 {
+        let closed = call(&server, &merchant, "POST", close, Some(&closing)).await;
+        assert_eq!(
+            answered(closed, 204, &platform).await,
+            Value::Null,
+            "idempotent"
+        );
+    }
+    refused(
+        post(with("attach", json!("a1"))).await,
+        400,
+        "ORDER_CLOSED",
+        "订单已关闭",
+    )
+    .await;
+
+    let mut second = with("out_trade_no", json!("E-0002"));
+    second["attach"] = json!("a1");
+    paid(&server, &merchant, &shop, &second).await;
+    refused(post(second).await, 400, "ORDERPAID", "订单已支付").await;
+    let close2 = "/v3/pay/transactions/out-trade-no/E-0002/close";
+    refused(
+        call(&server, &merchant, "POST", close2, Some(&closing)).await,
+        400,
+        "ORDERPAID",
+        "订单已支付",
+    )
+    .await;
+
+    // A prepay past its time_expire stays NOTPAY but is closed to repeats.
+    let mut third = with("out_trade_no", json!("E-0003"));
+    third["attach"] = json!("a1");
+    prepay(&server, &merchant, &third).await;
+    server
+        .sandbox
+        .advance_clock(8 * 86_400)
+        .await
+        .expect("clock");
+    refused(post(third).await, 400, "ORDER_CLOSED", "订单已关闭").await;
+}
+
+/// Refund refusals (SPEC §11.9) and outcomes decided by the sandbox.
+async fn refunds_refuse_in_spec_order(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let (merchant, _) = merchant_of(&server, &shop).await;
+    paid(
+        &server,
+        &merchant,
+        &shop,
+        &prepay_body(&shop, "F-0001", "https://m.example/n"),
+    )
+    .await;
+    let refunds = "/v3/refund/domestic/refunds";
+    let refund = |no: &str, amount: i64, total: i64| {
+        json!({"out_trade_no": "F-0001", "out_refund_no": no,
+               "amount": {"refund": amount, "total": total, "currency": "CNY"}})
+    };
+    let post = |body: Value| {
+        let (server, merchant) = (&server, &merchant);
+        async move { call(server, merchant, "POST", refunds, Some(&body)).await }
+    };
+
+    let no_agent = reqwest::Client::new()
+        .post(format!("{}{refunds}", server.base))
+        .body(refund("R1", 1, 300).to_string())
+        .send()
+        .await
+        .expect("sent");
+    refused(
+        no_agent,
+        400,
+        "INVALID_REQUEST",
+        "Http头缺少Accept或User-Agent",
+    )
+    .await;
+    let mut unknown = refund("R1", 1, 300);
+    unknown["out_trade_no"] = json!("F-9999");
+    refused(
+        post(unknown).await,
+        404,
+        "RESOURCE_NOT_EXISTS",
+        "订单不存在",
+    )
+    .await;
+    let missing = post(
+        json!({"out_refund_no": "R1", "amount": {"refund": 1, "total": 300, "currency": "CNY"}}),
+    )
+    .await;
+    let error: Value = missing.json().await.expect("json");
+    assert_eq!(
+        (error["code"].as_str(), error["detail"]["field"].as_str()),
+        (Some("PARAM_ERROR"), Some("/out_trade_no"))
+    );
+    refused(
+        post(refund("R1", 1, 299)).await,
+        400,
+        "INVALID_REQUEST",
+        "您的请求参数与订单信息不一致",
+    )
+    .await;
+    let first: Value = post(refund("R1", 100, 300))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["status"], "PROCESSING");
+    let again: Value = post(refund("R1", 100, 300))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        again["refund_id"], first["refund_id"],
+        "a retry answers the same refund"
+    );
+    refused(
+        post(refund("R1", 50, 300)).await,
+        400,
+        "INVALID_REQUEST",
+        "商户退款单号已被使用",
+    )
+    .await;
+    refused(
+        post(refund("R2", 50, 300)).await,
+        429,
+        "FREQUENCY_LIMITED",
+        "同一笔订单的退款请求需相隔1分钟",
+    )
+    .await;
+    server.sandbox.advance_clock(60).await.expect("clock");
+    refused(
+        post(refund("R2", 201, 300)).await,
+        400,
+        "INVALID_REQUEST",
+        "申请退款金额超过订单可退金额",
+    )
+    .await;
+    let unknown_refund = call(
+        &server,
+        &merchant,
+        "GET",
+        &format!("{refunds}/R-none"),
+        None,
+    )
+    .await;
+    refused(unknown_refund, 404, "RESOURCE_NOT_EXISTS", "退款单不存在").await;
+
+    // MANUAL outcomes wait for the sandbox: PROCESSING → ABNORMAL → SUCCESS; then 409.
+    let path = format!("/merchants/{}/apiv3", merchant.mchid);
+    let _: Value = server
+        .sandbox
+        .put(
+            &path,
+            &json!({"refund_outcome": "MANUAL", "refund_min_interval_s": 0}),
+        )
+        .await
+        .expect("settings");
+    let manual: Value = post(refund("R2", 200, 300))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let result = format!(
+        "/refunds/{}/result",
+        manual["refund_id"].as_str().expect("id")
+    );
+    let abnormal: Value = server
+        .sandbox
+        .post(&result, &json!({"status": "ABNORMAL"}))
+        .await
+        .expect("abnormal");
+    assert_eq!(abnormal["status"], "ABNORMAL");
+    refused(
+        post(refund("R3", 1, 300)).await,
+        400,
+        "INVALID_REQUEST",
+        "申请退款金额超过订单可退金额",
+    )
+    .await;
+    let success: Value = server
+        .sandbox
+        .post(&result, &json!({"status": "SUCCESS"}))
+        .await
+        .expect("success");
+    assert_eq!(success["status"], "SUCCESS");
+    let twice = server
+        .sandbox
+        .post::<Value>(&result, &json!({"status": "CLOSED"}))
+        .await;
+    assert!(format!("{twice:?}").contains("409"), "{twice:?}");
+    let view: Value = server
+        .sandbox
+        .get(&format!(
+            "/payments?mchid={}&out_trade_no=F-0001",
+            merchant.mchid
+        ))
+        .await
+        .expect("payment");
+    assert_eq!(view["state"], "REFUND");
+    assert!(
+        view["refunded_at"].is_i64(),
+        "refunded whole: §10's state 5"
+    );
+
+    // 50 refunds at most; none after 365 days.
+    paid(
+        &server,
+        &merchant,
+        &shop,
+        &prepay_body(&shop, "F-0002", "https://m.example/n"),
+    )
+    .await;
+    let many = |no: String| {
+        let mut body = refund(&no, 1, 300);
+        body["out_trade_no"] = json!("F-0002");
+        body
+    };
+    for i in 0..50 {
+        let answer = post(many(format!("M{i}"))).await;
+        assert_eq!(answer.status().as_u16(), 200, "refund {i}");
+    }
+    refused(
+        post(many("M50".into())).await,
+        400,
+        "INVALID_REQUEST",
+        "订单退款次数超过50次",
+    )
+    .await;
+    paid(
+        &server,
+        &merchant,
+        &shop,
+        &prepay_body(&shop, "F-0003", "https://m.example/n"),
+    )
+    .await;
+    server
+        .sandbox
+        .advance_clock(366 * 86_400)
+        .await
+        .expect("clock");
+    let mut late = refund("L1", 1, 300);
+    late["out_trade_no"] = json!("F-0003");
+    refused(post(late).await, 400, "TRADE_OVERDUE", "订单已超过退款期限").await;
+}
+
+/// `wx.requestPayment` (SPEC §11.8): each failure's errMsg in check order.
+async fn request_payment_answers_in_spec_order(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let (merchant, _) = merchant_of(&server, &shop).await;
+    let prepay_id = prepay(
+        &server,
+        &merchant,
+        &prepay_body(&shop, "G-0001", "https://m.example/n"),
+    )
+    .await;
+    let package = format!("prepay_id={prepay_id}");
+    let fails = |body: Value, reason: &'static str| {
+        let server = &server;
+        async move {
+            let answer = request_payment(server, &body).await;
+            assert_eq!(
+                answer["errMsg"],
+                format!("requestPayment:fail {reason}"),
+                "{body}"
+            );
+        }
+    };
+    fails(
+        pay_sign(&merchant, &shop.appid, "prepay_id=wx0"),
+        "prepay_id无效",
+    )
+    .await;
+    let mut forged = pay_sign(&merchant, &shop.appid, &package);
+    forged["nonceStr"] = json!("changed");
+    fails(forged, "支付验证签名失败").await;
+    let mut md5 = pay_sign(&merchant, &shop.appid, &package);
+    md5["signType"] = json!("MD5");
+    fails(md5, "支付验证签名失败").await;
+    fails(pay_sign(&merchant, "wx_other", &package), "appid不一致").await;
+    let mut stranger = pay_sign(&merchant, &shop.appid, &package);
+    stranger["openid"] = json!("o-someone-else");
+    fails(stranger, "下单账号与支付账号不一致").await;
+    let mut cancel = pay_sign(&merchant, &shop.appid, &package);
+    cancel["result"] = json!("CANCEL");
+    fails(cancel, "cancel").await;
+    let mut error = pay_sign(&merchant, &shop.appid, &package);
+    error["result"] = json!("PAYERROR");
+    fails(error, "支付失败").await;
+    fails(pay_sign(&merchant, &shop.appid, &package), "订单已关闭").await;
+
+    let second = prepay(
+        &server,
+        &merchant,
+        &prepay_body(&shop, "G-0002", "https://m.example/n"),
+    )
+    .await;
+    let package = format!("prepay_id={second}");
+    let ok = request_payment(&server, &pay_sign(&merchant, &shop.appid, &package)).await;
+    assert_eq!(ok["errMsg"], "requestPayment:ok");
+    fails(pay_sign(&merchant, &shop.appid, &package), "订单已支付").await;
+    let txid = ok["transaction_id"].as_str().expect("txid");
+    let again = server
+        .sandbox
+        .post::<Value>(&format!("/payments/{txid}/pay"), &json!({}))
+        .await;
+    assert!(format!("{again:?}").contains("409"), "{again:?}");
+
+    let third = prepay(
+        &server,
+        &merchant,
+        &prepay_body(&shop, "G-0003", "https://m.example/n"),
+    )
+    .await;
+    server.sandbox.advance_clock(7_201).await.expect("clock");
+    fails(
+        pay_sign(&merchant, &shop.appid, &format!("prepay_id={third}")),
+        "prepay_id已过期",
+    )
+    .await;
+}
+
+on_every_backend!(
+    a_payment_is_prepaid_paid_notified_queried_and_refunded,
+    payments_refuse_in_spec_order,
+    refunds_refuse_in_spec_order,
+    request_payment_answers_in_spec_order,
+);
