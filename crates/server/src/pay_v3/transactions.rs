@@ -88,18 +88,18 @@ pub async fn relations(
             "appid和mch_id不匹配",
         ));
     }
-    if let Some((pointer, openid)) = openid {
-        if state.openids.decode(appid, openid).is_err() {
-            return Err(V3Error::new(
-                StatusCode::BAD_REQUEST,
-                "PARAM_ERROR",
-                "appid和openid不匹配",
-            )
-            .with_detail(json!({
-                "field": pointer, "value": openid,
-                "issue": "appid和openid不匹配", "location": "body",
-            })));
-        }
+    if let Some((pointer, openid)) = openid
+        && state.openids.decode(appid, openid).is_err()
+    {
+        return Err(V3Error::new(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "appid和openid不匹配",
+        )
+        .with_detail(json!({
+            "field": pointer, "value": openid,
+            "issue": "appid和openid不匹配", "location": "body",
+        })));
     }
     Ok(())
 }

@@ -478,11 +478,11 @@ impl Store for PostgresStore {
                 return Ok(Created::Conflict);
             }
         }
-        if payment.v3.is_some() {
-            if let Some(mut stored) = payment_by_id(&mut tx, &payment.keys.transaction_id).await? {
-                stored.v3 = payment.v3.clone();
-                sql::put_payment(&mut tx, &stored).await?;
-            }
+        if payment.v3.is_some()
+            && let Some(mut stored) = payment_by_id(&mut tx, &payment.keys.transaction_id).await?
+        {
+            stored.v3 = payment.v3.clone();
+            sql::put_payment(&mut tx, &stored).await?;
         }
         tx.commit().await?;
         Ok(Created::Created)

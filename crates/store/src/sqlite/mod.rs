@@ -513,11 +513,11 @@ impl Store for SqliteStore {
                     return Ok(Finish::Rollback(Created::Conflict));
                 }
             }
-            if payment.v3.is_some() {
-                if let Some(mut stored) = payment_by_id(conn, &payment.keys.transaction_id)? {
-                    stored.v3 = payment.v3.clone();
-                    sql::put_payment(conn, &stored)?;
-                }
+            if payment.v3.is_some()
+                && let Some(mut stored) = payment_by_id(conn, &payment.keys.transaction_id)?
+            {
+                stored.v3 = payment.v3.clone();
+                sql::put_payment(conn, &stored)?;
             }
             Ok(Finish::Commit(Created::Created))
         })
