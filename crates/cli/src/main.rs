@@ -76,6 +76,8 @@ enum Command {
         #[command(subcommand)]
         command: commands::trade::TradeCommand,
     },
+    /// WeChat Pay API v3 as a merchant calls it: prepay, query, close, refund.
+    Pay(commands::pay::PayArgs),
     /// The sandbox API of a userorder server, for scripts.
     Sandbox(commands::sandbox::SandboxArgs),
     /// Measure throughput, latency and memory against a floor server, with wrk.
@@ -234,6 +236,7 @@ async fn main() -> ExitCode {
         Command::Ship { app, file } => commands::wechat::ship(&app, &file, json).await,
         Command::Verify { app, args } => commands::wechat::verify(&app, &args, json).await,
         Command::Trade { app, command } => commands::trade::run(&app, command, json).await,
+        Command::Pay(args) => commands::pay::run(args, json).await,
         Command::Sandbox(args) => commands::sandbox::run(args, json).await,
         Command::Explain { errcode } => commands::explain(errcode, json),
         Command::Openapi => {

@@ -457,3 +457,121 @@ async fn trade_commands_ship_list_and_read_events() {
     let table = run(&["sandbox", "events", "--appid", &shop.appid], &admin);
     assert!(String::from_utf8_lossy(&table.stdout).contains("trade_manage_remind_shipping"));
 }
+
+/// A merchant's v3 flow from the command line: credentials written to files, a prepay, the
+/// payer's requestPayment with a paySign, queries, a refund, a refused close (exit code 3).
+#[tokio::test]
+async fn pay_commands_prepay_pay_query_and_refund() {
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let process = Process::spawn(&db);
+    let shop = shop(&process.sandbox, json!({})).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let key = dir.path().join("apiclient_key.pem");
+    let platform = dir.path().join("pub_key.pem");
+    let (key, platform) = (
+        key.to_str().expect("path"),
+        platform.to_str().expect("path"),
+    );
+    let admin = [
+        ("USERORDER_BASE_URL", process.base.as_str()),
+        ("USERORDER_ADMIN_TOKEN", ADMIN),
+    ];
+    let setup = run(
+        &[
+            "sandbox",
+            "--json",
+            "apiv3",
+            "--mchid",
+            &shop.mchid,
+            "--private-key-out",
+            key,
+            "--platform-key-out",
+            platform,
+        ],
+        &admin,
+    );
+    assert!(setup.status.success(), "{setup:?}");
+    let setup = stdout_json(&setup);
+    let serial = setup["serial_no"].as_str().expect("serial").to_owned();
+    let key_id = setup["platform_key_id"].as_str().expect("id").to_owned();
+    let merchant = [
+        ("USERORDER_PAY_BASE_URL", process.base.as_str()),
+        ("USERORDER_MCHID", shop.mchid.as_str()),
+        ("USERORDER_SERIAL_NO", serial.as_str()),
+        ("USERORDER_PRIVATE_KEY", key),
+        ("USERORDER_PLATFORM_KEY_ID", key_id.as_str()),
+        ("USERORDER_PLATFORM_KEY", platform),
+    ];
+    let prepay = run(
+        &[
+            "pay",
+            "prepay",
+            "--appid",
+            &shop.appid,
+            "--openid",
+            &shop.openid,
+            "--out-trade-no",
+            "C|1001",
+            "--amount",
+            "300",
+            "--description",
+            "Tea",
+            "--notify-url",
+            "http://127.0.0.1:9/notify",
+        ],
+        &merchant,
+    );
+    assert!(prepay.status.success(), "{prepay:?}");
+    let prepay_id = String::from_utf8_lossy(&prepay.stdout).trim().to_owned();
+    assert!(prepay_id.starts_with("wx"), "{prepay_id}");
+    let paid = run(
+        &[
+            "sandbox",
+            "--json",
+            "request-payment",
+            "--prepay-id",
+            &prepay_id,
+            "--appid",
+            &shop.appid,
+            "--mchid",
+            &shop.mchid,
+            "--serial-no",
+            &serial,
+            "--private-key",
+            key,
+        ],
+        &admin,
+    );
+    assert!(paid.status.success(), "{paid:?}");
+    assert_eq!(stdout_json(&paid)["errMsg"], "requestPayment:ok");
+    let queried = run(
+        &["pay", "--json", "query", "--out-trade-no", "C|1001"],
+        &merchant,
+    );
+    assert_eq!(stdout_json(&queried)["trade_state"], "SUCCESS");
+    let refund = [
+        "pay",
+        "--json",
+        "refund",
+        "--out-trade-no",
+        "C|1001",
+        "--out-refund-no",
+        "R1",
+        "--amount",
+        "300",
+        "--total",
+        "300",
+    ];
+    assert_eq!(
+        stdout_json(&run(&refund, &merchant))["status"],
+        "PROCESSING"
+    );
+    let refund_query = run(
+        &["pay", "--json", "refund-query", "--out-refund-no", "R1"],
+        &merchant,
+    );
+    assert_eq!(stdout_json(&refund_query)["status"], "SUCCESS");
+    let closed = run(&["pay", "close", "--out-trade-no", "C|1001"], &merchant);
+    assert_eq!(closed.status.code(), Some(3), "{closed:?}");
+    assert!(String::from_utf8_lossy(&closed.stderr).contains("ORDERPAID"));
+}

@@ -101,6 +101,30 @@ impl PayClient {
         )
     }
 
+    /// What the mini program passes to `wx.requestPayment` for a prepay (SPEC §11.8):
+    /// `{appId, timeStamp, nonceStr, package, signType, paySign}`, paySign signed with the
+    /// merchant key over `appId\ntimeStamp\nnonceStr\npackage\n`.
+    pub fn payment_params(&self, app_id: &str, prepay_id: &str) -> serde_json::Value {
+        let time_stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .to_string();
+        let nonce: String = {
+            let mut rng = rand::thread_rng();
+            (0..32)
+                .map(|_| char::from(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rng.gen_range(0..36)]))
+                .collect()
+        };
+        let package = format!("prepay_id={prepay_id}");
+        let message =
+            userorder_model::pay_v3::pay_sign_message(app_id, &time_stamp, &nonce, &package);
+        let pay_sign = STANDARD.encode(self.key.sign(&message).to_bytes());
+        serde_json::json!({
+            "appId": app_id, "timeStamp": time_stamp, "nonceStr": nonce,
+            "package": package, "signType": "RSA", "paySign": pay_sign,
+        })
+    }
+
     /// Sends a signed request; a 2xx answer must verify under a trusted platform key, any
     /// other status is [`Error::PayV3`].
     pub async fn call(

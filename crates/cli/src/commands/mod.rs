@@ -3,6 +3,7 @@
 //! transport, 1 anything else.
 
 pub mod bulk;
+pub mod pay;
 pub mod sandbox;
 pub mod trade;
 pub mod wechat;

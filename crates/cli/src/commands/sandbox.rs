@@ -86,6 +86,36 @@ pub enum SandboxCommand {
         #[arg(long, requires = "url")]
         token: Option<String>,
     },
+    /// Give a merchant WeChat Pay v3 credentials with a generated API key; writes its private
+    /// key and the platform's public key to files for `userorder pay`.
+    Apiv3 {
+        #[arg(long)]
+        mchid: String,
+        /// Where the merchant's private key goes (PKCS#8 PEM).
+        #[arg(long, default_value = "apiclient_key.pem")]
+        private_key_out: String,
+        /// Where the platform's public key goes (PEM).
+        #[arg(long, default_value = "pub_key.pem")]
+        platform_key_out: String,
+    },
+    /// The payer pays a v3 prepay through wx.requestPayment, with a paySign signed by the
+    /// merchant key (as the merchant's backend gives the mini program).
+    RequestPayment {
+        #[arg(long)]
+        prepay_id: String,
+        #[arg(long)]
+        appid: String,
+        #[arg(long)]
+        mchid: String,
+        #[arg(long)]
+        serial_no: String,
+        /// The merchant API private key, a PKCS#8 PEM file.
+        #[arg(long)]
+        private_key: String,
+        /// SUCCESS (default), CANCEL or PAYERROR.
+        #[arg(long)]
+        result: Option<String>,
+    },
     /// The event log (swept first), oldest first.
     Events {
         #[arg(long)]
@@ -157,6 +187,57 @@ pub async fn run(args: SandboxArgs, json_out: bool) -> Result<(), Failure> {
         }
         SandboxCommand::Push { appid, url, token } => {
             shown(sandbox.set_push(&appid, &Push { url, token }).await?)
+        }
+        SandboxCommand::Apiv3 {
+            mchid,
+            private_key_out,
+            platform_key_out,
+        } => {
+            let out: Value = sandbox
+                .put(
+                    &format!("/merchants/{mchid}/apiv3"),
+                    &json!({"generate_merchant_key": true}),
+                )
+                .await?;
+            let write = |path: &str, pem: &Value| {
+                std::fs::write(path, pem.as_str().unwrap_or_default())
+                    .map_err(|e| Failure::Other(format!("{path}: {e}")))
+            };
+            write(&private_key_out, &out["generated"]["private_key_pem"])?;
+            write(&platform_key_out, &out["platform_public_key"]["pem"])?;
+            json!({
+                "mchid": mchid,
+                "serial_no": out["generated"]["serial_no"],
+                "private_key": private_key_out,
+                "platform_key_id": out["platform_public_key"]["id"],
+                "platform_key": platform_key_out,
+                "apiv3_key": out["apiv3_key"],
+            })
+        }
+        SandboxCommand::RequestPayment {
+            prepay_id,
+            appid,
+            mchid,
+            serial_no,
+            private_key,
+            result,
+        } => {
+            let pem = std::fs::read_to_string(&private_key)
+                .map_err(|e| Failure::Usage(format!("private key {private_key}: {e}")))?;
+            let client =
+                userorder_client::pay_v3::PayClient::new(&args.base_url, &mchid, &serial_no, &pem)?;
+            let mut body = client.payment_params(&appid, &prepay_id);
+            if let Some(result) = result {
+                body["result"] = json!(result);
+            }
+            let answer: Value = sandbox.post("/request-payment", &body).await?;
+            if answer["errMsg"] != "requestPayment:ok" {
+                return Err(Failure::Other(format!(
+                    "{}",
+                    answer["errMsg"].as_str().unwrap_or_default()
+                )));
+            }
+            answer
         }
         SandboxCommand::Events { appid, after } => {
             let events = sandbox.events(appid.as_deref(), after).await?;
