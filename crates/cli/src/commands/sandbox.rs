@@ -232,10 +232,8 @@ pub async fn run(args: SandboxArgs, json_out: bool) -> Result<(), Failure> {
             }
             let answer: Value = sandbox.post("/request-payment", &body).await?;
             if answer["errMsg"] != "requestPayment:ok" {
-                return Err(Failure::Other(format!(
-                    "{}",
-                    answer["errMsg"].as_str().unwrap_or_default()
-                )));
+                let reason = answer["errMsg"].as_str().unwrap_or_default();
+                return Err(Failure::Other(reason.to_owned()));
             }
             answer
         }
