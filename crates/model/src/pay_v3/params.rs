@@ -320,6 +320,117 @@ pub fn prepay_request(body: &Value) -> Checked<PrepayRequest> {
     })
 }
 
+/// A combined prepay's sub-order (SPEC §11.10), as checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubOrderRequest {
+    pub mchid: String,
+    pub attach: String,
+    pub total: i64,
+    pub out_trade_no: String,
+    pub description: String,
+    pub goods_tag: Option<String>,
+}
+
+/// A combined JSAPI prepay (SPEC §11.10), as checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CombineRequest {
+    pub combine_appid: String,
+    pub combine_mchid: String,
+    pub combine_out_trade_no: String,
+    pub device_id: Option<String>,
+    pub sub_orders: Vec<SubOrderRequest>,
+    pub openid: String,
+    pub time_expire: Option<i64>,
+    pub notify_url: String,
+}
+
+/// SPEC §11.10's fields, in order (each sub-order's in its own order).
+pub fn combine_request(body: &Value) -> Checked<CombineRequest> {
+    let f = Fields::body(body)?;
+    let combine_appid = f.required_string("/combine_appid", 1, 32)?;
+    let combine_mchid = f.required_string("/combine_mchid", 1, 32)?;
+    let no = f.out_trade_no("/combine_out_trade_no")?;
+    let combine_out_trade_no = f.required("/combine_out_trade_no", no)?;
+    let device_id = match f.object("/scene_info")? {
+        Some(_) => f.string("/scene_info/device_id", 1, 32)?,
+        None => None,
+    };
+    let subs = f.array("/sub_orders")?;
+    let subs = f.required("/sub_orders", subs)?;
+    if !(2..=10).contains(&subs.len()) {
+        return Err(f.entries("/sub_orders", 2, 10));
+    }
+    let mut sub_orders: Vec<SubOrderRequest> = Vec::with_capacity(subs.len());
+    for i in 0..subs.len() {
+        let at = |field: &str| format!("/sub_orders/{i}/{field}");
+        let object = f.object(&format!("/sub_orders/{i}"))?;
+        f.required(&format!("/sub_orders/{i}"), object)?;
+        let mchid = f.required_string(&at("mchid"), 1, 32)?;
+        let attach = f.required_string(&at("attach"), 1, 128)?;
+        let amount = f.object(&at("amount"))?;
+        f.required(&at("amount"), amount)?;
+        let total = f.amount(&at("amount/total_amount"))?;
+        let total = f.required(&at("amount/total_amount"), total)?;
+        f.currency(&at("amount/currency"), false)?;
+        let no = f.out_trade_no(&at("out_trade_no"))?;
+        let out_trade_no = f.required(&at("out_trade_no"), no)?;
+        if sub_orders
+            .iter()
+            .any(|s| s.mchid == mchid && s.out_trade_no == out_trade_no)
+        {
+            return Err(f.duplicate(&at("out_trade_no")));
+        }
+        let description = f.required_string(&at("description"), 1, 127)?;
+        f.object(&at("detail"))?;
+        let goods_tag = f.string(&at("goods_tag"), 1, 32)?;
+        f.object(&at("settle_info"))?;
+        sub_orders.push(SubOrderRequest {
+            mchid,
+            attach,
+            total,
+            out_trade_no,
+            description,
+            goods_tag,
+        });
+    }
+    let payer = f.object("/combine_payer_info")?;
+    f.required("/combine_payer_info", payer)?;
+    let openid = f.required_string("/combine_payer_info/openid", 1, 128)?;
+    f.string("/time_start", 1, 64)?;
+    let time_expire = f.time("/time_expire")?;
+    let notify_url = f.notify_url("/notify_url", 255)?;
+    let notify_url = f.required("/notify_url", notify_url)?;
+    Ok(CombineRequest {
+        combine_appid,
+        combine_mchid,
+        combine_out_trade_no,
+        device_id,
+        sub_orders,
+        openid,
+        time_expire,
+        notify_url,
+    })
+}
+
+/// A combined close (#9): `combine_appid` and the sub-orders' (mchid, out_trade_no).
+pub fn combine_close_request(body: &Value) -> Checked<(String, Vec<(String, String)>)> {
+    let f = Fields::body(body)?;
+    let appid = f.required_string("/combine_appid", 1, 32)?;
+    let subs = f.array("/sub_orders")?;
+    let subs = f.required("/sub_orders", subs)?;
+    if !(2..=10).contains(&subs.len()) {
+        return Err(f.entries("/sub_orders", 2, 10));
+    }
+    let mut keys = Vec::with_capacity(subs.len());
+    for i in 0..subs.len() {
+        let mchid = f.required_string(&format!("/sub_orders/{i}/mchid"), 1, 32)?;
+        let no = f.out_trade_no(&format!("/sub_orders/{i}/out_trade_no"))?;
+        let no = f.required(&format!("/sub_orders/{i}/out_trade_no"), no)?;
+        keys.push((mchid, no));
+    }
+    Ok((appid, keys))
+}
+
 /// Which payment a refund names: a transaction_id wins over an out_trade_no.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundOf {

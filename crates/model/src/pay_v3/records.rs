@@ -26,6 +26,19 @@ pub struct PaymentV3 {
     pub refunded_amount: i64,
     /// Oldest first.
     pub refunds: Vec<RefundRecord>,
+    /// A combined prepay's sub-orders' terms, in order (SPEC §11.10); `[]` otherwise.
+    #[serde(default)]
+    pub sub_orders: Vec<SubOrderV3>,
+}
+
+/// A combined payment's sub-order as its prepay described it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct SubOrderV3 {
+    pub mchid: String,
+    pub out_trade_no: String,
+    pub description: String,
+    pub attach: String,
+    pub goods_tag: Option<String>,
 }
 
 /// A refund as stored (SPEC §11.9).
@@ -117,6 +130,46 @@ pub fn transaction(payment: &Payment, v3: &PaymentV3) -> Value {
         t.insert("scene_info".into(), json!({ "device_id": device_id }));
     }
     Value::Object(t)
+}
+
+/// The Combined of #8 and of a combined `TRANSACTION.SUCCESS` (SPEC §11.10): no master
+/// transaction_id; each sub-order's once paid.
+pub fn combined(payment: &Payment, v3: &PaymentV3) -> Value {
+    let paid_at = payment.paid_at.filter(|_| payment.is_paid());
+    let sub_orders: Vec<Value> = payment
+        .sub_orders
+        .iter()
+        .zip(&v3.sub_orders)
+        .map(|(sub, terms)| {
+            let mut out = json!({
+                "mchid": sub.keys.mchid,
+                "trade_type": "JSAPI",
+                "trade_state": payment.state,
+                "attach": terms.attach,
+                "out_trade_no": sub.keys.out_trade_no,
+                "amount": {"total_amount": sub.amount, "currency": "CNY"},
+            });
+            if let Some(at) = paid_at {
+                out["transaction_id"] = json!(sub.keys.transaction_id);
+                out["bank_type"] = json!("OTHERS");
+                out["success_time"] = json!(china_time(at));
+                out["amount"]["payer_amount"] = json!(sub.amount);
+                out["amount"]["payer_currency"] = json!("CNY");
+            }
+            out
+        })
+        .collect();
+    let mut out = json!({
+        "combine_appid": payment.appid,
+        "combine_mchid": payment.keys.mchid,
+        "combine_out_trade_no": payment.keys.out_trade_no,
+        "combine_payer_info": {"openid": payment.openid},
+        "sub_orders": sub_orders,
+    });
+    if let Some(device_id) = &v3.device_id {
+        out["scene_info"] = json!({ "device_id": device_id });
+    }
+    out
 }
 
 /// The Refund of #5/#6 (SPEC §11.9).

@@ -6,6 +6,7 @@
 //! - This module: the error type, signed answers (§11.4) and the routes built so far.
 
 pub mod auth;
+pub mod combined;
 pub mod keys;
 pub mod notify;
 pub mod refunds;
@@ -43,6 +44,15 @@ pub fn router() -> Router<AppState> {
             v3(post(t::close)),
         )
         .route("/v3/refund/domestic/refunds", v3(post(refunds::create)))
+        .route("/v3/combine-transactions/jsapi", v3(post(combined::prepay)))
+        .route(
+            "/v3/combine-transactions/out-trade-no/{combine_out_trade_no}",
+            v3(get(combined::query)),
+        )
+        .route(
+            "/v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close",
+            v3(post(combined::close)),
+        )
         .route(
             "/v3/refund/domestic/refunds/{out_refund_no}",
             v3(get(refunds::query)),

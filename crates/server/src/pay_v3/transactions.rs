@@ -20,9 +20,9 @@ use crate::clock;
 use crate::state::AppState;
 
 /// Longest and shortest time_expire from now (SPEC §11.6, Decision Q8).
-const EXPIRE_DEFAULT_S: i64 = 7 * 86_400;
-const EXPIRE_MIN_S: i64 = 60;
-const EXPIRE_MAX_S: i64 = 90 * 86_400;
+pub(crate) const EXPIRE_DEFAULT_S: i64 = 7 * 86_400;
+pub(crate) const EXPIRE_MIN_S: i64 = 60;
+pub(crate) const EXPIRE_MAX_S: i64 = 90 * 86_400;
 
 pub fn param_error(e: ParamError) -> V3Error {
     V3Error::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", e.message()).with_detail(e.detail())
@@ -105,7 +105,7 @@ pub async fn relations(
 }
 
 /// `wx` + sandbox `yyyyMMddHHmmss` + 20 lowercase hex.
-fn prepay_id(now: i64) -> String {
+pub(crate) fn prepay_id(now: i64) -> String {
     format!("wx{}{}", china_digits(now, 14), random_of(LOWER_HEX, 20))
 }
 
@@ -150,7 +150,7 @@ pub async fn prepay(
     answer(&credentials, &prepay_id)
 }
 
-fn answer(
+pub(crate) fn answer(
     credentials: &userorder_store::Apiv3Record,
     prepay_id: &str,
 ) -> Result<Response, V3Error> {
@@ -183,6 +183,7 @@ async fn create(
         closed_at: None,
         refunded_amount: 0,
         refunds: Vec::new(),
+        sub_orders: Vec::new(),
     };
     let new = NewPayment {
         appid: request.appid.clone(),
@@ -232,6 +233,16 @@ async fn repeat(
     if !same {
         return Err(out_trade_no_used());
     }
+    current_prepay_id(state, payment, v3, now).await
+}
+
+/// The payment's prepay_id, or a new one once it is 2 h old (SPEC §11.6 rule 4).
+pub(crate) async fn current_prepay_id(
+    state: &AppState,
+    payment: &Payment,
+    v3: &PaymentV3,
+    now: i64,
+) -> Result<String, V3Error> {
     if now < v3.prepay_expires_at {
         return Ok(v3.prepay_id.clone());
     }
@@ -256,16 +267,20 @@ pub fn order_paid() -> V3Error {
     refused(StatusCode::BAD_REQUEST, "ORDERPAID", "订单已支付")
 }
 
-fn order_closed() -> V3Error {
+pub(crate) fn order_closed() -> V3Error {
     refused(StatusCode::BAD_REQUEST, "ORDER_CLOSED", "订单已关闭")
 }
 
-fn out_trade_no_used() -> V3Error {
+pub(crate) fn out_trade_no_used() -> V3Error {
     refused(StatusCode::FORBIDDEN, "OUT_TRADE_NO_USED", "商户订单号重复")
 }
 
 /// `?mchid=` checked, then its relation to the signer.
-async fn query_mchid(state: &AppState, signer: &str, query: Option<&str>) -> Result<(), V3Error> {
+pub(crate) async fn query_mchid(
+    state: &AppState,
+    signer: &str,
+    query: Option<&str>,
+) -> Result<(), V3Error> {
     let mchid = params::mchid_query(&params::query_object(query)).map_err(param_error)?;
     relations(state, signer, &mchid, None, None).await
 }

@@ -855,7 +855,199 @@ async fn request_payment_answers_in_spec_order(backend: Backend) {
     .await;
 }
 
+/// Combined payments (SPEC §11.10): one prepay_id pays every sub-order; refusals in order.
+async fn combined_payments_are_prepaid_paid_queried_and_closed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let (merchant, credentials) = merchant_of(&server, &shop).await;
+    let platform = credentials["platform_public_key"].clone();
+    let second: Value = server
+        .sandbox
+        .post("/merchants", &json!({"appids": [shop.appid]}))
+        .await
+        .expect("merchant");
+    let second = second["mchid"].as_str().expect("mchid").to_owned();
+    let stranger = server.shop().await;
+    let (url, received) = receiver(0).await;
+    let combine = |no: &str, subs: Value| {
+        json!({"combine_appid": shop.appid, "combine_mchid": shop.mchid,
+               "combine_out_trade_no": no, "sub_orders": subs,
+               "combine_payer_info": {"openid": shop.openid}, "notify_url": url})
+    };
+    let sub = |mchid: &str, no: &str, total: i64| {
+        json!({"mchid": mchid, "attach": "a", "out_trade_no": no, "description": "Tea",
+               "amount": {"total_amount": total, "currency": "CNY"}})
+    };
+    let subs = json!([sub(&shop.mchid, "S-0001", 100), sub(&second, "S-0002", 200)]);
+    let jsapi = "/v3/combine-transactions/jsapi";
+    let post = |body: Value| {
+        let (server, merchant) = (&server, &merchant);
+        async move { call(server, merchant, "POST", jsapi, Some(&body)).await }
+    };
+
+    let one: Value = post(combine("C-0001", json!([sub(&shop.mchid, "S-0001", 100)])))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(one["detail"]["issue"], "must have 2-10 entries", "{one}");
+    let twice: Value = post(combine(
+        "C-0001",
+        json!([sub(&second, "S-0001", 1), sub(&second, "S-0001", 1)]),
+    ))
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(
+        (
+            twice["detail"]["field"].as_str(),
+            twice["detail"]["issue"].as_str()
+        ),
+        (Some("/sub_orders/1/out_trade_no"), Some("duplicate"))
+    );
+    let unknown = json!([
+        sub(&shop.mchid, "S-0001", 100),
+        sub("1999999999", "S-0002", 200)
+    ]);
+    refused(
+        post(combine("C-0001", unknown)).await,
+        400,
+        "MCH_NOT_EXISTS",
+        "商户号不存在",
+    )
+    .await;
+    let unbound = json!([
+        sub(&shop.mchid, "S-0001", 100),
+        sub(&stranger.mchid, "S-0002", 200)
+    ]);
+    refused(
+        post(combine("C-0001", unbound)).await,
+        400,
+        "APPID_MCHID_NOT_MATCH",
+        "appid和mch_id不匹配",
+    )
+    .await;
+    prepay(
+        &server,
+        &merchant,
+        &prepay_body(&shop, "S-0009", "https://m.example/n"),
+    )
+    .await;
+    let taken = json!([sub(&shop.mchid, "S-0009", 100), sub(&second, "S-0002", 200)]);
+    refused(
+        post(combine("C-0001", taken)).await,
+        403,
+        "OUT_TRADE_NO_USED",
+        "商户订单号重复",
+    )
+    .await;
+    refused(
+        post(combine("S-0009", subs.clone())).await,
+        403,
+        "OUT_TRADE_NO_USED",
+        "商户订单号重复",
+    )
+    .await;
+
+    let first: Value = answered(post(combine("C-0001", subs.clone())).await, 200, &platform).await;
+    let prepay_id = first["prepay_id"].as_str().expect("prepay_id").to_owned();
+    let again: Value = post(combine("C-0001", subs.clone()))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["prepay_id"], prepay_id.as_str(), "a repeat");
+    let query = "/v3/combine-transactions/out-trade-no/C-0001";
+    let unpaid = answered(
+        call(&server, &merchant, "GET", query, None).await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(unpaid["sub_orders"][1]["trade_state"], "NOTPAY");
+    assert!(unpaid["sub_orders"][1].get("transaction_id").is_none());
+    let q = format!("?mchid={}", merchant.mchid);
+    for no in ["C-0001", "S-0001"] {
+        let ordinary = format!("/v3/pay/transactions/out-trade-no/{no}{q}");
+        refused(
+            call(&server, &merchant, "GET", &ordinary, None).await,
+            404,
+            "ORDER_NOT_EXIST",
+            "订单不存在",
+        )
+        .await;
+    }
+    let close = "/v3/combine-transactions/out-trade-no/C-0001/close";
+    let wrong = json!({"combine_appid": shop.appid, "sub_orders": [
+        {"mchid": shop.mchid, "out_trade_no": "S-0001"}, {"mchid": second, "out_trade_no": "S-0003"}]});
+    refused(
+        call(&server, &merchant, "POST", close, Some(&wrong)).await,
+        400,
+        "INVALID_REQUEST",
+        "您的请求参数与订单信息不一致",
+    )
+    .await;
+
+    let paid = request_payment(
+        &server,
+        &pay_sign(&merchant, &shop.appid, &format!("prepay_id={prepay_id}")),
+    )
+    .await;
+    assert_eq!(paid["errMsg"], "requestPayment:ok");
+    received.wait_for(1).await;
+    let (notice, resource) = opened(&received.get(0), &credentials);
+    assert_eq!(notice["event_type"], "TRANSACTION.SUCCESS");
+    assert_eq!(resource["combine_out_trade_no"], "C-0001");
+    assert_eq!(resource["sub_orders"][1]["trade_state"], "SUCCESS");
+    assert!(
+        resource.get("transaction_id").is_none(),
+        "no master transaction_id"
+    );
+    let queried = answered(
+        call(&server, &merchant, "GET", query, None).await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(queried["sub_orders"][0]["amount"]["payer_amount"], 100);
+    assert_eq!(queried["sub_orders"][1]["mchid"], second.as_str());
+    assert_eq!(
+        queried["sub_orders"][1]["transaction_id"]
+            .as_str()
+            .map(str::len),
+        Some(28)
+    );
+    let right = json!({"combine_appid": shop.appid, "sub_orders": [
+        {"mchid": second, "out_trade_no": "S-0002"}, {"mchid": shop.mchid, "out_trade_no": "S-0001"}]});
+    refused(
+        call(&server, &merchant, "POST", close, Some(&right)).await,
+        400,
+        "ORDERPAID",
+        "订单已支付",
+    )
+    .await;
+
+    let subs = json!([sub(&shop.mchid, "S-0011", 100), sub(&second, "S-0012", 200)]);
+    post(combine("C-0002", subs.clone())).await;
+    let close = "/v3/combine-transactions/out-trade-no/C-0002/close";
+    let keys = json!({"combine_appid": shop.appid, "sub_orders": [
+        {"mchid": shop.mchid, "out_trade_no": "S-0011"}, {"mchid": second, "out_trade_no": "S-0012"}]});
+    for _ in 0..2 {
+        let closed = call(&server, &merchant, "POST", close, Some(&keys)).await;
+        assert_eq!(answered(closed, 204, &platform).await, Value::Null);
+    }
+    refused(
+        post(combine("C-0002", subs)).await,
+        400,
+        "ORDER_CLOSED",
+        "订单已关闭",
+    )
+    .await;
+}
+
 on_every_backend!(
+    combined_payments_are_prepaid_paid_queried_and_closed,
     a_payment_is_prepaid_paid_notified_queried_and_refunded,
     payments_refuse_in_spec_order,
     refunds_refuse_in_spec_order,
