@@ -245,10 +245,31 @@ impl Sandbox {
         delay_ms: u64,
     ) -> Result<FaultsOut, Error> {
         let body = FaultsIn {
-            appid: appid.to_owned(),
+            appid: Some(appid.to_owned()),
             path: path.map(str::to_owned),
             errcodes: errcodes.to_vec(),
+            mchid: None,
+            codes: Vec::new(),
             delay_ms: Some(i64::try_from(delay_ms).unwrap_or(i64::MAX)),
+        };
+        self.post("/faults", &body).await
+    }
+
+    /// Queues WeChat Pay codes (SYSTEM_ERROR, FREQUENCY_LIMITED, …) that a merchant's next
+    /// `/v3/` calls (on `path`, or any) answer after their signature is checked.
+    pub async fn script_v3_faults(
+        &self,
+        mchid: &str,
+        path: Option<&str>,
+        codes: &[&str],
+    ) -> Result<FaultsOut, Error> {
+        let body = FaultsIn {
+            appid: None,
+            path: path.map(str::to_owned),
+            errcodes: Vec::new(),
+            mchid: Some(mchid.to_owned()),
+            codes: codes.iter().map(|c| (*c).to_owned()).collect(),
+            delay_ms: None,
         };
         self.post("/faults", &body).await
     }

@@ -571,18 +571,27 @@ pub struct NewAuthorizationOut {
 /// `POST /sandbox/faults`: errcodes the next calls of an app answer, in order.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct FaultsIn {
-    pub appid: String,
-    /// A WeChat API path; absent: any.
+    /// The app whose WeChat API calls answer `errcodes`; or give `mchid` and `codes`.
+    pub appid: Option<String>,
+    /// A WeChat API path (or a `/v3/` one with `mchid`); absent: any.
     pub path: Option<String>,
     /// 1–100 non-zero errcodes.
     #[schema(min_items = 1, max_items = 100)]
+    #[serde(default)]
     pub errcodes: Vec<i64>,
+    /// The merchant whose `/v3/` calls answer `codes` (SPEC §11.13).
+    pub mchid: Option<String>,
+    /// 1–100 of WeChat Pay's fault codes: SYSTEM_ERROR, FREQUENCY_LIMITED, NO_AUTH,
+    /// NOT_ENOUGH, RULE_LIMIT, ACCOUNT_ERROR, TRADE_ERROR, USER_ACCOUNT_ABNORMAL.
+    #[serde(default)]
+    pub codes: Vec<String>,
     #[schema(minimum = 0, maximum = 60_000)]
     pub delay_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 pub struct FaultsOut {
+    /// The app, or `mch:<mchid>` for a merchant's `/v3/` faults.
     pub appid: String,
     pub path: Option<String>,
     pub queued: usize,

@@ -86,6 +86,15 @@ pub async fn envelope(State(state): State<AppState>, mut request: Request, next:
         None if wechat => Some(ErrCode::OK),
         None => None,
     };
+    if path.starts_with("/v3/") && response.extensions().get::<Panicked>().is_some() {
+        // WeChat Pay's convention for a server fault (SPEC §11.14).
+        response = crate::pay_v3::V3Error::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEM_ERROR",
+            "系统错误",
+        )
+        .into_response();
+    }
     if path.starts_with("/v3/")
         && let Ok(value) = HeaderValue::from_str(&rid)
     {
@@ -151,5 +160,11 @@ pub async fn envelope(State(state): State<AppState>, mut request: Request, next:
 /// What a panic in a handler becomes: errcode -1 for WeChat paths, like any server fault.
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     tracing::error!("handler panicked");
-    failure_response(Rejection::new(ErrCode::SYSTEM_ERROR))
+    let mut response = failure_response(Rejection::new(ErrCode::SYSTEM_ERROR));
+    response.extensions_mut().insert(Panicked);
+    response
 }
+
+/// Marks the answer to a panic, which `/v3/` rewrites in its own convention.
+#[derive(Debug, Clone, Copy)]
+pub struct Panicked;

@@ -273,6 +273,26 @@ pub struct Apiv3Out {
     pub generated: Option<GeneratedKey>,
 }
 
+// ---- scripted faults (SPEC §11.13, §11.14) ---------------------------------------------
+
+/// The codes a merchant's `/v3/` calls can be scripted to answer: (code, HTTP status,
+/// message). A fault is queued as its 1-based position here.
+pub const FAULTS: [(&str, u16, &str); 8] = [
+    ("SYSTEM_ERROR", 500, "系统错误"),
+    ("FREQUENCY_LIMITED", 429, "请求频率超限"),
+    ("NO_AUTH", 403, "商户无权限"),
+    ("NOT_ENOUGH", 403, "基本账户余额不足"),
+    ("RULE_LIMIT", 403, "业务规则限制"),
+    ("ACCOUNT_ERROR", 403, "账号异常"),
+    ("TRADE_ERROR", 403, "交易错误"),
+    ("USER_ACCOUNT_ABNORMAL", 403, "用户账户异常"),
+];
+
+/// Where a merchant's `/v3/` faults queue (the fault queue is keyed like an app).
+pub fn fault_owner(mchid: &str) -> String {
+    format!("mch:{mchid}")
+}
+
 // ---- the payer's side (SPEC §11.8, §11.13) ---------------------------------------------
 
 /// `POST /sandbox/request-payment`: what `wx.requestPayment` is given, as the payer's

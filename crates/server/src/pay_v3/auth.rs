@@ -31,6 +31,7 @@ impl FromRequest<AppState> for Signed {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, V3Error> {
         let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
         // The request-target as sent: hyper keeps its percent-encoding.
         let target = request.uri().path_and_query().map_or_else(
             || request.uri().path().to_owned(),
@@ -67,6 +68,20 @@ impl FromRequest<AppState> for Signed {
                 Ok(value) => error.with_header("userorder-expected-message", value),
                 Err(_) => error,
             });
+        }
+        // Scripted faults answer after the signature (SPEC §11.5 step 3).
+        let owner = userorder_model::pay_v3::fault_owner(&auth.mchid);
+        if let Some(fault) = state.store.take_fault(&owner, &path).await? {
+            if fault.delay_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(fault.delay_ms as u64)).await;
+            }
+            let position = usize::try_from(fault.errcode - 1).unwrap_or(0);
+            let (code, status, message) = userorder_model::pay_v3::FAULTS
+                .get(position)
+                .copied()
+                .unwrap_or(userorder_model::pay_v3::FAULTS[0]);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Err(V3Error::new(status, code, message));
         }
         Ok(Signed {
             mchid: auth.mchid,

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use userorder_model::pay_v3::{FAULTS, fault_owner};
 use userorder_model::sandbox::{
     ClearFaultsIn, FaultsClearedOut, FaultsIn, FaultsOut, JournalOut, JournalQuery,
 };
@@ -16,12 +17,12 @@ pub async fn post_faults(
     State(state): State<AppState>,
     SandboxJson(raw): SandboxJson<FaultsIn>,
 ) -> Result<(StatusCode, Json<FaultsOut>), SandboxError> {
-    if state.store.app(&raw.appid).await?.is_none()
-        && state.store.component(&raw.appid).await?.is_none()
-    {
+    let Some(appid) = raw.appid.clone() else {
+        return merchant_faults(&state, raw).await;
+    };
+    if state.store.app(&appid).await?.is_none() && state.store.component(&appid).await?.is_none() {
         return Err(SandboxError::NotFound(format!(
-            "no app or component {}",
-            raw.appid
+            "no app or component {appid}"
         )));
     }
     if raw.errcodes.is_empty() || raw.errcodes.len() > 100 || raw.errcodes.contains(&0) {
@@ -44,13 +45,73 @@ pub async fn post_faults(
     }
     state
         .store
-        .add_faults(&raw.appid, raw.path.as_deref(), &raw.errcodes, delay_ms)
+        .add_faults(&appid, raw.path.as_deref(), &raw.errcodes, delay_ms)
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(FaultsOut {
             queued: raw.errcodes.len(),
-            appid: raw.appid,
+            appid,
+            path: raw.path,
+            delay_ms,
+        }),
+    ))
+}
+
+/// `{mchid, path?, codes, delay_ms?}`: the merchant's next `/v3/` calls (on `path`, or any)
+/// answer these WeChat Pay codes in turn, after their signature is checked.
+async fn merchant_faults(
+    state: &AppState,
+    raw: FaultsIn,
+) -> Result<(StatusCode, Json<FaultsOut>), SandboxError> {
+    let mchid = raw.mchid.ok_or_else(|| {
+        SandboxError::BadRequest("give appid and errcodes, or mchid and codes".into())
+    })?;
+    if !state
+        .store
+        .merchants()
+        .await?
+        .iter()
+        .any(|m| m.mchid == mchid)
+    {
+        return Err(SandboxError::NotFound(format!("no merchant {mchid}")));
+    }
+    if raw.codes.is_empty() || raw.codes.len() > 100 {
+        return Err(SandboxError::BadRequest(
+            "codes must list 1 to 100 WeChat Pay codes".into(),
+        ));
+    }
+    let mut positions = Vec::with_capacity(raw.codes.len());
+    for code in &raw.codes {
+        let position = FAULTS.iter().position(|(c, ..)| c == code).ok_or_else(|| {
+            let known: Vec<&str> = FAULTS.iter().map(|(c, ..)| *c).collect();
+            SandboxError::BadRequest(format!("code {code} is not one of {}", known.join(", ")))
+        })?;
+        positions.push(position as i64 + 1);
+    }
+    if let Some(path) = &raw.path
+        && !path.starts_with("/v3/")
+    {
+        return Err(SandboxError::BadRequest(
+            "a merchant's path is a /v3/ path such as /v3/pay/transactions/jsapi".into(),
+        ));
+    }
+    let delay_ms = raw.delay_ms.unwrap_or(0);
+    if !(0..=60_000).contains(&delay_ms) {
+        return Err(SandboxError::BadRequest(
+            "delay_ms must be 0 to 60000".into(),
+        ));
+    }
+    let owner = fault_owner(&mchid);
+    state
+        .store
+        .add_faults(&owner, raw.path.as_deref(), &positions, delay_ms)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(FaultsOut {
+            queued: positions.len(),
+            appid: owner,
             path: raw.path,
             delay_ms,
         }),

@@ -1046,7 +1046,61 @@ async fn combined_payments_are_prepaid_paid_queried_and_closed(backend: Backend)
     .await;
 }
 
+/// Scripted faults (SPEC §11.13): every code of §11.14's fault list answers in turn, after
+/// the signature is checked and only on its path; then the call goes through.
+async fn scripted_faults_answer_every_wechat_pay_code(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let (merchant, _) = merchant_of(&server, &shop).await;
+    let jsapi = "/v3/pay/transactions/jsapi";
+    let codes: Vec<&str> = userorder_model::pay_v3::FAULTS
+        .iter()
+        .map(|f| f.0)
+        .collect();
+    server
+        .sandbox
+        .script_v3_faults(&merchant.mchid, Some(jsapi), &codes)
+        .await
+        .expect("faults");
+    let body = prepay_body(&shop, "H-0001", "https://m.example/n");
+    // A bad signature is answered first and takes no fault.
+    let forged = reqwest::Client::new()
+        .post(format!("{}{jsapi}", server.base))
+        .header(
+            "authorization",
+            merchant.authorization("POST", jsapi, "{}", now()),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sent");
+    refused(forged, 401, "SIGN_ERROR", "签名错误，请检查后再试").await;
+    // Another path is not scripted.
+    let other = format!(
+        "/v3/pay/transactions/out-trade-no/H-0001?mchid={}",
+        merchant.mchid
+    );
+    refused(
+        call(&server, &merchant, "GET", &other, None).await,
+        404,
+        "ORDER_NOT_EXIST",
+        "订单不存在",
+    )
+    .await;
+    for (code, status, message) in userorder_model::pay_v3::FAULTS {
+        let answer = call(&server, &merchant, "POST", jsapi, Some(&body)).await;
+        refused(answer, status, code, message).await;
+    }
+    prepay(&server, &merchant, &body).await;
+    let unknown = server
+        .sandbox
+        .script_v3_faults(&merchant.mchid, None, &["ORDER_PAID"])
+        .await;
+    assert!(format!("{unknown:?}").contains("400"), "{unknown:?}");
+}
+
 on_every_backend!(
+    scripted_faults_answer_every_wechat_pay_code,
     combined_payments_are_prepaid_paid_queried_and_closed,
     a_payment_is_prepaid_paid_notified_queried_and_refunded,
     payments_refuse_in_spec_order,
