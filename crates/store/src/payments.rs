@@ -32,6 +32,12 @@ pub enum PaymentChange {
     RefundResult { refund_id: String, status: String },
     /// Apply the refund outcomes due by now.
     RefundsDue,
+    /// The sandbox refunds what remains, SUCCESS at once (SPEC §11.13): `refund_id`, and
+    /// the merchant's `refund_notify_url`.
+    RefundRemainder {
+        refund_id: String,
+        notify_url: Option<String>,
+    },
 }
 
 /// A refund to create, with the merchant's settings at the time.
@@ -200,6 +206,42 @@ pub fn judge(payment: &mut Payment, change: &PaymentChange, now: i64) -> Verdict
             let mut verdict = Verdict::done(Outcome::Done);
             settle(payment, i, status, now, &mut verdict);
             verdict.outcome = match payment.v3.as_ref().and_then(|v3| v3.refunds.get(i)) {
+                Some(r) => Outcome::Refund(Box::new(r.clone())),
+                None => Outcome::Done,
+            };
+            verdict
+        }
+        PaymentChange::RefundRemainder {
+            refund_id,
+            notify_url,
+        } => {
+            let Some(v3) = payment.v3.as_ref() else {
+                return Verdict::refused(Refusal::NotV3);
+            };
+            let reserved: i64 = v3
+                .refunds
+                .iter()
+                .filter(|r| r.reserves())
+                .map(|r| r.refund)
+                .sum();
+            if !payment.is_paid() || reserved >= payment.amount {
+                return Verdict::refused(Refusal::NotPaid);
+            }
+            let refund = NewRefund {
+                refund_id: refund_id.clone(),
+                out_refund_no: format!("SANDBOX{refund_id}"),
+                reason: None,
+                notify_url: notify_url.clone(),
+                refund: payment.amount - reserved,
+                total: payment.amount,
+                delay_s: 0,
+                outcome: "SUCCESS".into(),
+                min_interval_s: 0,
+            };
+            let mut verdict = request_refund(payment, &refund, false, now);
+            let index = payment.v3.as_ref().map_or(0, |v3| v3.refunds.len() - 1);
+            settle(payment, index, "SUCCESS", now, &mut verdict);
+            verdict.outcome = match payment.v3.as_ref().and_then(|v3| v3.refunds.get(index)) {
                 Some(r) => Outcome::Refund(Box::new(r.clone())),
                 None => Outcome::Done,
             };

@@ -17,7 +17,7 @@ use super::{V3Error, signed_json, user_agent_and_accept};
 use crate::state::AppState;
 
 /// `50` + 8 random digits + sandbox `yyyyMMdd` + 11 digits: 29.
-fn refund_id(now: i64) -> String {
+pub fn refund_id(now: i64) -> String {
     format!(
         "50{}{}{}",
         random_of(DIGITS, 8),

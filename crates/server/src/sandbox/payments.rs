@@ -150,13 +150,42 @@ pub async fn pay(state: &AppState, transaction_id: &str) -> Result<Payment, Sand
     }
 }
 
-/// Refunds a paid payment with its sub-payments (SPEC §10.12): order shipping management
-/// then shows state 5; the Shopping Order family still treats it as paid.
+/// Refunds a paid payment (SPEC §10.12, §11.13): order shipping management then shows
+/// state 5; the Shopping Order family still treats it as paid. A v3 payment gets a v3 refund
+/// of what remains (`REFUND.SUCCESS` to the merchant's refund_notify_url); any other is
+/// refunded whole with its sub-payments.
 pub async fn post_refund(
     State(state): State<AppState>,
     Path(transaction_id): Path<String>,
 ) -> Result<Json<Payment>, SandboxError> {
     let now = clock::now(state.store.as_ref()).await?;
+    state.store.settle_refunds(now).await?;
+    let payment = state.store.payment(&transaction_id).await?;
+    if let Some(payment) = payment.filter(|p| p.v3.is_some() && p.sub_orders.is_empty()) {
+        let notify_url = state
+            .store
+            .apiv3(&payment.keys.mchid)
+            .await?
+            .and_then(|c| c.refunds.refund_notify_url);
+        let change = PaymentChange::RefundRemainder {
+            refund_id: crate::pay_v3::refunds::refund_id(now),
+            notify_url,
+        };
+        return match state
+            .store
+            .change_payment(&transaction_id, &change, now)
+            .await?
+        {
+            Some((Outcome::Refund(_), payment)) => {
+                state.events.wake();
+                Ok(Json(payment))
+            }
+            _ => Err(SandboxError::Conflict(format!(
+                "payment {transaction_id} is {}; only a paid payment with an amount left can be refunded",
+                payment.state
+            ))),
+        };
+    }
     match state.store.refund(&transaction_id, now).await? {
         Refunded::Refunded(payment) => Ok(Json(*payment)),
         Refunded::NotPaid(payment_state) => Err(SandboxError::Conflict(format!(

@@ -407,6 +407,27 @@ async fn a_payment_is_prepaid_paid_notified_queried_and_refunded(backend: Backen
         Value::Null,
         "a partial refund leaves §10 alone"
     );
+
+    // The sandbox refunds the remainder as a v3 refund: whole now, §10's state 5.
+    let rest: Value = server
+        .sandbox
+        .post(&format!("/payments/{txid}/refund"), &json!({}))
+        .await
+        .expect("sandbox refund");
+    assert_eq!(rest["v3"]["refunded_amount"], 300);
+    assert!(rest["refunded_at"].is_i64(), "{rest}");
+    let sandbox_refund = &rest["v3"]["refunds"][1];
+    assert_eq!(sandbox_refund["status"], "SUCCESS");
+    assert!(
+        sandbox_refund["out_refund_no"]
+            .as_str()
+            .is_some_and(|no| no.starts_with("SANDBOX50"))
+    );
+    let again = server
+        .sandbox
+        .post::<Value>(&format!("/payments/{txid}/refund"), &json!({}))
+        .await;
+    assert!(format!("{again:?}").contains("409"), "{again:?}");
 }
 
 /// Prepay, query and close refusals in SPEC §11.5's order, each with its status and code.
