@@ -372,7 +372,8 @@ pub const INSERT_NOTIFICATION: &str = "INSERT INTO sec_events (appid, event, rul
                                                   payload, mchid, notify_url,
                                                   delivery_state, attempts, next_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7,
-             CASE WHEN $7 IS NULL THEN 'none' ELSE 'pending' END, 0, $4)
+             CASE WHEN $7 IS NULL THEN 'none' ELSE 'pending' END, 0,
+             CASE WHEN $7 IS NULL THEN NULL ELSE $4 END)
      ON CONFLICT (rule_key) DO NOTHING";
 
 /// Which notifications a claim takes. Binds: real time (ms), due by (sandbox; NULL: any),

@@ -181,6 +181,16 @@ async fn post(
     match request.send().await {
         Ok(response) => (Some(i64::from(response.status().as_u16())), None),
         Err(e) if e.is_timeout() => (None, Some("timeout".into())),
-        Err(e) => (None, Some(e.to_string())),
+        Err(e) => (None, Some(cause(&e))),
     }
+}
+
+/// The innermost cause of a failed request ("Connection refused (os error 111)"), which
+/// reqwest's own message leaves out.
+fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    inner.to_string()
 }
