@@ -49,6 +49,10 @@ pub async fn overview(
     let now = clock::now(state.store.as_ref()).await?;
     let apps = state.store.apps().await?;
     let merchants = state.store.merchants().await?;
+    let mut apiv3 = Vec::with_capacity(merchants.len());
+    for m in &merchants {
+        apiv3.push(state.store.apiv3(&m.mchid).await?);
+    }
     let payments = state
         .store
         .payments(&PaymentFilter {
@@ -110,8 +114,25 @@ pub async fn overview(
             section #merchants.card {
                 h2 { "Merchants" }
                 table {
-                    tr { th { "mchid" } th { "bound appids" } }
-                    @for m in &merchants { tr { td { (m.mchid) } td { (m.appids.join(", ")) } } }
+                    tr { th { "mchid" } th { "bound appids" } th { "WeChat Pay v3" } }
+                    @for (m, v3) in merchants.iter().zip(&apiv3) {
+                        tr {
+                            td { (m.mchid) } td { (m.appids.join(", ")) }
+                            td.muted {
+                                @if let Some(v3) = v3 {
+                                    "platform " (v3.platform_mode) ": " (v3.signer().0)
+                                    " · merchant keys "
+                                    (v3.merchant_keys.iter().map(|k| k.serial_no.as_str()).collect::<Vec<_>>().join(", "))
+                                    " · refunds " (v3.refunds.refund_outcome) " after " (v3.refunds.refund_delay_s) " s "
+                                    form.inline method="post" action={ "/console/merchants/" (m.mchid) "/rotate" } {
+                                        button type="submit" { "Rotate certificate" }
+                                    }
+                                } @else {
+                                    "not configured"
+                                }
+                            }
+                        }
+                    }
                 }
             }
             section #payments.card {
@@ -279,6 +300,21 @@ pub async fn payment(
         }
     };
     Ok(page("Payment", body).into_response())
+}
+
+/// A new platform certificate that signs from now, as
+/// `POST /sandbox/merchants/{mchid}/apiv3/platform-certificates` makes.
+pub async fn rotate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(mchid): Path<String>,
+) -> Result<Response, PageError> {
+    let body = crate::sandbox::SandboxJson(userorder_model::pay_v3::RotateIn::default());
+    match crate::sandbox::apiv3::post_platform_certificate(State(state), Path(mchid), body).await {
+        Ok(_) => Ok(Redirect::to("/console#merchants").into_response()),
+        Err(crate::error::SandboxError::Store(e)) => Err(PageError::Store(e)),
+        Err(_) => Err(PageError::NotFound),
+    }
 }
 
 pub async fn pay(

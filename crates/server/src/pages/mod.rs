@@ -4,6 +4,7 @@
 
 mod bill;
 mod console;
+mod pay;
 mod session;
 mod trade;
 
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/bill/order", get(bill::order))
         .route("/bill/login", get(bill::login_form).post(bill::login))
         .route("/bill/logout", post(bill::logout))
+        .route("/bill/pay", get(pay::show).post(pay::pay))
         .route(
             "/bill/payments/{transaction_id}/confirm-receipt",
             post(trade::confirm_receipt),
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/logout", post(console::logout))
         .route("/console/payments/{transaction_id}/pay", post(console::pay))
+        .route("/console/merchants/{mchid}/rotate", post(console::rotate))
         .route("/console/payments/{transaction_id}", get(console::payment))
 }
 

@@ -341,7 +341,91 @@ async fn the_payer_confirms_receipt_on_the_bill(backend: Backend) {
     assert!(detail.contains("trade_manage_order_settlement"), "{detail}");
 }
 
+/// The payer's Pay page for a v3 prepay: amount, merchant, description; the Pay button pays
+/// as the signed-in payer (notification recorded); another payer cannot see it.
+async fn the_payer_pays_a_prepay_on_its_pay_page(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let (merchant, _) = crate::pay_v3::merchant_of(&server, &shop).await;
+    let body = crate::pay_v3_flow::prepay_body(&shop, "PAGE-0001", "http://127.0.0.1:9/n");
+    let prepay_id = crate::pay_v3_flow::prepay(&server, &merchant, &body).await;
+    let path = format!("/bill/pay?prepay_id={prepay_id}");
+    let (status, _) = get(&server, &path, None).await;
+    assert!(status.is_redirection(), "sign in first: {status}");
+    let (_, stranger) = another_payer(&server, &shop).await;
+    let (status, _) = get(&server, &path, Some(&stranger)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another payer's prepay");
+    let cookie = sign_in(
+        &server,
+        "/bill/login",
+        &[("appid", &shop.appid), ("openid", &shop.openid)],
+    )
+    .await
+    .expect("session");
+    let (status, page) = get(&server, &path, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    for shown in [
+        "¥3.00",
+        shop.mchid.as_str(),
+        "Tea 250g",
+        "NOTPAY",
+        "id=\"pay\"",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    let paid = http()
+        .post(format!("{}/bill/pay", server.base))
+        .header("cookie", &cookie)
+        .form(&[("prepay_id", prepay_id.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert!(paid.status().is_redirection());
+    let (_, page) = get(&server, &path, Some(&cookie)).await;
+    assert!(page.contains("SUCCESS 支付成功"), "{page}");
+    assert!(!page.contains("id=\"pay\""), "paid: no button");
+    let events = server
+        .sandbox
+        .get::<serde_json::Value>(&format!("/events?mchid={}", merchant.mchid))
+        .await
+        .expect("events");
+    assert_eq!(events["events"][0]["event"], "TRANSACTION.SUCCESS");
+
+    // The console shows the merchant's v3 credentials and rotates its certificate.
+    let admin = sign_in(&server, "/console/login", &[("token", ADMIN)])
+        .await
+        .expect("admin");
+    let (_, console) = get(&server, "/console", Some(&admin)).await;
+    assert!(console.contains(&merchant.serial_no), "{console}");
+    assert!(
+        console.contains("platform public_key: PUB_KEY_ID_01"),
+        "{console}"
+    );
+    let rotated = http()
+        .post(format!(
+            "{}/console/merchants/{}/rotate",
+            server.base, merchant.mchid
+        ))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .expect("sent");
+    assert!(rotated.status().is_redirection());
+    let credentials: serde_json::Value = server
+        .sandbox
+        .get(&format!("/merchants/{}/apiv3", merchant.mchid))
+        .await
+        .expect("apiv3");
+    assert_eq!(
+        credentials["platform_certificates"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
 on_every_backend!(
+    the_payer_pays_a_prepay_on_its_pay_page,
     the_payer_confirms_receipt_on_the_bill,
     a_payer_sees_items_totals_and_shipping_with_merchant_text_escaped,
     nothing_of_another_payer_is_reachable_without_their_session,

@@ -21,7 +21,7 @@ use crate::common::*;
 use crate::pay_v3::{Merchant, merchant_of, now, refused, verified_signer};
 
 /// A `/v3/` call signed as SDKs sign, with the headers SDKs send.
-async fn call(
+pub(crate) async fn call(
     server: &TestServer,
     merchant: &Merchant,
     method: &str,
@@ -85,7 +85,7 @@ async fn request_payment(server: &TestServer, body: &Value) -> Value {
         .expect("request-payment")
 }
 
-fn prepay_body(shop: &Shop, out_trade_no: &str, notify_url: &str) -> Value {
+pub(crate) fn prepay_body(shop: &Shop, out_trade_no: &str, notify_url: &str) -> Value {
     json!({
         "appid": shop.appid, "mchid": shop.mchid, "description": "Tea 250g",
         "out_trade_no": out_trade_no, "notify_url": notify_url, "attach": "a1",
@@ -94,7 +94,7 @@ fn prepay_body(shop: &Shop, out_trade_no: &str, notify_url: &str) -> Value {
     })
 }
 
-async fn prepay(server: &TestServer, merchant: &Merchant, body: &Value) -> String {
+pub(crate) async fn prepay(server: &TestServer, merchant: &Merchant, body: &Value) -> String {
     let response = call(
         server,
         merchant,
