@@ -64,6 +64,7 @@ pub enum Tag {
     Platforms,
     Debugging,
     Sandbox,
+    WeChatPayV3,
 }
 
 impl Tag {
@@ -75,6 +76,7 @@ impl Tag {
             Self::Platforms => "third-party platforms",
             Self::Debugging => "debugging",
             Self::Sandbox => "sandbox",
+            Self::WeChatPayV3 => "wechat pay v3",
         }
     }
 
@@ -92,16 +94,21 @@ impl Tag {
                  payments, the clock, scripted faults, the journal. Plain REST behind the admin \
                  bearer token."
             }
+            Self::WeChatPayV3 => {
+                "WeChat Pay API v3, /v3/ (SPEC §11): JSAPI and combined payments, refunds, \
+                 platform certificates — signed requests, signed answers, real HTTP statuses"
+            }
         }
     }
 
-    const ALL: [Tag; 6] = [
+    const ALL: [Tag; 7] = [
         Self::Tokens,
         Self::ShoppingOrders,
         Self::ShippingManagement,
         Self::Platforms,
         Self::Debugging,
         Self::Sandbox,
+        Self::WeChatPayV3,
     ];
 }
 
@@ -564,15 +571,20 @@ fn path_params(path: &str) -> Vec<Parameter> {
 
 /// A stable, readable id: the path's words, then what the operation does.
 fn operation_id(path: &str, answer: Answer) -> String {
-    let words: Vec<&str> = path
-        .split(['/', '-', '_'])
-        .filter(|w| !w.is_empty() && !w.starts_with('{') && *w != "cgi" && *w != "bin")
-        .collect();
     let verb = match answer {
         Answer::Created(_) => "create_",
         _ => "",
     };
-    format!("{verb}{}", words.join("_"))
+    format!("{verb}{}", path_words(path))
+}
+
+/// A path's words joined by `_`, parameters left out.
+fn path_words(path: &str) -> String {
+    let words: Vec<&str> = path
+        .split(['/', '-', '_'])
+        .filter(|w| !w.is_empty() && !w.starts_with('{') && *w != "cgi" && *w != "bin")
+        .collect();
+    words.join("_")
 }
 
 fn method(name: &str) -> HttpMethod {
@@ -641,6 +653,7 @@ pub fn document() -> OpenApi {
              /cgi-bin/component/api_component_token.",
         ))),
     );
+    wechat_pay_v3(&mut paths, &mut components);
     let mut paths_object = Paths::new();
     for (path, item) in paths {
         paths_object.paths.insert(path, item);
@@ -669,6 +682,98 @@ pub fn document() -> OpenApi {
             .collect(),
     );
     document
+}
+
+/// The `/v3/` operations (SPEC §11): WeChat Pay's own conventions — real HTTP statuses,
+/// `{"code","message","detail"?}` refusals, every request signed with the merchant's key.
+fn wechat_pay_v3(paths: &mut BTreeMap<String, PathItem>, components: &mut Components) {
+    let error = schema::<userorder_model::pay_v3::V3ErrorOut>(components);
+    let object: RefOr<Schema> = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .into();
+    for (name, path, summary, success, refusals, has_body) in crate::pay_v3::DOCUMENTED {
+        let mut parameters = path_params(path);
+        if path.starts_with("/v3/pay/transactions/") && !path.ends_with("/close") {
+            parameters.push(
+                Parameter::builder()
+                    .name("mchid")
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::True)
+                    .schema(Some(string_schema()))
+                    .build(),
+            );
+        }
+        let mut responses = Responses::builder();
+        responses = match success {
+            "204" => responses.response(
+                "204",
+                Response::builder().description("Done (signed over an empty body)"),
+            ),
+            _ => responses.response(
+                success,
+                Response::builder()
+                    .description("The answer, signed with the Wechatpay-* headers")
+                    .content(JSON, Content::new(Some(object.clone()))),
+            ),
+        };
+        for status in refusals {
+            let why = match *status {
+                "400" => "PARAM_ERROR (with detail), INVALID_REQUEST, ORDERPAID, ORDER_CLOSED, …",
+                "401" => {
+                    "SIGN_ERROR: the Authorization header is missing, malformed or does not verify"
+                }
+                "403" => "OUT_TRADE_NO_USED, or a scripted fault",
+                "404" => "ORDER_NOT_EXIST or RESOURCE_NOT_EXISTS",
+                "429" => "FREQUENCY_LIMITED",
+                _ => "SYSTEM_ERROR",
+            };
+            responses = responses.response(
+                *status,
+                Response::builder()
+                    .description(why)
+                    .content(JSON, Content::new(Some(error.clone()))),
+            );
+        }
+        let mut operation = Operation::builder()
+            .tag(Tag::WeChatPayV3.name())
+            .summary(Some(summary))
+            .operation_id(Some(format!("{}_{name}", path_words(path))))
+            .parameters(Some(parameters))
+            .responses(responses.build())
+            .description(Some(
+                "WeChat Pay's conventions (SPEC §11): real HTTP statuses; refusals are \
+                 `{\"code\",\"message\",\"detail\"?}` without Wechatpay-* headers; an unknown \
+                 path answers 404 and a wrong method 405, both with empty bodies.",
+            ));
+        if has_body {
+            operation = operation.request_body(Some(
+                RequestBody::builder()
+                    .content(JSON, Content::new(Some(object.clone())))
+                    .required(Some(Required::True))
+                    .build(),
+            ));
+        }
+        let operation = operation
+            .security(SecurityRequirement::new("wechatpay", Vec::<String>::new()))
+            .build();
+        let item = PathItem::new(method(name), operation);
+        match paths.get_mut(path) {
+            Some(existing) => existing.merge_operations(item),
+            None => {
+                paths.insert(path.to_owned(), item);
+            }
+        }
+    }
+    components.security_schemes.insert(
+        "wechatpay".into(),
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "Authorization",
+            "`WECHATPAY2-SHA256-RSA2048 mchid=\"…\",nonce_str=\"…\",signature=\"…\",timestamp=\"…\",serial_no=\"…\"`: \
+             SHA256withRSA with the merchant API key over `METHOD\\nTARGET\\ntimestamp\\nnonce\\nBODY\\n`, \
+             the target and body exactly as sent (SPEC §11.3). Register the key with \
+             `PUT /sandbox/merchants/{mchid}/apiv3`.",
+        ))),
+    );
 }
 
 /// `GET /openapi.json`.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use userorder_model::ErrCode;
 
 use crate::common::*;
@@ -73,6 +73,23 @@ async fn every_documented_operation_is_served(backend: Backend) {
             if path.starts_with("/sandbox/") {
                 // Without the admin token: the sandbox's own refusal, not a missing route.
                 assert_eq!(status, 401, "{method} {path}: {body}");
+            } else if path.starts_with("/v3/") {
+                // Unsigned (and, for refunds and certificates, without a User-Agent first):
+                // WeChat Pay's own refusal, documented, never a missing route's 404 or 405.
+                let code = body["code"].as_str().unwrap_or_default();
+                assert!(
+                    matches!(
+                        (status, code),
+                        (401, "SIGN_ERROR") | (400, "INVALID_REQUEST")
+                    ),
+                    "{method} {path}: {status} {body}"
+                );
+                let operation = &item[method];
+                assert!(
+                    operation["responses"][status.to_string()].is_object(),
+                    "{path}"
+                );
+                assert_eq!(operation["security"][0]["wechatpay"], json!([]), "{path}");
             } else {
                 assert_eq!(status, 200, "{method} {path}: {body}");
                 assert_ne!(errcode(&body), 40066, "{method} {path} is not routed");
