@@ -691,7 +691,15 @@ fn wechat_pay_v3(paths: &mut BTreeMap<String, PathItem>, components: &mut Compon
     let object: RefOr<Schema> = ObjectBuilder::new()
         .schema_type(SchemaType::Type(Type::Object))
         .into();
-    for (name, path, summary, success, refusals, has_body) in crate::pay_v3::DOCUMENTED {
+    for crate::pay_v3::Documented {
+        method: name,
+        path,
+        summary,
+        success,
+        refusals,
+        has_body,
+    } in crate::pay_v3::DOCUMENTED
+    {
         let mut parameters = path_params(path);
         if path.starts_with("/v3/pay/transactions/") && !path.ends_with("/close") {
             parameters.push(

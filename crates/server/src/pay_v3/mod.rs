@@ -59,89 +59,100 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// What the OpenAPI document says of each `/v3/` operation: (method, path, summary,
-/// success status, the refusals' statuses, whether it takes a body).
-pub const DOCUMENTED: [(&str, &str, &str, &str, &[&str], bool); 10] = [
-    (
-        "post",
-        "/v3/pay/transactions/jsapi",
-        "JSAPI prepay: {prepay_id} (SPEC §11.6)",
-        "200",
-        &["400", "401", "403", "429", "500"],
-        true,
-    ),
-    (
-        "get",
-        "/v3/pay/transactions/id/{transaction_id}",
-        "A paid payment by transaction_id (?mchid=, SPEC §11.7)",
-        "200",
-        &["400", "401", "403", "404", "429", "500"],
-        false,
-    ),
-    (
-        "get",
-        "/v3/pay/transactions/out-trade-no/{out_trade_no}",
-        "A payment by out_trade_no (?mchid=, SPEC §11.7)",
-        "200",
-        &["400", "401", "403", "404", "429", "500"],
-        false,
-    ),
-    (
-        "post",
-        "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
-        "Close an unpaid payment (SPEC §11.7)",
-        "204",
-        &["400", "401", "403", "404", "429", "500"],
-        true,
-    ),
-    (
-        "post",
-        "/v3/refund/domestic/refunds",
-        "Refund (SPEC §11.9): always PROCESSING",
-        "200",
-        &["400", "401", "403", "404", "429", "500"],
-        true,
-    ),
-    (
-        "get",
-        "/v3/refund/domestic/refunds/{out_refund_no}",
-        "A refund by out_refund_no (SPEC §11.9)",
-        "200",
-        &["400", "401", "403", "404", "429", "500"],
-        false,
-    ),
-    (
-        "post",
-        "/v3/combine-transactions/jsapi",
-        "Combined JSAPI prepay: {prepay_id} (SPEC §11.10)",
-        "200",
-        &["400", "401", "403", "429", "500"],
-        true,
-    ),
-    (
-        "get",
-        "/v3/combine-transactions/out-trade-no/{combine_out_trade_no}",
-        "A combined payment (SPEC §11.10)",
-        "200",
-        &["400", "401", "403", "404", "429", "500"],
-        false,
-    ),
-    (
-        "post",
-        "/v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close",
-        "Close a combined payment (SPEC §11.10)",
-        "204",
-        &["400", "401", "403", "404", "429", "500"],
-        true,
-    ),
-    (
-        "get",
-        "/v3/certificates",
-        "The platform certificates, encrypted (SPEC §11.11)",
-        "200",
-        &["400", "401", "403", "404", "429", "500"],
-        false,
-    ),
+/// What the OpenAPI document says of one `/v3/` operation.
+pub struct Documented {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// `200`, or `204` for the closes.
+    pub success: &'static str,
+    /// The statuses its refusals can have.
+    pub refusals: &'static [&'static str],
+    pub has_body: bool,
+}
+
+/// Every `/v3/` operation, for the OpenAPI document.
+pub const DOCUMENTED: [Documented; 10] = [
+    Documented {
+        method: "post",
+        path: "/v3/pay/transactions/jsapi",
+        summary: "JSAPI prepay: {prepay_id} (SPEC §11.6)",
+        success: "200",
+        refusals: &["400", "401", "403", "429", "500"],
+        has_body: true,
+    },
+    Documented {
+        method: "get",
+        path: "/v3/pay/transactions/id/{transaction_id}",
+        summary: "A paid payment by transaction_id (?mchid=, SPEC §11.7)",
+        success: "200",
+        refusals: &["400", "401", "403", "404", "429", "500"],
+        has_body: false,
+    },
+    Documented {
+        method: "get",
+        path: "/v3/pay/transactions/out-trade-no/{out_trade_no}",
+        summary: "A payment by out_trade_no (?mchid=, SPEC §11.7)",
+        success: "200",
+        refusals: &["400", "401", "403", "404", "429", "500"],
+        has_body: false,
+    },
+    Documented {
+        method: "post",
+        path: "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
+        summary: "Close an unpaid payment (SPEC §11.7)",
+        success: "204",
+        refusals: &["400", "401", "403", "404", "429", "500"],
+        has_body: true,
+    },
+    Documented {
+        method: "post",
+        path: "/v3/refund/domestic/refunds",
+        summary: "Refund (SPEC §11.9): always PROCESSING",
+        success: "200",
+        refusals: &["400", "401", "403", "404", "429", "500"],
+        has_body: true,
+    },
+    Documented {
+        method: "get",
+        path: "/v3/refund/domestic/refunds/{out_refund_no}",
+        summary: "A refund by out_refund_no (SPEC §11.9)",
+        success: "200",
+        refusals: &["400", "401", "403", "404", "429", "500"],
+        has_body: false,
+    },
+    Documented {
+        method: "post",
+        path: "/v3/combine-transactions/jsapi",
+        summary: "Combined JSAPI prepay: {prepay_id} (SPEC §11.10)",
+        success: "200",
+        refusals: &["400", "401", "403", "429", "500"],
+        has_body: true,
+    },
+    Documented {
+        method: "get",
+        path: "/v3/combine-transactions/out-trade-no/{combine_out_trade_no}",
+        summary: "A combined payment (SPEC §11.10)",
+        success: "200",
+        refusals: &["400", "401", "403", "404", "429", "500"],
+        has_body: false,
+    },
+    Documented {
+        method: "post",
+        path: "/v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close",
+        summary: "Close a combined payment (SPEC §11.10)",
+        success: "204",
+        refusals: &["400", "401", "403", "404", "429", "500"],
+        has_body: true,
+    },
+    Documented {
+        method: "get",
+        path: "/v3/certificates",
+        summary: "The platform certificates, encrypted (SPEC §11.11)",
+        success: "200",
+        refusals: &["400", "401", "403", "404", "429", "500"],
+        has_body: false,
+    },
 ];
 
 /// A wrong method on a known path: 405 with an empty body, before any other check.
