@@ -26,6 +26,8 @@ pub enum KeyError {
     PrivateKey(String),
     #[error("cannot generate a key: {0}")]
     Generate(String),
+    #[error("not an X.509 certificate in PEM (CERTIFICATE): {0}")]
+    NotACertificate(String),
 }
 
 /// An RSA public key from `-----BEGIN PUBLIC KEY-----` (SPKI) or `-----BEGIN RSA PUBLIC
@@ -36,6 +38,31 @@ pub fn public_key(pem: &str) -> Result<RsaPublicKey, KeyError> {
         .map_err(|_| KeyError::NotAPublicKey)?;
     match key.n().bits() {
         2048 => Ok(key),
+        bits => Err(KeyError::NotRsa2048(bits)),
+    }
+}
+
+/// A merchant's X.509 API certificate: its serial (upper-case hex, as WeChat Pay writes it)
+/// and its RSA 2048 public key.
+pub fn certificate_key(pem: &str) -> Result<(String, RsaPublicKey), KeyError> {
+    use x509_cert::der::{DecodePem, Encode};
+    let certificate = x509_cert::Certificate::from_pem(pem.trim())
+        .map_err(|e| KeyError::NotACertificate(e.to_string()))?;
+    let tbs = &certificate.tbs_certificate;
+    let serial: String = tbs
+        .serial_number
+        .as_bytes()
+        .iter()
+        .skip_while(|b| **b == 0)
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let spki = tbs
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| KeyError::NotACertificate(e.to_string()))?;
+    let key = RsaPublicKey::from_public_key_der(&spki).map_err(|_| KeyError::NotAPublicKey)?;
+    match key.n().bits() {
+        2048 => Ok((serial, key)),
         bits => Err(KeyError::NotRsa2048(bits)),
     }
 }

@@ -121,21 +121,36 @@ pub async fn put_apiv3(
     if let Some(list) = raw.merchant_keys {
         let mut registered = Vec::with_capacity(list.len());
         for (i, key) in list.into_iter().enumerate() {
-            if key.certificate_pem.is_some() {
-                return Err(bad(format!(
-                    "merchant_keys[{i}].certificate_pem: certificates are not read yet; register public_key_pem with serial_no"
-                )));
-            }
-            let pem = key
-                .public_key_pem
-                .ok_or_else(|| bad(format!("merchant_keys[{i}].public_key_pem is required")))?;
-            let public = keys::public_key(&pem)
-                .map_err(|e| bad(format!("merchant_keys[{i}].public_key_pem: {e}")))?;
-            let serial_no = key.serial_no.filter(|s| !s.is_empty()).ok_or_else(|| {
-                bad(format!(
-                    "merchant_keys[{i}].serial_no is required with a bare key"
-                ))
-            })?;
+            let (serial_no, public) = match (key.certificate_pem, key.public_key_pem) {
+                (Some(certificate), _) => {
+                    let (serial, public) = keys::certificate_key(&certificate)
+                        .map_err(|e| bad(format!("merchant_keys[{i}].certificate_pem: {e}")))?;
+                    // A serial given with a certificate must be the certificate's.
+                    if let Some(given) = key.serial_no.filter(|s| !s.is_empty())
+                        && !given.eq_ignore_ascii_case(&serial)
+                    {
+                        return Err(bad(format!(
+                            "merchant_keys[{i}].serial_no {given} is not the certificate's ({serial})"
+                        )));
+                    }
+                    (serial, public)
+                }
+                (None, Some(pem)) => {
+                    let public = keys::public_key(&pem)
+                        .map_err(|e| bad(format!("merchant_keys[{i}].public_key_pem: {e}")))?;
+                    let serial_no = key.serial_no.filter(|s| !s.is_empty()).ok_or_else(|| {
+                        bad(format!(
+                            "merchant_keys[{i}].serial_no is required with a bare key"
+                        ))
+                    })?;
+                    (serial_no, public)
+                }
+                (None, None) => {
+                    return Err(bad(format!(
+                        "merchant_keys[{i}] needs public_key_pem (with serial_no) or certificate_pem"
+                    )));
+                }
+            };
             registered.push(MerchantKey {
                 serial_no: serial_no.to_ascii_uppercase(),
                 public_key_pem: keys::public_pem(&public).map_err(|e| bad(e.to_string()))?,

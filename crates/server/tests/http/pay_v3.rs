@@ -530,7 +530,64 @@ async fn the_sdk_signs_verifies_and_decrypts(backend: Backend) {
     );
 }
 
+/// A merchant registers its X.509 API certificate: the serial and key come from it, and
+/// requests signed under that serial verify.
+async fn a_merchant_certificate_registers_its_serial_and_key(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (merchant, _) = merchant(&server).await;
+    let key_pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(
+        &merchant.private_key_pem,
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .expect("key pair");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x00, 0x5A, 0x01, 0xBC]));
+    let certificate = params.self_signed(&key_pair).expect("certificate").pem();
+    let path = format!("/merchants/{}/apiv3", merchant.mchid);
+    let wrong = server
+        .sandbox
+        .put::<Value>(
+            &path,
+            &json!({"merchant_keys": [{"certificate_pem": certificate, "serial_no": "ABCD"}]}),
+        )
+        .await;
+    assert!(
+        matches!(
+            wrong,
+            Err(userorder_client::Error::Sandbox { status: 400, .. })
+        ),
+        "a serial that is not the certificate's: {wrong:?}"
+    );
+    let registered: Value = server
+        .sandbox
+        .put(
+            &path,
+            &json!({"merchant_keys": [{"certificate_pem": certificate}]}),
+        )
+        .await
+        .expect("registered");
+    assert_eq!(registered["merchant_keys"][0]["serial_no"], "5A01BC");
+    let by_certificate = Merchant {
+        serial_no: "5a01bc".into(),
+        ..merchant
+    };
+    let answer = get_certificates(
+        &server,
+        Some(&by_certificate.authorization("GET", "/v3/certificates", "", now())),
+        true,
+    )
+    .await;
+    refused(
+        answer,
+        404,
+        "RESOURCE_NOT_EXISTS",
+        "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。",
+    )
+    .await;
+}
+
 on_every_backend!(
+    a_merchant_certificate_registers_its_serial_and_key,
     the_sdk_signs_verifies_and_decrypts,
     credentials_are_kept_and_checked,
     requests_are_authenticated_in_order,
