@@ -180,6 +180,12 @@ impl PayClient {
             .find(|(s, _)| *s == serial)
             .map(|(_, key)| key)
             .ok_or_else(|| bad(format!("answer signed under {serial:?}, a key not trusted")))?;
+        if signature.starts_with(userorder_model::pay_v3::SIGN_PROBE) {
+            return Err(bad(
+                "the answer carries WeChat Pay's probe signature (WECHATPAY/SIGNTEST/): it \
+                 verifies under no key, so the answer is refused",
+            ));
+        }
         let signature = STANDARD
             .decode(&signature)
             .ok()

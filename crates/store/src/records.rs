@@ -434,6 +434,10 @@ pub struct Apiv3Record {
     pub certificates: Vec<PlatformCertificate>,
     #[serde(flatten, default)]
     pub refunds: userorder_model::pay_v3::RefundSettings,
+    /// Answers and notifications carry WeChat Pay's probe signature
+    /// (`WECHATPAY/SIGNTEST/…`), which a client must not mistake for a real one.
+    #[serde(default)]
+    pub sign_probe: bool,
 }
 
 /// A self-signed platform certificate over its own key pair.

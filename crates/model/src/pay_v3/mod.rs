@@ -138,6 +138,9 @@ pub fn request_message(
     message
 }
 
+/// The probe signature's prefix (SPEC §11.2 `sign_probe`).
+pub const SIGN_PROBE: &str = "WECHATPAY/SIGNTEST/";
+
 /// What an answer's (or a notification's) signature covers: `timestamp\nnonce\nBODY\n`.
 pub fn answer_message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
     let mut message = Vec::with_capacity(body.len() + 64);
@@ -179,6 +182,10 @@ pub struct Apiv3In {
     pub refund_min_interval_s: Option<i64>,
     /// Where refund outcomes go when a refund names no notify_url; `""` clears it.
     pub refund_notify_url: Option<String>,
+    /// Sign answers and notifications with WeChat Pay's probe signature
+    /// (`WECHATPAY/SIGNTEST/` + base64 of 256 random bytes), as WeChat Pay does now and then
+    /// to check that clients verify.
+    pub sign_probe: Option<bool>,
 }
 
 /// How the sandbox answers a merchant's refunds (SPEC §11.2).
@@ -268,6 +275,7 @@ pub struct Apiv3Out {
     pub platform_certificates: Vec<PlatformCertificateOut>,
     #[serde(flatten)]
     pub refunds: RefundSettings,
+    pub sign_probe: bool,
     /// The PUT that generated a key: its private half, this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated: Option<GeneratedKey>,

@@ -176,3 +176,21 @@ pub fn encrypt(
         .map_err(|e| KeyError::Generate(e.to_string()))?;
     Ok(STANDARD.encode(sealed))
 }
+
+/// The signature of an answer or notification: SHA256withRSA under the platform key, or in
+/// `sign_probe` mode WeChat Pay's probe — `WECHATPAY/SIGNTEST/` + base64 of 256 random bytes.
+pub fn platform_signature(
+    credentials: &userorder_store::Apiv3Record,
+    message: &[u8],
+) -> Result<String, KeyError> {
+    if credentials.sign_probe {
+        let mut noise = [0u8; 256];
+        rand::thread_rng().fill(&mut noise[..]);
+        return Ok(format!(
+            "{}{}",
+            userorder_model::pay_v3::SIGN_PROBE,
+            STANDARD.encode(noise)
+        ));
+    }
+    sign(credentials.signer().1, message)
+}

@@ -231,11 +231,12 @@ pub fn signed_answer(
     status: StatusCode,
     body: Vec<u8>,
 ) -> Result<Response, V3Error> {
-    let (serial, private_key_pem) = credentials.signer();
+    let (serial, _) = credentials.signer();
     let timestamp = clock::real_now().to_string();
     let nonce = keys::random_of(keys::LOWER_HEX, 32);
-    let signature = keys::sign(private_key_pem, &answer_message(&timestamp, &nonce, &body))
-        .map_err(|e| StoreError::Corrupt(format!("platform key: {e}")))?;
+    let signature =
+        keys::platform_signature(credentials, &answer_message(&timestamp, &nonce, &body))
+            .map_err(|e| StoreError::Corrupt(format!("platform key: {e}")))?;
     let mut response = (status, Bytes::from(body)).into_response();
     let headers = response.headers_mut();
     for (name, value) in [

@@ -153,13 +153,11 @@ async fn post(
     body: &str,
     credentials: &userorder_store::Apiv3Record,
 ) -> (Option<i64>, Option<String>) {
-    let (serial, private_key_pem) = credentials.signer();
+    let (serial, _) = credentials.signer();
     let timestamp = clock::real_now().to_string();
     let nonce = keys::random_of(keys::LOWER_HEX, 32);
-    let signature = match keys::sign(
-        private_key_pem,
-        &answer_message(&timestamp, &nonce, body.as_bytes()),
-    ) {
+    let message = answer_message(&timestamp, &nonce, body.as_bytes());
+    let signature = match keys::platform_signature(credentials, &message) {
         Ok(signature) => signature,
         Err(e) => return (None, Some(format!("platform key: {e}"))),
     };

@@ -66,6 +66,7 @@ fn shown(mchid: &str, record: &Apiv3Record, generated: Option<GeneratedKey>) -> 
             })
             .collect(),
         refunds: record.refunds.clone(),
+        sign_probe: record.sign_probe,
         generated,
     }
 }
@@ -114,10 +115,14 @@ pub async fn put_apiv3(
                 },
                 certificates: Vec::new(),
                 refunds: Default::default(),
+                sign_probe: false,
             }
         }
     };
     refund_settings(&mut record, &raw)?;
+    if let Some(probe) = raw.sign_probe {
+        record.sign_probe = probe;
+    }
     if let Some(list) = raw.merchant_keys {
         let mut registered = Vec::with_capacity(list.len());
         for (i, key) in list.into_iter().enumerate() {

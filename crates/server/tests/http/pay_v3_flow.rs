@@ -1120,7 +1120,76 @@ async fn scripted_faults_answer_every_wechat_pay_code(backend: Backend) {
     assert!(format!("{unknown:?}").contains("400"), "{unknown:?}");
 }
 
+/// `sign_probe` (SPEC §11.2): answers carry WeChat Pay's probe signature, which a client
+/// that verifies (the Rust SDK here) refuses.
+async fn probe_signatures_are_refused_by_a_verifying_client(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let (merchant, credentials) = merchant_of(&server, &shop).await;
+    let path = format!("/merchants/{}/apiv3", merchant.mchid);
+    let set: Value = server
+        .sandbox
+        .put(&path, &json!({"sign_probe": true}))
+        .await
+        .expect("probe");
+    assert_eq!(set["sign_probe"], true);
+    let body = prepay_body(&shop, "K-0001", "https://m.example/n");
+    let answer = call(
+        &server,
+        &merchant,
+        "POST",
+        "/v3/pay/transactions/jsapi",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(answer.status().as_u16(), 200);
+    let signature = answer
+        .headers()
+        .get("wechatpay-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let noise = signature
+        .strip_prefix("WECHATPAY/SIGNTEST/")
+        .and_then(|b64| STANDARD.decode(b64).ok())
+        .expect("a probe signature");
+    assert_eq!(noise.len(), 256);
+    let platform = &credentials["platform_public_key"];
+    let client = userorder_client::pay_v3::PayClient::new(
+        &server.base,
+        &merchant.mchid,
+        &merchant.serial_no,
+        &merchant.private_key_pem,
+    )
+    .expect("client")
+    .trust(
+        platform["id"].as_str().expect("id"),
+        platform["pem"].as_str().expect("pem"),
+    )
+    .expect("trust");
+    let target = format!(
+        "/v3/pay/transactions/out-trade-no/K-0001?mchid={}",
+        merchant.mchid
+    );
+    let refused = client.call(reqwest::Method::GET, &target, None).await;
+    assert!(
+        matches!(&refused, Err(userorder_client::Error::Decode(m)) if m.contains("WECHATPAY/SIGNTEST/")),
+        "{refused:?}"
+    );
+    let _: Value = server
+        .sandbox
+        .put(&path, &json!({"sign_probe": false}))
+        .await
+        .expect("off");
+    let queried = client
+        .call(reqwest::Method::GET, &target, None)
+        .await
+        .expect("verified");
+    assert_eq!(queried.status, 200);
+}
+
 on_every_backend!(
+    probe_signatures_are_refused_by_a_verifying_client,
     scripted_faults_answer_every_wechat_pay_code,
     combined_payments_are_prepaid_paid_queried_and_closed,
     a_payment_is_prepaid_paid_notified_queried_and_refunded,
