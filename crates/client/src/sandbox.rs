@@ -99,6 +99,7 @@ impl Sandbox {
         let body = NewMerchantIn {
             mchid: None,
             appids: appids.iter().map(|a| (*a).to_owned()).collect(),
+            apiv3: None,
         };
         Ok(self.post::<Merchant>("/merchants", &body).await?.mchid)
     }

@@ -122,6 +122,17 @@ pub struct NewMerchantIn {
     /// The apps the merchant is bound to: at least one.
     #[serde(default)]
     pub appids: Vec<String>,
+    /// WeChat Pay v3 credentials to set up with it (as `PUT …/apiv3` takes them).
+    pub apiv3: Option<crate::pay_v3::Apiv3In>,
+}
+
+/// `POST /sandbox/merchants`' answer: the merchant, with its v3 credentials when asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct NewMerchantOut {
+    #[serde(flatten)]
+    pub merchant: Merchant,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apiv3: Option<crate::pay_v3::Apiv3Out>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

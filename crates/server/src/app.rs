@@ -344,9 +344,9 @@ pub fn endpoints() -> Vec<Endpoint> {
             &["post"],
             "/sandbox/merchants",
             post(identities::post_merchant),
-            Doc::sandbox("Create a merchant bound to apps")
+            Doc::sandbox("Create a merchant bound to apps, with WeChat Pay v3 credentials if given")
                 .body(body::<sb::NewMerchantIn>)
-                .answer(Answer::Created(schema::<sb::Merchant>)),
+                .answer(Answer::Created(schema::<sb::NewMerchantOut>)),
         ),
         admin(
             &["get"],

@@ -44,7 +44,7 @@ async fn new_certificate(mchid: &str) -> Result<PlatformCertificate, SandboxErro
     })
 }
 
-fn shown(mchid: &str, record: &Apiv3Record, generated: Option<GeneratedKey>) -> Apiv3Out {
+pub fn shown(mchid: &str, record: &Apiv3Record, generated: Option<GeneratedKey>) -> Apiv3Out {
     Apiv3Out {
         mchid: mchid.to_owned(),
         merchant_keys: record.merchant_keys.clone(),
@@ -100,7 +100,23 @@ pub async fn put_apiv3(
 ) -> Result<Json<Apiv3Out>, SandboxError> {
     known_merchant(&state, &mchid).await?;
     let now = clock::now(state.store.as_ref()).await?;
-    let mut record = match state.store.apiv3(&mchid).await? {
+    let existing = state.store.apiv3(&mchid).await?;
+    let (record, generated) = configured(&mchid, existing, raw, now).await?;
+    if !state.store.put_apiv3(&mchid, &record, now).await? {
+        return Err(SandboxError::NotFound(format!("no merchant {mchid}")));
+    }
+    Ok(Json(shown(&mchid, &record, generated)))
+}
+
+/// The credentials `raw` makes of `existing` (or, first, of fresh ones), every setting
+/// checked before anything is stored; with the generated key's private half, if any.
+pub async fn configured(
+    mchid: &str,
+    existing: Option<Apiv3Record>,
+    raw: Apiv3In,
+    now: i64,
+) -> Result<(Apiv3Record, Option<GeneratedKey>), SandboxError> {
+    let mut record = match existing {
         Some(record) => record,
         None => {
             let (private_key_pem, public_key_pem) = generate().await?;
@@ -189,7 +205,7 @@ pub async fn put_apiv3(
         match mode.as_str() {
             "public_key" => {}
             "certificate" if record.certificates.is_empty() => {
-                record.certificates.push(new_certificate(&mchid).await?);
+                record.certificates.push(new_certificate(mchid).await?);
             }
             "certificate" => {}
             other => {
@@ -200,10 +216,7 @@ pub async fn put_apiv3(
         }
         record.platform_mode = mode;
     }
-    if !state.store.put_apiv3(&mchid, &record, now).await? {
-        return Err(SandboxError::NotFound(format!("no merchant {mchid}")));
-    }
-    Ok(Json(shown(&mchid, &record, generated)))
+    Ok((record, generated))
 }
 
 /// A new platform certificate that signs from now (rotation); `expire_previous` drops the

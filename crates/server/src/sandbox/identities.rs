@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use userorder_model::sandbox::{
-    AppOut, AppsOut, Merchant, MerchantsOut, NewAppIn, NewAppOut, NewMerchantIn, NewOpenIdIn,
-    NewOpenIdOut, ProductState, Quota, QuotaOut,
+    AppOut, AppsOut, Merchant, MerchantsOut, NewAppIn, NewAppOut, NewMerchantIn, NewMerchantOut,
+    NewOpenIdIn, NewOpenIdOut, ProductState, Quota, QuotaOut,
 };
 use userorder_store::{App, Created, NewApp};
 
@@ -160,13 +160,36 @@ pub async fn create_merchant(
     })
 }
 
+/// Creates a merchant; with `apiv3`, its v3 credentials too — checked before anything is
+/// stored.
 pub async fn post_merchant(
     State(state): State<AppState>,
-    SandboxJson(raw): SandboxJson<NewMerchantIn>,
-) -> Result<(StatusCode, Json<Merchant>), SandboxError> {
+    SandboxJson(mut raw): SandboxJson<NewMerchantIn>,
+) -> Result<(StatusCode, Json<NewMerchantOut>), SandboxError> {
+    let Some(settings) = raw.apiv3.take() else {
+        let merchant = create_merchant(&state, raw).await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(NewMerchantOut {
+                merchant,
+                apiv3: None,
+            }),
+        ));
+    };
+    let mchid = raw
+        .mchid
+        .get_or_insert_with(|| format!("1{}", random_string(DIGITS, 9)))
+        .clone();
+    let now = clock::now(state.store.as_ref()).await?;
+    let (record, generated) = super::apiv3::configured(&mchid, None, settings, now).await?;
+    let merchant = create_merchant(&state, raw).await?;
+    state.store.put_apiv3(&mchid, &record, now).await?;
     Ok((
         StatusCode::CREATED,
-        Json(create_merchant(&state, raw).await?),
+        Json(NewMerchantOut {
+            merchant,
+            apiv3: Some(super::apiv3::shown(&mchid, &record, generated)),
+        }),
     ))
 }
 

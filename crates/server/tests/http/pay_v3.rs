@@ -586,7 +586,59 @@ async fn a_merchant_certificate_registers_its_serial_and_key(backend: Backend) {
     .await;
 }
 
+/// `POST /sandbox/merchants` with `apiv3`: the merchant and its credentials at once, or,
+/// for a bad setting, neither.
+async fn a_merchant_is_created_with_its_credentials(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shop = server.shop().await;
+    let bad = server
+        .sandbox
+        .post::<Value>(
+            "/merchants",
+            &json!({"mchid": "1900000777", "appids": [shop.appid], "apiv3": {"apiv3_key": "short"}}),
+        )
+        .await;
+    assert!(
+        matches!(
+            bad,
+            Err(userorder_client::Error::Sandbox { status: 400, .. })
+        ),
+        "{bad:?}"
+    );
+    let merchants: Value = server.sandbox.get("/merchants").await.expect("merchants");
+    assert!(
+        !merchants.to_string().contains("1900000777"),
+        "nothing stored: {merchants}"
+    );
+    let created: Value = server
+        .sandbox
+        .post(
+            "/merchants",
+            &json!({"mchid": "1900000777", "appids": [shop.appid],
+                    "apiv3": {"generate_merchant_key": true, "refund_delay_s": 30}}),
+        )
+        .await
+        .expect("created");
+    assert_eq!(created["mchid"], "1900000777");
+    assert_eq!(created["apiv3"]["refund_delay_s"], 30);
+    assert!(created["apiv3"]["generated"]["private_key_pem"].is_string());
+    let stored: Value = server
+        .sandbox
+        .get("/merchants/1900000777/apiv3")
+        .await
+        .expect("stored");
+    assert_eq!(
+        stored["merchant_keys"][0]["serial_no"],
+        created["apiv3"]["generated"]["serial_no"]
+    );
+    assert!(
+        stored.get("generated").is_none(),
+        "the private half is shown once"
+    );
+}
+
 on_every_backend!(
+    a_merchant_is_created_with_its_credentials,
     a_merchant_certificate_registers_its_serial_and_key,
     the_sdk_signs_verifies_and_decrypts,
     credentials_are_kept_and_checked,
