@@ -126,6 +126,9 @@ pub trait Store: Send + Sync + 'static {
         change: &payments::PaymentChange,
         now: i64,
     ) -> Result<Option<(payments::Outcome, Payment)>>;
+    /// A payment or a combined payment's sub-payment (as a payment of its own, without
+    /// sub-orders) by either key: what a v3 refund names (SPEC §11.9).
+    async fn payment_any(&self, key: &OrderKey) -> Result<Option<Payment>>;
     /// The payment a prepay_id was issued for.
     async fn payment_by_prepay(&self, prepay_id: &str) -> Result<Option<Payment>>;
     /// The transaction_id of the payment a refund belongs to.

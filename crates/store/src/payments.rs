@@ -461,13 +461,42 @@ pub const DUE_REFUNDS: &str = "SELECT DISTINCT transaction_id FROM refunds
 /// The payment a prepay_id was issued for. Binds: prepay_id.
 pub const BY_PREPAY_ID: &str = "SELECT transaction_id FROM payments WHERE prepay_id = $1";
 
-/// The SQL parameters of [`PUT_PAYMENT`] other than the id: (v3 JSON, prepay_id).
+/// The SQL parameters of [`PUT_PAYMENT`] other than the id: (v3 JSON, prepay_id; a
+/// sub-order has none).
 pub fn v3_columns(payment: &Payment) -> crate::Result<(Option<String>, Option<String>)> {
     match &payment.v3 {
         Some(v3) => Ok((
             Some(serde_json::to_string(v3).map_err(crate::rules::corrupt)?),
-            Some(v3.prepay_id.clone()),
+            Some(v3.prepay_id.clone()).filter(|id| !id.is_empty()),
         )),
         None => Ok((None, None)),
     }
+}
+
+/// A combined prepay's sub-order `i` as a v3 payment of its own (its terms, no prepay_id),
+/// so its merchant can refund it (SPEC §11.10).
+pub fn sub_v3(master: &PaymentV3, i: usize) -> Option<PaymentV3> {
+    let terms = master.sub_orders.get(i)?;
+    Some(PaymentV3 {
+        prepay_id: String::new(),
+        description: terms.description.clone(),
+        attach: Some(terms.attach.clone()),
+        goods_tag: terms.goods_tag.clone(),
+        sub_orders: Vec::new(),
+        refunds: Vec::new(),
+        refunded_amount: 0,
+        ..master.clone()
+    })
+}
+
+/// A payment or sub-payment row by transaction_id, or by (mchid, out_trade_no) with `$2`.
+pub fn any_row_sql(by_key: bool) -> String {
+    format!(
+        "SELECT {} FROM payments WHERE {}",
+        crate::rows::PaymentRow::COLUMNS,
+        match by_key {
+            true => "mchid = $1 AND out_trade_no = $2",
+            false => "transaction_id = $1",
+        }
+    )
 }

@@ -49,17 +49,18 @@ pub async fn create(
     let body = json_body(&body)?;
     let request = params::refund_request(&body).map_err(param_error)?;
     let now = settled_now(&state).await?;
-    // Check 1: a paid ordinary payment of this merchant (combined ones come later).
-    let payment: Option<Payment> = match &request.of {
-        RefundOf::TransactionId(id) => state.store.payment(id).await?,
-        RefundOf::OutTradeNo(no) => {
-            let key = OrderKey::Merchant {
-                mchid: mchid.clone(),
-                out_trade_no: no.clone(),
-            };
-            state.store.payment_for_key(&key).await?
-        }
+    // Check 1: a paid v3 payment of this merchant, ordinary or a combined one's sub-order
+    // (a combined master is not refunded: it has sub-orders).
+    let key = match &request.of {
+        RefundOf::TransactionId(id) => OrderKey::WxPay {
+            transaction_id: id.clone(),
+        },
+        RefundOf::OutTradeNo(no) => OrderKey::Merchant {
+            mchid: mchid.clone(),
+            out_trade_no: no.clone(),
+        },
     };
+    let payment: Option<Payment> = state.store.payment_any(&key).await?;
     let payment = payment
         .filter(|p| p.keys.mchid == mchid && p.sub_orders.is_empty() && p.is_paid())
         .filter(|p| p.v3.is_some())
@@ -139,7 +140,10 @@ pub async fn query(
         out_refund_no: out_refund_no.clone(),
     };
     let owner = state.store.refund_owner(&key).await?.ok_or_else(unknown)?;
-    let payment = state.store.payment(&owner).await?.ok_or_else(unknown)?;
+    let key = OrderKey::WxPay {
+        transaction_id: owner,
+    };
+    let payment = state.store.payment_any(&key).await?.ok_or_else(unknown)?;
     let refund = payment
         .v3
         .as_ref()

@@ -1049,6 +1049,61 @@ async fn combined_payments_are_prepaid_paid_queried_and_closed(backend: Backend)
     )
     .await;
 
+    // Each sub-order is refunded by its own merchant; the master is not refundable.
+    let second_merchant: Value = server
+        .sandbox
+        .put(
+            &format!("/merchants/{second}/apiv3"),
+            &json!({"generate_merchant_key": true}),
+        )
+        .await
+        .expect("second merchant's credentials");
+    let second_merchant = Merchant {
+        mchid: second.clone(),
+        serial_no: second_merchant["generated"]["serial_no"]
+            .as_str()
+            .expect("serial")
+            .into(),
+        private_key_pem: second_merchant["generated"]["private_key_pem"]
+            .as_str()
+            .expect("key")
+            .into(),
+    };
+    let refund = |no: &str| {
+        json!({"out_trade_no": no, "out_refund_no": format!("R{no}"),
+               "amount": {"refund": 200, "total": 200, "currency": "CNY"}})
+    };
+    let refunds = "/v3/refund/domestic/refunds";
+    let by_first = call(&server, &merchant, "POST", refunds, Some(&refund("S-0002"))).await;
+    refused(by_first, 404, "RESOURCE_NOT_EXISTS", "订单不存在").await;
+    let mut master = refund("C-0001");
+    master["amount"] = json!({"refund": 300, "total": 300, "currency": "CNY"});
+    let of_master = call(&server, &merchant, "POST", refunds, Some(&master)).await;
+    refused(of_master, 404, "RESOURCE_NOT_EXISTS", "订单不存在").await;
+    let created: Value = call(
+        &server,
+        &second_merchant,
+        "POST",
+        refunds,
+        Some(&refund("S-0002")),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(created["status"], "PROCESSING", "{created}");
+    let query = call(
+        &server,
+        &second_merchant,
+        "GET",
+        &format!("{refunds}/RS-0002"),
+        None,
+    )
+    .await;
+    let queried: Value = query.json().await.expect("json");
+    assert_eq!(queried["status"], "SUCCESS");
+    assert_eq!(queried["out_trade_no"], "S-0002");
+
     let subs = json!([sub(&shop.mchid, "S-0011", 100), sub(&second, "S-0012", 200)]);
     post(combine("C-0002", subs.clone())).await;
     let close = "/v3/combine-transactions/out-trade-no/C-0002/close";

@@ -120,6 +120,32 @@ async fn payment_from(conn: &mut PgConnection, row: Option<PaymentRow>) -> Resul
     Ok(Some(row.into_payment(subs)?))
 }
 
+/// A payment or a sub-payment (as a payment of its own).
+async fn payment_any(conn: &mut PgConnection, key: &OrderKey) -> Result<Option<Payment>> {
+    let row = sql::any_payment_row(&mut *conn, key).await?;
+    payment_from(conn, row).await
+}
+
+/// Gives a combined v3 payment's sub-payments their own v3 part.
+async fn put_sub_v3(conn: &mut PgConnection, payment: &NewPayment) -> Result<()> {
+    let Some(master) = &payment.v3 else {
+        return Ok(());
+    };
+    for (i, (keys, _)) in payment.sub_payments.iter().enumerate() {
+        let key = OrderKey::WxPay {
+            transaction_id: keys.transaction_id.clone(),
+        };
+        if let (Some(v3), Some(mut sub)) = (
+            payments::sub_v3(master, i),
+            payment_any(&mut *conn, &key).await?,
+        ) {
+            sub.v3 = Some(v3);
+            sql::put_payment(&mut *conn, &sub).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn payment_by_id(conn: &mut PgConnection, transaction_id: &str) -> Result<Option<Payment>> {
     let row = sql::payment_by_id(conn, transaction_id).await?;
     payment_from(conn, row).await
@@ -483,6 +509,7 @@ impl Store for PostgresStore {
         {
             stored.v3 = payment.v3.clone();
             sql::put_payment(&mut tx, &stored).await?;
+            put_sub_v3(&mut tx, payment).await?;
         }
         tx.commit().await?;
         Ok(Created::Created)
@@ -511,7 +538,10 @@ impl Store for PostgresStore {
         if !sql::lock_payment(&mut tx, transaction_id).await? {
             return Ok(None);
         }
-        let Some(mut payment) = payment_by_id(&mut tx, transaction_id).await? else {
+        let key = OrderKey::WxPay {
+            transaction_id: transaction_id.to_owned(),
+        };
+        let Some(mut payment) = payment_any(&mut tx, &key).await? else {
             return Ok(None);
         };
         let mut change = change.clone();
@@ -539,13 +569,15 @@ impl Store for PostgresStore {
             insert_event(&mut tx, event, real_ms).await?;
         }
         let payment = match verdict.paid {
-            true => payment_by_id(&mut tx, transaction_id)
-                .await?
-                .unwrap_or(payment),
+            true => payment_any(&mut tx, &key).await?.unwrap_or(payment),
             false => payment,
         };
         tx.commit().await?;
         Ok(Some((verdict.outcome, payment)))
+    }
+
+    async fn payment_any(&self, key: &OrderKey) -> Result<Option<Payment>> {
+        payment_any(&mut *self.conn().await?, key).await
     }
 
     async fn payment_by_prepay(&self, prepay_id: &str) -> Result<Option<Payment>> {

@@ -1529,3 +1529,29 @@ pub async fn finish_notification(
         .await
         .map(|_| ())
 }
+
+/// A payment or sub-payment row ([`crate::payments::any_row_sql`]).
+pub async fn any_payment_row(
+    conn: &mut PgConnection,
+    key: &userorder_model::shopping::OrderKey,
+) -> Result<Option<PaymentRow>> {
+    use userorder_model::shopping::OrderKey;
+    match key {
+        OrderKey::WxPay { transaction_id } => {
+            sqlx::query_as(&crate::payments::any_row_sql(false))
+                .bind(transaction_id)
+                .fetch_optional(conn)
+                .await
+        }
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => {
+            sqlx::query_as(&crate::payments::any_row_sql(true))
+                .bind(mchid)
+                .bind(out_trade_no)
+                .fetch_optional(conn)
+                .await
+        }
+    }
+}

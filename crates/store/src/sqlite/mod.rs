@@ -199,6 +199,28 @@ fn payment_by_id(conn: &Connection, transaction_id: &str) -> Result<Option<Payme
     payment_from(conn, sql::payment_by_id(conn, transaction_id)?)
 }
 
+/// A payment or a sub-payment (as a payment of its own).
+fn payment_any(conn: &Connection, key: &OrderKey) -> Result<Option<Payment>> {
+    payment_from(conn, sql::any_payment_row(conn, key)?)
+}
+
+/// Gives a combined v3 payment's sub-payments their own v3 part.
+fn put_sub_v3(conn: &Connection, payment: &NewPayment) -> Result<()> {
+    let Some(master) = &payment.v3 else {
+        return Ok(());
+    };
+    for (i, (keys, _)) in payment.sub_payments.iter().enumerate() {
+        let key = OrderKey::WxPay {
+            transaction_id: keys.transaction_id.clone(),
+        };
+        if let (Some(v3), Some(mut sub)) = (payments::sub_v3(master, i), payment_any(conn, &key)?) {
+            sub.v3 = Some(v3);
+            sql::put_payment(conn, &sub)?;
+        }
+    }
+    Ok(())
+}
+
 /// The payment an upload with this master key refers to.
 fn payment_for_key(conn: &Connection, key: &OrderKey) -> Result<Option<Payment>> {
     let row = match key {
@@ -518,6 +540,7 @@ impl Store for SqliteStore {
             {
                 stored.v3 = payment.v3.clone();
                 sql::put_payment(conn, &stored)?;
+                put_sub_v3(conn, &payment)?;
             }
             Ok(Finish::Commit(Created::Created))
         })
@@ -546,7 +569,10 @@ impl Store for SqliteStore {
     ) -> Result<Option<(payments::Outcome, Payment)>> {
         let (transaction_id, change) = (transaction_id.to_owned(), change.clone());
         self.write(move |conn| {
-            let Some(mut payment) = payment_by_id(conn, &transaction_id)? else {
+            let key = OrderKey::WxPay {
+                transaction_id: transaction_id.clone(),
+            };
+            let Some(mut payment) = payment_any(conn, &key)? else {
                 return Ok(Finish::Commit(None));
             };
             let mut change = change.clone();
@@ -572,12 +598,16 @@ impl Store for SqliteStore {
                 insert_event(conn, event, real_ms)?;
             }
             let payment = match verdict.paid {
-                true => payment_by_id(conn, &transaction_id)?.unwrap_or(payment),
+                true => payment_any(conn, &key)?.unwrap_or(payment),
                 false => payment,
             };
             Ok(Finish::Commit(Some((verdict.outcome, payment))))
         })
         .await
+    }
+
+    async fn payment_any(&self, key: &OrderKey) -> Result<Option<Payment>> {
+        self.read(|conn| payment_any(conn, key))
     }
 
     async fn payment_by_prepay(&self, prepay_id: &str) -> Result<Option<Payment>> {

@@ -1243,3 +1243,24 @@ pub fn finish_notification(conn: &Connection, id: i64, attempt: &NotifyAttempt) 
         ])
         .map(|_| ())
 }
+
+/// A payment or sub-payment row ([`crate::payments::any_row_sql`]).
+pub fn any_payment_row(
+    conn: &Connection,
+    key: &userorder_model::shopping::OrderKey,
+) -> Result<Option<PaymentRow>> {
+    use userorder_model::shopping::OrderKey;
+    match key {
+        OrderKey::WxPay { transaction_id } => conn
+            .prepare_cached(&crate::payments::any_row_sql(false))?
+            .query_row([transaction_id], PaymentRow::from_sqlite)
+            .optional(),
+        OrderKey::Merchant {
+            mchid,
+            out_trade_no,
+        } => conn
+            .prepare_cached(&crate::payments::any_row_sql(true))?
+            .query_row([mchid, out_trade_no], PaymentRow::from_sqlite)
+            .optional(),
+    }
+}
