@@ -124,9 +124,21 @@ pub async fn create_payment(state: &AppState, raw: NewPaymentIn) -> Result<Payme
         .ok_or_else(|| SandboxError::NotFound("the payment vanished".into()))
 }
 
-/// The payer pays without a paySign (SPEC §11.8): 409 unless NOTPAY and unexpired.
+/// The payer pays without a paySign (SPEC §11.8): 409 unless NOTPAY and unexpired, and
+/// for a sub-order.
 pub async fn pay(state: &AppState, transaction_id: &str) -> Result<Payment, SandboxError> {
     let now = clock::now(state.store.as_ref()).await?;
+    if state.store.payment(transaction_id).await?.is_none() {
+        let key = userorder_model::shopping::OrderKey::WxPay {
+            transaction_id: transaction_id.to_owned(),
+        };
+        return Err(match state.store.payment_any(&key).await? {
+            Some(_) => SandboxError::Conflict(format!(
+                "{transaction_id} is a sub-order: pay its combined payment"
+            )),
+            None => SandboxError::NotFound(format!("no payment {transaction_id}")),
+        });
+    }
     let changed = state
         .store
         .change_payment(transaction_id, &PaymentChange::Pay, now)

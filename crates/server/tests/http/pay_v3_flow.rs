@@ -304,6 +304,9 @@ async fn a_payment_is_prepaid_paid_notified_queried_and_refunded(backend: Backen
     assert_eq!(received.count(), 1, "nothing before the next slot");
     server.sandbox.advance_clock(15).await.expect("clock");
     received.wait_for(2).await;
+    // A restart between attempts loses nothing: the next slot still comes.
+    let db = server.stop().await;
+    let server = TestServer::start_on(db, userorder_server::JournalRetention::default()).await;
     server.sandbox.advance_clock(15).await.expect("clock");
     received.wait_for(3).await;
     let first = opened(&received.get(0), &credentials);
@@ -1009,6 +1012,22 @@ async fn combined_payments_are_prepaid_paid_queried_and_closed(backend: Backend)
         "您的请求参数与订单信息不一致",
     )
     .await;
+
+    // A sub-order is paid with its combined payment, never alone.
+    let view: Value = server
+        .sandbox
+        .get(&format!("/payments?prepay_id={prepay_id}"))
+        .await
+        .expect("by prepay_id");
+    let sub_txid = view["sub_orders"][0]["transaction_id"]
+        .as_str()
+        .expect("sub-order")
+        .to_owned();
+    let alone = server
+        .sandbox
+        .post::<Value>(&format!("/payments/{sub_txid}/pay"), &json!({}))
+        .await;
+    assert!(format!("{alone:?}").contains("409"), "{alone:?}");
 
     let paid = request_payment(
         &server,
