@@ -18,6 +18,7 @@ const OPENID: &str = "o-payer";
 const T0: i64 = 1_800_000_000;
 
 userorder_store::on_every_backend!(
+    v3_payments_and_their_notifications,
     every_saved_fact,
     a_sub_order_key_serves_one_combined_order,
     association_whichever_comes_first,
@@ -804,6 +805,149 @@ async fn events_are_recorded_once_and_claimed_once(backend: Backend) {
         one.claim_deliveries(later, 10).await.expect("claim").len(),
         1
     );
+}
+
+/// SPEC §11 on the store: a v3 payment's change is judged once under its lock (a second
+/// pay is refused), its notification is recorded with it, and a pending notification is
+/// claimed by one handle, leased, and due again only at its next sandbox slot.
+async fn v3_payments_and_their_notifications(backend: Backend) {
+    use userorder_model::pay_v3::records::PaymentV3;
+    use userorder_store::payments::{NewRefund, Outcome, PaymentChange, Refusal};
+    let (db, one) = store(&backend).await;
+    let two = connect(&db.url, 4).await.expect("second handle");
+    shop(one.as_ref()).await;
+    let mut new = payment("4200000300", "V1", &[]);
+    new.v3 = Some(PaymentV3 {
+        prepay_id: "wx20271015000000aaaaaaaaaaaaaaaaaaaa".into(),
+        prepay_expires_at: T0 + 7_200,
+        time_expire: T0 + 86_400,
+        description: "Tea".into(),
+        attach: None,
+        notify_url: Some("http://127.0.0.1:9/notify".into()),
+        goods_tag: None,
+        device_id: None,
+        closed_at: None,
+        refunded_amount: 0,
+        refunds: Vec::new(),
+        sub_orders: Vec::new(),
+    });
+    assert_eq!(
+        one.create_payment(&new).await.expect("create"),
+        Created::Created
+    );
+    let by_prepay = two
+        .payment_by_prepay("wx20271015000000aaaaaaaaaaaaaaaaaaaa")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(by_prepay.keys.transaction_id, "4200000300");
+    let (paid, again) = tokio::join!(
+        one.change_payment("4200000300", &PaymentChange::Pay, T0 + 10),
+        two.change_payment("4200000300", &PaymentChange::Pay, T0 + 10),
+    );
+    let outcomes = [
+        paid.expect("pay").expect("found").0,
+        again.expect("pay").expect("found").0,
+    ];
+    assert!(outcomes.contains(&Outcome::Done), "{outcomes:?}");
+    assert!(
+        outcomes.contains(&Outcome::Refused(Refusal::Paid)),
+        "{outcomes:?}"
+    );
+
+    let claim = |due_by| NotifyClaim {
+        due_by: Some(due_by),
+        limit: 10,
+        ..NotifyClaim::default()
+    };
+    let real = 5_000_000;
+    let first = one
+        .claim_notifications(&claim(T0 + 10), real)
+        .await
+        .expect("claim");
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        (first[0].event.as_str(), first[0].at),
+        ("TRANSACTION.SUCCESS", T0 + 10)
+    );
+    assert!(
+        two.claim_notifications(&claim(T0 + 10), real)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased by the first handle"
+    );
+    let attempt = NotifyAttempt {
+        state: DeliveryState::Pending,
+        status: Some(500),
+        next_at: Some(T0 + 25),
+        notification: "{}".into(),
+        log: "[]".into(),
+    };
+    one.finish_notification(first[0].id, &attempt)
+        .await
+        .expect("finish");
+    assert!(
+        two.claim_notifications(&claim(T0 + 24), real)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "not before its next slot"
+    );
+    let retry = two
+        .claim_notifications(&claim(T0 + 25), real)
+        .await
+        .expect("claim");
+    assert_eq!((retry.len(), retry[0].attempts), (1, 1));
+    assert_eq!(
+        retry[0].notification.as_deref(),
+        Some("{}"),
+        "the same bytes again"
+    );
+
+    // A refund due at once takes its outcome when refunds are settled, on either handle.
+    let refund = NewRefund {
+        refund_id: "50000000012027101500000000001".into(),
+        out_refund_no: "R1".into(),
+        reason: None,
+        notify_url: None,
+        refund: 40,
+        total: 100,
+        delay_s: 0,
+        outcome: "SUCCESS".into(),
+        min_interval_s: 60,
+    };
+    let change = PaymentChange::Refund {
+        refund,
+        taken: false,
+    };
+    let (outcome, _) = one
+        .change_payment("4200000300", &change, T0 + 20)
+        .await
+        .expect("refund")
+        .expect("found");
+    assert!(matches!(outcome, Outcome::Refund(ref r) if r.status == "PROCESSING"));
+    assert_eq!(two.settle_refunds(T0 + 20).await.expect("settle"), 1);
+    assert_eq!(
+        one.settle_refunds(T0 + 20).await.expect("settle"),
+        0,
+        "once"
+    );
+    let refunded = one
+        .payment("4200000300")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(refunded.state, "REFUND");
+    assert_eq!(refunded.refunded_at, None, "partial");
+    let owner = two
+        .refund_owner(&RefundKey::Merchant {
+            mchid: MCH.into(),
+            out_refund_no: "R1".into(),
+        })
+        .await
+        .expect("owner");
+    assert_eq!(owner.as_deref(), Some("4200000300"));
 }
 
 async fn shipping_follows_the_ordering_rule(backend: Backend) {
