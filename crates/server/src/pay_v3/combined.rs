@@ -9,16 +9,16 @@ use userorder_model::association::PaymentKeys;
 use userorder_model::pay_v3::params::{self, CombineRequest};
 use userorder_model::pay_v3::records::{self, PaymentV3, SubOrderV3};
 use userorder_model::shopping::OrderKey;
-use userorder_store::payments::{Outcome, PREPAY_TTL_S, PaymentChange, Refusal};
+use userorder_store::payments::PREPAY_TTL_S;
 use userorder_store::{Created, NewPayment, Payment};
 
 use super::auth::Signed;
 use super::transactions::{
-    EXPIRE_DEFAULT_S, EXPIRE_MAX_S, EXPIRE_MIN_S, answer, current_prepay_id, json_body,
-    order_closed, order_not_exist, order_paid, out_trade_no_used, param_error, prepay_id,
-    relations, settled_now,
+    EXPIRE_DEFAULT_S, EXPIRE_MAX_S, EXPIRE_MIN_S, Prepaid, answer, closed, current_prepay_id,
+    order_closed, order_not_exist, order_paid, out_trade_no_used, prepaid, prepay_id, relations,
+    settled_now,
 };
-use super::{V3Error, signed_answer, signed_json};
+use super::{V3Error, signed_json};
 use crate::clock;
 use crate::state::AppState;
 
@@ -27,16 +27,11 @@ pub async fn prepay(
     State(state): State<AppState>,
     signed: Result<Signed, V3Error>,
 ) -> Result<Response, V3Error> {
-    let Signed {
-        mchid,
-        credentials,
-        body,
-    } = signed?;
-    let body = json_body(&body)?;
-    let request = params::combine_request(&body).map_err(param_error)?;
+    let signed = signed?;
+    let request = params::combine_request(&signed.json()?).map_err(V3Error::param)?;
     relations(
         &state,
-        &mchid,
+        &signed.mchid,
         &request.combine_mchid,
         Some(&request.combine_appid),
         Some(("/combine_payer_info/openid", &request.openid)),
@@ -48,19 +43,11 @@ pub async fn prepay(
         mchid: request.combine_mchid.clone(),
         out_trade_no: request.combine_out_trade_no.clone(),
     };
-    let payment = match state.store.payment_for_key(&key).await? {
-        Some(existing) => existing,
-        None => match create(&state, &request, now).await? {
-            Some(prepay_id) => return answer(&credentials, &prepay_id),
-            // A sub-order's key (or the master's, as a sub-order) is taken.
-            None => match state.store.payment_for_key(&key).await? {
-                Some(existing) => existing,
-                None => return Err(out_trade_no_used()),
-            },
-        },
+    let prepay_id = match prepaid(&state, &key, create(&state, &request, now)).await? {
+        Prepaid::New(prepay_id) => prepay_id,
+        Prepaid::Existing(payment) => repeat(&state, &payment, &request, now).await?,
     };
-    let prepay_id = repeat(&state, &payment, &request, now).await?;
-    answer(&credentials, &prepay_id)
+    answer(&signed.credentials, &prepay_id)
 }
 
 /// Each sub-order's merchant exists and is bound to combine_appid.
@@ -247,14 +234,9 @@ pub async fn close(
     Path(combine_out_trade_no): Path<String>,
     signed: Result<Signed, V3Error>,
 ) -> Result<Response, V3Error> {
-    let Signed {
-        mchid,
-        credentials,
-        body,
-    } = signed?;
-    let body = json_body(&body)?;
-    let (appid, keys) = params::combine_close_request(&body).map_err(param_error)?;
-    let (payment, _) = combined_of(&state, &mchid, combine_out_trade_no).await?;
+    let signed = signed?;
+    let (appid, keys) = params::combine_close_request(&signed.json()?).map_err(V3Error::param)?;
+    let (payment, _) = combined_of(&state, &signed.mchid, combine_out_trade_no).await?;
     let stored: Vec<(String, String)> = payment
         .sub_orders
         .iter()
@@ -270,14 +252,5 @@ pub async fn close(
             "您的请求参数与订单信息不一致",
         ));
     }
-    let now = clock::now(state.store.as_ref()).await?;
-    match state
-        .store
-        .change_payment(&payment.keys.transaction_id, &PaymentChange::Close, now)
-        .await?
-    {
-        Some((Outcome::Refused(Refusal::Paid), _)) => Err(order_paid()),
-        Some((Outcome::Done, _)) => signed_answer(&credentials, StatusCode::NO_CONTENT, Vec::new()),
-        _ => Err(order_not_exist()),
-    }
+    closed(&state, &signed.credentials, &payment).await
 }

@@ -185,6 +185,11 @@ impl V3Error {
         }))
     }
 
+    /// 400 PARAM_ERROR for the first broken rule (SPEC §11.5).
+    pub fn param(e: userorder_model::pay_v3::params::ParamError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", e.message()).with_detail(e.detail())
+    }
+
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
         self.0.body.detail = Some(detail);
         self

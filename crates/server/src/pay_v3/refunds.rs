@@ -12,7 +12,7 @@ use userorder_store::{Payment, RefundKey};
 
 use super::auth::Signed;
 use super::keys::{DIGITS, random_of};
-use super::transactions::{json_body, param_error, settled_now};
+use super::transactions::settled_now;
 use super::{V3Error, signed_json, user_agent_and_accept};
 use crate::state::AppState;
 
@@ -41,13 +41,11 @@ pub async fn create(
     signed: Result<Signed, V3Error>,
 ) -> Result<Response, V3Error> {
     user_agent_and_accept(&headers)?;
+    let signed = signed?;
+    let request = params::refund_request(&signed.json()?).map_err(V3Error::param)?;
     let Signed {
-        mchid,
-        credentials,
-        body,
-    } = signed?;
-    let body = json_body(&body)?;
-    let request = params::refund_request(&body).map_err(param_error)?;
+        mchid, credentials, ..
+    } = signed;
     let now = settled_now(&state).await?;
     // Check 1: a paid v3 payment of this merchant, ordinary or a combined one's sub-order
     // (a combined master is not refunded: it has sub-orders).

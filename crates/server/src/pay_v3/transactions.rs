@@ -5,8 +5,8 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
-use userorder_model::pay_v3::params::{self, ParamError, PrepayRequest};
+use serde_json::json;
+use userorder_model::pay_v3::params::{self, PrepayRequest};
 use userorder_model::pay_v3::records::{self, PaymentV3, china_digits};
 use userorder_model::shopping::OrderKey;
 use userorder_model::validate::OpenIdDecoder;
@@ -23,21 +23,6 @@ use crate::state::AppState;
 pub(crate) const EXPIRE_DEFAULT_S: i64 = 7 * 86_400;
 pub(crate) const EXPIRE_MIN_S: i64 = 60;
 pub(crate) const EXPIRE_MAX_S: i64 = 90 * 86_400;
-
-pub fn param_error(e: ParamError) -> V3Error {
-    V3Error::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", e.message()).with_detail(e.detail())
-}
-
-/// The body as JSON (SPEC §11.5): not a JSON object, or over 1 MiB → PARAM_ERROR.
-pub fn json_body(body: &[u8]) -> Result<Value, V3Error> {
-    if body.len() > params::MAX_BODY {
-        return Err(param_error(ParamError::body(params::BODY_TOO_LARGE)));
-    }
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| param_error(ParamError::body(params::BODY_NOT_OBJECT)))
-}
 
 fn refused(status: StatusCode, code: &str, message: &str) -> V3Error {
     V3Error::new(status, code, message)
@@ -114,16 +99,11 @@ pub async fn prepay(
     State(state): State<AppState>,
     signed: Result<Signed, V3Error>,
 ) -> Result<Response, V3Error> {
-    let Signed {
-        mchid,
-        credentials,
-        body,
-    } = signed?;
-    let body = json_body(&body)?;
-    let request = params::prepay_request(&body).map_err(param_error)?;
+    let signed = signed?;
+    let request = params::prepay_request(&signed.json()?).map_err(V3Error::param)?;
     relations(
         &state,
-        &mchid,
+        &signed.mchid,
         &request.mchid,
         Some(&request.appid),
         Some(("/payer/openid", &request.openid)),
@@ -134,20 +114,37 @@ pub async fn prepay(
         mchid: request.mchid.clone(),
         out_trade_no: request.out_trade_no.clone(),
     };
-    // A repeat answers by the stored payment; a racing first prepay is a repeat too.
-    let payment = match state.store.payment_for_key(&key).await? {
-        Some(existing) => existing,
-        None => match create(&state, &request, now).await? {
-            Ok(prepay_id) => return answer(&credentials, &prepay_id),
-            Err(()) => state
-                .store
-                .payment_for_key(&key)
-                .await?
-                .ok_or_else(order_not_exist)?,
-        },
+    let prepay_id = match prepaid(&state, &key, create(&state, &request, now)).await? {
+        Prepaid::New(prepay_id) => prepay_id,
+        Prepaid::Existing(payment) => repeat(&state, &payment, &request, now).await?,
     };
-    let prepay_id = repeat(&state, &payment, &request, now).await?;
-    answer(&credentials, &prepay_id)
+    answer(&signed.credentials, &prepay_id)
+}
+
+/// What a prepay's key names: a payment it just made, or one stored before.
+pub(crate) enum Prepaid {
+    New(String),
+    Existing(Box<Payment>),
+}
+
+/// The stored payment of `key`, else the one `create` makes (answering its prepay_id, or
+/// `None` when a key was taken meanwhile: then the stored payment, which a racing prepay
+/// made, or 403 OUT_TRADE_NO_USED when the key is a sub-order's).
+pub(crate) async fn prepaid(
+    state: &AppState,
+    key: &OrderKey,
+    create: impl std::future::Future<Output = Result<Option<String>, V3Error>>,
+) -> Result<Prepaid, V3Error> {
+    if let Some(existing) = state.store.payment_for_key(key).await? {
+        return Ok(Prepaid::Existing(Box::new(existing)));
+    }
+    if let Some(prepay_id) = create.await? {
+        return Ok(Prepaid::New(prepay_id));
+    }
+    let stored = state.store.payment_for_key(key).await?;
+    stored
+        .map(|p| Prepaid::Existing(Box::new(p)))
+        .ok_or_else(out_trade_no_used)
 }
 
 pub(crate) fn answer(
@@ -161,12 +158,12 @@ pub(crate) fn answer(
     )
 }
 
-/// A new NOTPAY payment with its v3 part; `Err(())` when its key was taken meanwhile.
+/// A new NOTPAY payment with its v3 part; `None` when its key was taken meanwhile.
 async fn create(
     state: &AppState,
     request: &PrepayRequest,
     now: i64,
-) -> Result<Result<String, ()>, V3Error> {
+) -> Result<Option<String>, V3Error> {
     let time_expire = request
         .time_expire
         .unwrap_or(now + EXPIRE_DEFAULT_S)
@@ -200,8 +197,8 @@ async fn create(
         v3: Some(v3.clone()),
     };
     Ok(match state.store.create_payment(&new).await? {
-        Created::Created => Ok(v3.prepay_id),
-        Created::Conflict => Err(()),
+        Created::Created => Some(v3.prepay_id),
+        Created::Conflict => None,
     })
 }
 
@@ -281,7 +278,7 @@ pub(crate) async fn query_mchid(
     signer: &str,
     query: Option<&str>,
 ) -> Result<(), V3Error> {
-    let mchid = params::mchid_query(&params::query_object(query)).map_err(param_error)?;
+    let mchid = params::mchid_query(&params::query_object(query)).map_err(V3Error::param)?;
     relations(state, signer, &mchid, None, None).await
 }
 
@@ -356,20 +353,24 @@ pub async fn close(
     Path(out_trade_no): Path<String>,
     signed: Result<Signed, V3Error>,
 ) -> Result<Response, V3Error> {
-    let Signed {
-        mchid,
-        credentials,
-        body,
-    } = signed?;
-    let body = json_body(&body)?;
-    let body_mchid = params::close_request(&body).map_err(param_error)?;
-    relations(&state, &mchid, &body_mchid, None, None).await?;
+    let signed = signed?;
+    let body_mchid = params::close_request(&signed.json()?).map_err(V3Error::param)?;
+    relations(&state, &signed.mchid, &body_mchid, None, None).await?;
     let key = OrderKey::Merchant {
-        mchid: mchid.clone(),
+        mchid: signed.mchid.clone(),
         out_trade_no,
     };
-    let (payment, _) =
-        seen(state.store.payment_for_key(&key).await?, &mchid).ok_or_else(order_not_exist)?;
+    let (payment, _) = seen(state.store.payment_for_key(&key).await?, &signed.mchid)
+        .ok_or_else(order_not_exist)?;
+    closed(&state, &signed.credentials, &payment).await
+}
+
+/// Closes a payment (SPEC §11.7, §11.10): 204 signed, or 400 ORDERPAID once paid.
+pub(crate) async fn closed(
+    state: &AppState,
+    credentials: &userorder_store::Apiv3Record,
+    payment: &Payment,
+) -> Result<Response, V3Error> {
     let now = clock::now(state.store.as_ref()).await?;
     match state
         .store
@@ -377,7 +378,7 @@ pub async fn close(
         .await?
     {
         Some((Outcome::Refused(Refusal::Paid), _)) => Err(order_paid()),
-        Some((Outcome::Done, _)) => signed_answer(&credentials, StatusCode::NO_CONTENT, Vec::new()),
+        Some((Outcome::Done, _)) => signed_answer(credentials, StatusCode::NO_CONTENT, Vec::new()),
         _ => Err(order_not_exist()),
     }
 }
