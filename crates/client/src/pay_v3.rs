@@ -47,6 +47,20 @@ pub struct PlatformCertificate {
     pub pem: String,
 }
 
+/// Unix seconds now, and 32 random upper-case hex characters: what each signature is
+/// stamped with.
+fn now_and_nonce() -> (String, String) {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .to_string();
+    let mut rng = rand::thread_rng();
+    let nonce = (0..32)
+        .map(|_| char::from(b"0123456789ABCDEF"[rng.gen_range(0..16)]))
+        .collect();
+    (timestamp, nonce)
+}
+
 fn bad(what: impl std::fmt::Display) -> Error {
     Error::Decode(what.to_string())
 }
@@ -83,16 +97,7 @@ impl PayClient {
 
     /// The `Authorization` header of a request, as WeChat Pay specifies it.
     pub fn authorization(&self, method: &str, target: &str, body: &str) -> String {
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-            .to_string();
-        let nonce: String = {
-            let mut rng = rand::thread_rng();
-            (0..32)
-                .map(|_| char::from(b"0123456789ABCDEF"[rng.gen_range(0..16)]))
-                .collect()
-        };
+        let (timestamp, nonce) = now_and_nonce();
         let message = request_message(method, target, &timestamp, &nonce, body.as_bytes());
         let signature = STANDARD.encode(self.key.sign(&message).to_bytes());
         format!(
@@ -105,16 +110,7 @@ impl PayClient {
     /// `{appId, timeStamp, nonceStr, package, signType, paySign}`, paySign signed with the
     /// merchant key over `appId\ntimeStamp\nnonceStr\npackage\n`.
     pub fn payment_params(&self, app_id: &str, prepay_id: &str) -> serde_json::Value {
-        let time_stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-            .to_string();
-        let nonce: String = {
-            let mut rng = rand::thread_rng();
-            (0..32)
-                .map(|_| char::from(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rng.gen_range(0..36)]))
-                .collect()
-        };
+        let (time_stamp, nonce) = now_and_nonce();
         let package = format!("prepay_id={prepay_id}");
         let message =
             userorder_model::pay_v3::pay_sign_message(app_id, &time_stamp, &nonce, &package);

@@ -10,13 +10,13 @@ use userorder_model::pay_v3::params::{self, CombineRequest};
 use userorder_model::pay_v3::records::{self, PaymentV3, SubOrderV3};
 use userorder_model::shopping::OrderKey;
 use userorder_store::payments::PREPAY_TTL_S;
-use userorder_store::{Created, NewPayment, Payment};
+use userorder_store::{NewPayment, Payment};
 
 use super::auth::Signed;
 use super::transactions::{
-    EXPIRE_DEFAULT_S, EXPIRE_MAX_S, EXPIRE_MIN_S, Prepaid, answer, closed, current_prepay_id,
-    order_closed, order_not_exist, order_paid, out_trade_no_used, prepaid, prepay_id, relations,
-    settled_now,
+    EXPIRE_DEFAULT_S, EXPIRE_MAX_S, EXPIRE_MIN_S, Prepaid, answer, closed, created,
+    current_prepay_id, order_not_exist, out_trade_no_used, prepaid, prepay_id, relations,
+    settled_now, still_open,
 };
 use super::{V3Error, signed_json};
 use crate::clock;
@@ -141,12 +141,9 @@ async fn create(
             .collect(),
         created_at: now,
         excluded_from_shipping: false,
-        v3: Some(v3.clone()),
+        v3: Some(v3),
     };
-    Ok(match state.store.create_payment(&new).await? {
-        Created::Created => Some(v3.prepay_id),
-        Created::Conflict => None,
-    })
+    created(state, &new).await
 }
 
 /// SPEC §11.6 rules 1–4, comparing the combined terms.
@@ -156,20 +153,9 @@ async fn repeat(
     request: &CombineRequest,
     now: i64,
 ) -> Result<String, V3Error> {
-    match payment.state.as_str() {
-        "SUCCESS" | "REFUND" => return Err(order_paid()),
-        "CLOSED" | "PAYERROR" => return Err(order_closed()),
-        _ => {}
-    }
-    let Some(v3) = payment
-        .v3
-        .as_ref()
-        .filter(|_| !payment.sub_orders.is_empty())
-    else {
+    let v3 = still_open(payment, now)?;
+    if payment.sub_orders.is_empty() {
         return Err(out_trade_no_used());
-    };
-    if now >= v3.time_expire {
-        return Err(order_closed());
     }
     let same_subs = payment.sub_orders.len() == request.sub_orders.len()
         && payment

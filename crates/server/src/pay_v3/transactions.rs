@@ -196,10 +196,30 @@ async fn create(
         excluded_from_shipping: false,
         v3: Some(v3.clone()),
     };
-    Ok(match state.store.create_payment(&new).await? {
-        Created::Created => Some(v3.prepay_id),
+    created(state, &new).await
+}
+
+/// Stores a prepay's new payment: its prepay_id, or `None` when a key was taken.
+pub(crate) async fn created(state: &AppState, new: &NewPayment) -> Result<Option<String>, V3Error> {
+    Ok(match state.store.create_payment(new).await? {
+        Created::Created => new.v3.as_ref().map(|v3| v3.prepay_id.clone()),
         Created::Conflict => None,
     })
+}
+
+/// SPEC §11.6 rules 1–2 for a repeated prepay: paid → ORDERPAID; closed, failed or past
+/// time_expire → ORDER_CLOSED; else its v3 part (none: not a prepay's → OUT_TRADE_NO_USED).
+pub(crate) fn still_open(payment: &Payment, now: i64) -> Result<&PaymentV3, V3Error> {
+    match payment.state.as_str() {
+        "SUCCESS" | "REFUND" => return Err(order_paid()),
+        "CLOSED" | "PAYERROR" => return Err(order_closed()),
+        _ => {}
+    }
+    let v3 = payment.v3.as_ref().ok_or_else(out_trade_no_used)?;
+    if now >= v3.time_expire {
+        return Err(order_closed());
+    }
+    Ok(v3)
 }
 
 /// SPEC §11.6 rules 1–4 for a prepay whose (mchid, out_trade_no) exists.
@@ -209,17 +229,7 @@ async fn repeat(
     request: &PrepayRequest,
     now: i64,
 ) -> Result<String, V3Error> {
-    match payment.state.as_str() {
-        "SUCCESS" | "REFUND" => return Err(order_paid()),
-        "CLOSED" | "PAYERROR" => return Err(order_closed()),
-        _ => {}
-    }
-    let Some(v3) = payment.v3.as_ref() else {
-        return Err(out_trade_no_used());
-    };
-    if now >= v3.time_expire {
-        return Err(order_closed());
-    }
+    let v3 = still_open(payment, now)?;
     let same = payment.sub_orders.is_empty()
         && payment.appid == request.appid
         && v3.description == request.description
@@ -264,7 +274,7 @@ pub fn order_paid() -> V3Error {
     refused(StatusCode::BAD_REQUEST, "ORDERPAID", "订单已支付")
 }
 
-pub(crate) fn order_closed() -> V3Error {
+fn order_closed() -> V3Error {
     refused(StatusCode::BAD_REQUEST, "ORDER_CLOSED", "订单已关闭")
 }
 
