@@ -38,6 +38,18 @@ pub struct Answer {
     pub body: String,
 }
 
+/// A notification, verified and decrypted.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub id: String,
+    pub create_time: String,
+    /// `TRANSACTION.SUCCESS`, `REFUND.SUCCESS`, …
+    pub event_type: String,
+    pub summary: String,
+    /// The Transaction, Combined or refund the notification carries.
+    pub resource: serde_json::Value,
+}
+
 /// A platform certificate as `GET /v3/certificates` lists it, decrypted.
 #[derive(Debug, Clone)]
 pub struct PlatformCertificate {
@@ -170,33 +182,82 @@ impl PayClient {
                 message: refusal.message,
             });
         }
-        let key = self
-            .platform
-            .iter()
-            .find(|(s, _)| *s == serial)
-            .map(|(_, key)| key)
-            .ok_or_else(|| bad(format!("answer signed under {serial:?}, a key not trusted")))?;
-        if signature.starts_with(userorder_model::pay_v3::SIGN_PROBE) {
-            return Err(bad(
-                "the answer carries WeChat Pay's probe signature (WECHATPAY/SIGNTEST/): it \
-                 verifies under no key, so the answer is refused",
-            ));
-        }
-        let signature = STANDARD
-            .decode(&signature)
-            .ok()
-            .and_then(|bytes| Signature::try_from(bytes.as_slice()).ok())
-            .ok_or_else(|| bad("the answer's Wechatpay-Signature is not base64 RSA"))?;
-        VerifyingKey::<Sha256>::new(key.clone())
-            .verify(
-                &answer_message(&timestamp, &nonce, body.as_bytes()),
-                &signature,
-            )
-            .map_err(|_| bad("the answer's signature does not verify"))?;
+        self.verify(&serial, &timestamp, &nonce, &signature, &body)?;
         Ok(Answer {
             status,
             serial,
             body,
+        })
+    }
+
+    /// Checks a platform signature (an answer's or a notification's `Wechatpay-*` headers)
+    /// over `timestamp\nnonce\nbody\n` under the trusted key `serial` names.
+    pub fn verify(
+        &self,
+        serial: &str,
+        timestamp: &str,
+        nonce: &str,
+        signature: &str,
+        body: &str,
+    ) -> Result<(), Error> {
+        let key = self
+            .platform
+            .iter()
+            .find(|(s, _)| s == serial)
+            .map(|(_, key)| key)
+            .ok_or_else(|| bad(format!("signed under {serial:?}, a key not trusted")))?;
+        if signature.starts_with(userorder_model::pay_v3::SIGN_PROBE) {
+            return Err(bad(
+                "WeChat Pay's probe signature (WECHATPAY/SIGNTEST/): it verifies under no \
+                 key, so the message is refused",
+            ));
+        }
+        let signature = STANDARD
+            .decode(signature)
+            .ok()
+            .and_then(|bytes| Signature::try_from(bytes.as_slice()).ok())
+            .ok_or_else(|| bad("the Wechatpay-Signature is not base64 RSA"))?;
+        VerifyingKey::<Sha256>::new(key.clone())
+            .verify(
+                &answer_message(timestamp, nonce, body.as_bytes()),
+                &signature,
+            )
+            .map_err(|_| bad("the signature does not verify"))
+    }
+
+    /// A notification as a merchant's notify_url receives it (SPEC §11.12): its
+    /// `Wechatpay-*` headers verified under a trusted platform key, then its resource
+    /// decrypted with the APIv3 key. `header` reads a request header by (lower-case) name.
+    pub fn open_notification<'h>(
+        &self,
+        header: impl Fn(&str) -> Option<&'h str>,
+        body: &str,
+        apiv3_key: &str,
+    ) -> Result<Notification, Error> {
+        let get = |name: &str| header(name).unwrap_or_default();
+        self.verify(
+            get("wechatpay-serial"),
+            get("wechatpay-timestamp"),
+            get("wechatpay-nonce"),
+            get("wechatpay-signature"),
+            body,
+        )?;
+        #[derive(Deserialize)]
+        struct Sent {
+            id: String,
+            create_time: String,
+            event_type: String,
+            summary: String,
+            resource: Encrypted,
+        }
+        let sent: Sent = serde_json::from_str(body).map_err(bad)?;
+        let plaintext = decrypt(apiv3_key, &sent.resource)?;
+        Ok(Notification {
+            id: sent.id,
+            create_time: sent.create_time,
+            event_type: sent.event_type,
+            summary: sent.summary,
+            resource: serde_json::from_slice(&plaintext).map_err(bad)?,
         })
     }
 

@@ -311,6 +311,38 @@ async fn a_payment_is_prepaid_paid_notified_queried_and_refunded(backend: Backen
     received.wait_for(3).await;
     let first = opened(&received.get(0), &credentials);
     let last = opened(&received.get(2), &credentials);
+    // The Rust SDK opens it the same way.
+    let platform_key = &credentials["platform_public_key"];
+    let sdk = userorder_client::pay_v3::PayClient::new(
+        &server.base,
+        &merchant.mchid,
+        &merchant.serial_no,
+        &merchant.private_key_pem,
+    )
+    .expect("client")
+    .trust(
+        platform_key["id"].as_str().expect("id"),
+        platform_key["pem"].as_str().expect("pem"),
+    )
+    .expect("trust");
+    let (headers, body) = received.get(2);
+    let apiv3_key = credentials["apiv3_key"].as_str().expect("key");
+    let notice = sdk
+        .open_notification(
+            |name| headers.get(name).and_then(|v| v.to_str().ok()),
+            &body,
+            apiv3_key,
+        )
+        .expect("the SDK verifies and decrypts it");
+    assert_eq!(notice.event_type, "TRANSACTION.SUCCESS");
+    assert_eq!(notice.resource["transaction_id"], txid.as_str());
+    let forged = body.replace("TRANSACTION.SUCCESS", "TRANSACTION.SUCCEED");
+    let refused = sdk.open_notification(
+        |name| headers.get(name).and_then(|v| v.to_str().ok()),
+        &forged,
+        apiv3_key,
+    );
+    assert!(refused.is_err(), "a changed body does not verify");
     assert_eq!(
         first.0["id"], last.0["id"],
         "the same notification each time"
