@@ -252,7 +252,12 @@ pub async fn run(args: SandboxArgs, json_out: bool) -> Result<(), Failure> {
                         e.event,
                         e.delivery.state.as_str(),
                         e.delivery.attempts,
-                        e.payload["transaction_id"].as_str().unwrap_or("-")
+                        // A WeChat Pay notification names its payment in its resource.
+                        e.payload["transaction_id"]
+                            .as_str()
+                            .or_else(|| e.payload["resource"]["transaction_id"].as_str())
+                            .or_else(|| e.payload["resource"]["out_trade_no"].as_str())
+                            .unwrap_or("-")
                     );
                 }
                 return Ok(());
