@@ -488,3 +488,130 @@ async fn order_states_and_events_are_shared_between_processes() {
         "each event pushed once: {seen:?}"
     );
 }
+
+/// WeChat Pay notifications across processes (SPEC §11.12): prepays paid through either
+/// process, each notification sent once to the merchant's notify_url although both
+/// processes' workers look for due notifications.
+#[tokio::test]
+#[cfg_attr(
+    userorder_no_postgres,
+    ignore = "built with --cfg userorder_no_postgres"
+)]
+async fn each_notification_is_sent_once_by_one_of_the_processes() {
+    use std::sync::Mutex;
+    use userorder_client::pay_v3::PayClient;
+    let (_db, one, two) = two_processes().await;
+    let shop = shop(&one.sandbox, json!({})).await;
+    let credentials: Value = one
+        .sandbox
+        .put(
+            &format!("/merchants/{}/apiv3", shop.mchid),
+            &json!({"generate_merchant_key": true}),
+        )
+        .await
+        .expect("credentials");
+    let generated = &credentials["generated"];
+    let merchant = |process: &common::Process| {
+        PayClient::new(
+            &process.base,
+            &shop.mchid,
+            generated["serial_no"].as_str().expect("serial"),
+            generated["private_key_pem"].as_str().expect("key"),
+        )
+        .expect("client")
+        .trust(
+            credentials["platform_public_key"]["id"]
+                .as_str()
+                .expect("id"),
+            credentials["platform_public_key"]["pem"]
+                .as_str()
+                .expect("pem"),
+        )
+        .expect("trust")
+    };
+
+    // The notify_url: every body it is sent.
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/notify",
+            axum::routing::post(
+                |axum::extract::State(seen): axum::extract::State<Arc<Mutex<Vec<Value>>>>,
+                 body: String| async move {
+                    let body = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    seen.lock().expect("lock").push(body);
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/notify", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    for i in 0..8 {
+        let (payer, other) = if i % 2 == 0 {
+            (&one, &two)
+        } else {
+            (&two, &one)
+        };
+        let body = json!({"appid": shop.appid, "mchid": shop.mchid, "description": "Tea",
+                          "out_trade_no": format!("XN-{i:04}"), "notify_url": url,
+                          "amount": {"total": 100}, "payer": {"openid": shop.openid}});
+        let answer = merchant(payer)
+            .call(
+                reqwest::Method::POST,
+                "/v3/pay/transactions/jsapi",
+                Some(&body.to_string()),
+            )
+            .await
+            .expect("prepay");
+        let prepay: Value = serde_json::from_str(&answer.body).expect("json");
+        let params = merchant(other).payment_params(
+            &shop.appid,
+            prepay["prepay_id"].as_str().expect("prepay_id"),
+        );
+        let paid: Value = other
+            .sandbox
+            .post("/request-payment", &params)
+            .await
+            .expect("paid");
+        assert_eq!(paid["errMsg"], "requestPayment:ok");
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received.lock().expect("lock").len() < 8 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Both workers have had time to look again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut ids: Vec<String> = received
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|n| n["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        (total, ids.len()),
+        (8, 8),
+        "each notification once: {ids:?}"
+    );
+    let events: Value = two
+        .sandbox
+        .get(&format!("/events?mchid={}", shop.mchid))
+        .await
+        .expect("events");
+    let events = events["events"].as_array().expect("events");
+    assert_eq!(events.len(), 8);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["delivery"]["state"] == "delivered" && e["delivery"]["attempts"] == 1),
+        "{events:#?}"
+    );
+}
