@@ -393,7 +393,7 @@ fn settle(payment: &mut Payment, i: usize, status: &str, at: i64, verdict: &mut 
 fn transaction_success(payment: &Payment, now: i64) -> NewEvent {
     let url = payment.v3.as_ref().and_then(|v3| v3.notify_url.clone());
     let resource = match &payment.v3 {
-        Some(v3) if !payment.sub_orders.is_empty() => records::combined(payment, v3),
+        Some(v3) if !payment.sub_orders.is_empty() => records::combined(payment, v3, &[]),
         Some(v3) => records::transaction(payment, v3),
         None => records::transaction(payment, &blank_v3()),
     };

@@ -133,18 +133,24 @@ pub fn transaction(payment: &Payment, v3: &PaymentV3) -> Value {
 }
 
 /// The Combined of #8 and of a combined `TRANSACTION.SUCCESS` (SPEC §11.10): no master
-/// transaction_id; each sub-order's once paid.
-pub fn combined(payment: &Payment, v3: &PaymentV3) -> Value {
+/// transaction_id; each sub-order's once paid. `sub_states`: each sub-order's own state
+/// (a paid sub-order may be refunded on its own); unpaid ones show the master's.
+pub fn combined(payment: &Payment, v3: &PaymentV3, sub_states: &[String]) -> Value {
     let paid_at = payment.paid_at.filter(|_| payment.is_paid());
     let sub_orders: Vec<Value> = payment
         .sub_orders
         .iter()
         .zip(&v3.sub_orders)
-        .map(|(sub, terms)| {
+        .enumerate()
+        .map(|(i, (sub, terms))| {
+            let state = match (payment.is_paid(), sub_states.get(i)) {
+                (true, Some(own)) => own.as_str(),
+                _ => payment.state.as_str(),
+            };
             let mut out = json!({
                 "mchid": sub.keys.mchid,
                 "trade_type": "JSAPI",
-                "trade_state": payment.state,
+                "trade_state": state,
                 "attach": terms.attach,
                 "out_trade_no": sub.keys.out_trade_no,
                 "amount": {"total_amount": sub.amount, "currency": "CNY"},

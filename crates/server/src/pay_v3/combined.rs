@@ -207,10 +207,18 @@ pub async fn query(
     } = signed?;
     settled_now(&state).await?;
     let (payment, v3) = combined_of(&state, &mchid, combine_out_trade_no).await?;
+    let mut sub_states = Vec::with_capacity(payment.sub_orders.len());
+    for sub in &payment.sub_orders {
+        let key = OrderKey::WxPay {
+            transaction_id: sub.keys.transaction_id.clone(),
+        };
+        let own = state.store.payment_any(&key).await?;
+        sub_states.push(own.map_or_else(|| payment.state.clone(), |p| p.state));
+    }
     signed_json(
         &credentials,
         StatusCode::OK,
-        &records::combined(&payment, &v3),
+        &records::combined(&payment, &v3, &sub_states),
     )
 }
 

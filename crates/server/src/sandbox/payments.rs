@@ -173,30 +173,44 @@ pub async fn post_refund(
     let now = clock::now(state.store.as_ref()).await?;
     state.store.settle_refunds(now).await?;
     let payment = state.store.payment(&transaction_id).await?;
-    if let Some(payment) = payment.filter(|p| p.v3.is_some() && p.sub_orders.is_empty()) {
-        let notify_url = state
-            .store
-            .apiv3(&payment.keys.mchid)
-            .await?
-            .and_then(|c| c.refunds.refund_notify_url);
-        let change = PaymentChange::RefundRemainder {
-            refund_id: crate::pay_v3::refunds::refund_id(now),
-            notify_url,
+    if let Some(payment) = payment.filter(|p| p.v3.is_some()) {
+        // A v3 payment: each order (the payment, or each sub-order of a combined one) gets a
+        // v3 refund of what remains, from its own merchant.
+        let orders: Vec<(String, String)> = match payment.sub_orders.is_empty() {
+            true => vec![(transaction_id.clone(), payment.keys.mchid.clone())],
+            false => payment
+                .sub_orders
+                .iter()
+                .map(|s| (s.keys.transaction_id.clone(), s.keys.mchid.clone()))
+                .collect(),
         };
-        return match state
-            .store
-            .change_payment(&transaction_id, &change, now)
-            .await?
-        {
-            Some((Outcome::Refund(_), payment)) => {
-                state.events.wake();
-                Ok(Json(payment))
-            }
-            _ => Err(SandboxError::Conflict(format!(
+        let mut refunded = false;
+        for (order, mchid) in orders {
+            let notify_url = state
+                .store
+                .apiv3(&mchid)
+                .await?
+                .and_then(|c| c.refunds.refund_notify_url);
+            let change = PaymentChange::RefundRemainder {
+                refund_id: crate::pay_v3::refunds::refund_id(now),
+                notify_url,
+            };
+            let changed = state.store.change_payment(&order, &change, now).await?;
+            refunded |= matches!(changed, Some((Outcome::Refund(_), _)));
+        }
+        if !refunded {
+            return Err(SandboxError::Conflict(format!(
                 "payment {transaction_id} is {}; only a paid payment with an amount left can be refunded",
                 payment.state
-            ))),
-        };
+            )));
+        }
+        state.events.wake();
+        return state
+            .store
+            .payment(&transaction_id)
+            .await?
+            .map(Json)
+            .ok_or_else(|| SandboxError::NotFound(format!("no payment {transaction_id}")));
     }
     match state.store.refund(&transaction_id, now).await? {
         Refunded::Refunded(payment) => Ok(Json(*payment)),

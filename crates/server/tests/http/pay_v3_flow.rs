@@ -1154,6 +1154,51 @@ async fn combined_payments_are_prepaid_paid_queried_and_closed(backend: Backend)
     let queried: Value = query.json().await.expect("json");
     assert_eq!(queried["status"], "SUCCESS");
     assert_eq!(queried["out_trade_no"], "S-0002");
+    let combined_query = "/v3/combine-transactions/out-trade-no/C-0001";
+    let states = |c: &Value| {
+        [0, 1].map(|i| {
+            c["sub_orders"][i]["trade_state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+    };
+    let after = answered(
+        call(&server, &merchant, "GET", combined_query, None).await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(
+        states(&after),
+        ["SUCCESS", "REFUND"],
+        "each sub-order its own state"
+    );
+
+    // The sandbox refunds what remains of each sub-order; then nothing is left.
+    let view: Value = server
+        .sandbox
+        .get(&format!("/payments?prepay_id={prepay_id}"))
+        .await
+        .expect("by prepay_id");
+    let master_txid = view["transaction_id"].as_str().expect("txid").to_owned();
+    let _: Value = server
+        .sandbox
+        .post(&format!("/payments/{master_txid}/refund"), &json!({}))
+        .await
+        .expect("sandbox refund");
+    let after = answered(
+        call(&server, &merchant, "GET", combined_query, None).await,
+        200,
+        &platform,
+    )
+    .await;
+    assert_eq!(states(&after), ["REFUND", "REFUND"]);
+    let again = server
+        .sandbox
+        .post::<Value>(&format!("/payments/{master_txid}/refund"), &json!({}))
+        .await;
+    assert!(format!("{again:?}").contains("409"), "{again:?}");
 
     let subs = json!([sub(&shop.mchid, "S-0011", 100), sub(&second, "S-0012", 200)]);
     post(combine("C-0002", subs.clone())).await;
