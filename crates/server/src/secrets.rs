@@ -41,6 +41,20 @@ pub fn mint_token() -> String {
     hex(&bytes)
 }
 
+/// `n` characters of `alphabet`, at random (ids, nonces, keys the sandbox makes up).
+pub fn random_of(alphabet: &[u8], n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
+        .collect()
+}
+
+pub const DIGITS: &[u8] = b"0123456789";
+pub const LOWER_HEX: &[u8] = b"0123456789abcdef";
+pub const UPPER_HEX: &[u8] = b"0123456789ABCDEF";
+pub const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
 #[cfg(test)]
 mod tests {
     #[test]

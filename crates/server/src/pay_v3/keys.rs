@@ -105,19 +105,6 @@ pub fn verifies(key: &RsaPublicKey, message: &[u8], signature_b64: &str) -> bool
         .is_ok()
 }
 
-/// `n` characters of `alphabet`, at random.
-pub fn random_of(alphabet: &[u8], n: usize) -> String {
-    let mut rng = rand::thread_rng();
-    (0..n)
-        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
-        .collect()
-}
-
-pub const UPPER_HEX: &[u8] = b"0123456789ABCDEF";
-pub const LOWER_HEX: &[u8] = b"0123456789abcdef";
-pub const DIGITS: &[u8] = b"0123456789";
-pub const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /// A platform certificate (SPEC §11.2): self-signed X.509 v3 over `private_key_pem`'s key,
 /// SHA256withRSA, serial of 20 random bytes (top bit clear), `CN=userorder sandbox platform
 /// <mchid>`, valid five years from `now` (real clock). Answers (serial as 40 upper-case hex,

@@ -20,8 +20,8 @@ use axum::routing::{MethodRouter, get, post};
 use userorder_model::pay_v3::{V3ErrorOut, answer_message};
 use userorder_store::{Apiv3Record, StoreError};
 
-use crate::clock;
 use crate::state::AppState;
+use crate::{clock, secrets};
 use auth::Signed;
 
 pub const JSON_UTF8: &str = "application/json; charset=utf-8";
@@ -238,7 +238,7 @@ pub fn signed_answer(
 ) -> Result<Response, V3Error> {
     let (serial, _) = credentials.signer();
     let timestamp = clock::real_now().to_string();
-    let nonce = keys::random_of(keys::LOWER_HEX, 32);
+    let nonce = secrets::random_of(secrets::LOWER_HEX, 32);
     let signature =
         keys::platform_signature(credentials, &answer_message(&timestamp, &nonce, &body))
             .map_err(|e| StoreError::Corrupt(format!("platform key: {e}")))?;
@@ -318,7 +318,7 @@ async fn certificates(
         .iter()
         .filter(|c| c.expire_time > now)
     {
-        let nonce = keys::random_of(keys::ALNUM, 12);
+        let nonce = secrets::random_of(secrets::ALNUM, 12);
         let ciphertext = keys::encrypt(
             &credentials.apiv3_key,
             &nonce,

@@ -14,7 +14,7 @@ use userorder_store::events::real_ms;
 use userorder_store::{DeliveryState, NotifyAttempt, NotifyClaim, NotifyJob, Store, StoreError};
 
 use super::keys;
-use crate::clock;
+use crate::{clock, secrets};
 
 /// A delivery counts only when answered within this (SPEC §11.12).
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -78,7 +78,7 @@ fn build(job: &NotifyJob, apiv3_key: &str) -> Result<String, String> {
         false => "transaction",
     };
     let plaintext = serde_json::to_vec(&payload["resource"]).map_err(|e| e.to_string())?;
-    let nonce = keys::random_of(keys::ALNUM, 12);
+    let nonce = secrets::random_of(secrets::ALNUM, 12);
     let ciphertext = keys::encrypt(apiv3_key, &nonce, original_type, &plaintext)
         .map_err(|e| format!("apiv3 key: {e}"))?;
     let notification = json!({
@@ -155,7 +155,7 @@ async fn post(
 ) -> (Option<i64>, Option<String>) {
     let (serial, _) = credentials.signer();
     let timestamp = clock::real_now().to_string();
-    let nonce = keys::random_of(keys::LOWER_HEX, 32);
+    let nonce = secrets::random_of(secrets::LOWER_HEX, 32);
     let message = answer_message(&timestamp, &nonce, body.as_bytes());
     let signature = match keys::platform_signature(credentials, &message) {
         Ok(signature) => signature,

@@ -11,9 +11,9 @@ use userorder_store::payments::{NewRefund, Outcome, PaymentChange, Refusal};
 use userorder_store::{Payment, RefundKey};
 
 use super::auth::Signed;
-use super::keys::{DIGITS, random_of};
 use super::transactions::settled_now;
 use super::{V3Error, signed_json, user_agent_and_accept};
+use crate::secrets::{DIGITS, random_of};
 use crate::state::AppState;
 
 /// `50` + 8 random digits + sandbox `yyyyMMdd` + 11 digits: 29.

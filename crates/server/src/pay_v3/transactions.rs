@@ -14,9 +14,9 @@ use userorder_store::payments::{Outcome, PREPAY_TTL_S, PaymentChange, Refusal};
 use userorder_store::{Created, NewPayment, Payment};
 
 use super::auth::Signed;
-use super::keys::{LOWER_HEX, random_of};
 use super::{V3Error, signed_answer, signed_json};
 use crate::clock;
+use crate::secrets::{LOWER_HEX, random_of};
 use crate::state::AppState;
 
 /// Longest and shortest time_expire from now (SPEC §11.6, Decision Q8).

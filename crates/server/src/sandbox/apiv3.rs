@@ -13,7 +13,8 @@ use userorder_store::{Apiv3Record, PlatformCertificate, PlatformKey};
 use super::SandboxJson;
 use crate::clock;
 use crate::error::SandboxError;
-use crate::pay_v3::keys::{self, ALNUM, DIGITS, UPPER_HEX, random_of};
+use crate::pay_v3::keys;
+use crate::secrets::{ALNUM, DIGITS, UPPER_HEX, random_of};
 use crate::state::AppState;
 
 fn bad(message: impl Into<String>) -> SandboxError {

@@ -9,10 +9,11 @@ use userorder_model::sandbox::{
 };
 use userorder_store::{App, Created, NewApp};
 
-use super::{DIGITS, HEX, SandboxJson, random_string};
+use super::SandboxJson;
 use crate::clock;
 use crate::error::SandboxError;
 use crate::secrets::secret_hash;
+use crate::secrets::{DIGITS, LOWER_HEX, random_of};
 use crate::state::AppState;
 
 /// A quota as asked for: no limit may be negative.
@@ -47,20 +48,20 @@ fn app_out(app: App, now: i64) -> AppOut {
 }
 
 pub fn is_appid(s: &str) -> bool {
-    s.len() == 18 && s.starts_with("wx") && s[2..].bytes().all(|b| HEX.contains(&b))
+    s.len() == 18 && s.starts_with("wx") && s[2..].bytes().all(|b| LOWER_HEX.contains(&b))
 }
 
 pub async fn create_app(state: &AppState, raw: NewAppIn) -> Result<NewAppOut, SandboxError> {
     let appid = raw
         .appid
-        .unwrap_or_else(|| format!("wx{}", random_string(HEX, 16)));
+        .unwrap_or_else(|| format!("wx{}", random_of(LOWER_HEX, 16)));
     if !is_appid(&appid) {
         return Err(SandboxError::BadRequest(
             "appid must be wx followed by 16 lowercase hex digits".into(),
         ));
     }
-    let secret = raw.secret.unwrap_or_else(|| random_string(HEX, 32));
-    if secret.len() != 32 || !secret.bytes().all(|b| HEX.contains(&b)) {
+    let secret = raw.secret.unwrap_or_else(|| random_of(LOWER_HEX, 32));
+    if secret.len() != 32 || !secret.bytes().all(|b| LOWER_HEX.contains(&b)) {
         return Err(SandboxError::BadRequest(
             "secret must be 32 lowercase hex digits".into(),
         ));
@@ -131,7 +132,7 @@ pub async fn create_merchant(
 ) -> Result<Merchant, SandboxError> {
     let mchid = raw
         .mchid
-        .unwrap_or_else(|| format!("1{}", random_string(DIGITS, 9)));
+        .unwrap_or_else(|| format!("1{}", random_of(DIGITS, 9)));
     if mchid.len() != 10 || !mchid.bytes().all(|b| b.is_ascii_digit()) {
         return Err(SandboxError::BadRequest("mchid must be 10 digits".into()));
     }
@@ -178,7 +179,7 @@ pub async fn post_merchant(
     };
     let mchid = raw
         .mchid
-        .get_or_insert_with(|| format!("1{}", random_string(DIGITS, 9)))
+        .get_or_insert_with(|| format!("1{}", random_of(DIGITS, 9)))
         .clone();
     let now = clock::now(state.store.as_ref()).await?;
     let (record, generated) = super::apiv3::configured(&mchid, None, settings, now).await?;

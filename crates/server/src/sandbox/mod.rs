@@ -77,15 +77,3 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for SandboxQuery<T> {
             .map_err(|e| SandboxError::BadRequest(format!("invalid query: {}", e.body_text())))
     }
 }
-
-/// `n` random characters from `alphabet`.
-fn random_string(alphabet: &[u8], n: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..n)
-        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
-        .collect()
-}
-
-const HEX: &[u8] = b"0123456789abcdef";
-const DIGITS: &[u8] = b"0123456789";

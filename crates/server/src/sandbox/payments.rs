@@ -19,10 +19,11 @@ use userorder_store::{
     ChangeOutcome, Created, NewPayment, OrderChange, Refunded, StoreError, UploadFilter,
 };
 
-use super::{DIGITS, HEX, SandboxJson, SandboxQuery, random_string};
+use super::{SandboxJson, SandboxQuery};
 use crate::clock;
 use crate::error::SandboxError;
 use crate::routes::sec_order::order_out;
+use crate::secrets::{DIGITS, LOWER_HEX, random_of};
 use crate::state::AppState;
 
 /// 28 digits (SPEC §11.8): `42000`, 5 random digits, the sandbox date in China
@@ -30,9 +31,9 @@ use crate::state::AppState;
 pub fn transaction_id(now: i64) -> String {
     format!(
         "42000{}{}{}",
-        random_string(DIGITS, 5),
+        random_of(DIGITS, 5),
         userorder_model::pay_v3::records::china_digits(now, 8),
-        random_string(DIGITS, 10)
+        random_of(DIGITS, 10)
     )
 }
 
@@ -42,7 +43,7 @@ fn keys(
     now: i64,
     field: &str,
 ) -> Result<PaymentKeys, SandboxError> {
-    let out_trade_no = out_trade_no.unwrap_or_else(|| format!("uo{}", random_string(HEX, 20)));
+    let out_trade_no = out_trade_no.unwrap_or_else(|| format!("uo{}", random_of(LOWER_HEX, 20)));
     out_trade_no_rule(&out_trade_no, field)
         .map_err(|r| SandboxError::BadRequest(r.message.into_owned()))?;
     Ok(PaymentKeys {

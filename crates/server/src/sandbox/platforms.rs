@@ -9,9 +9,10 @@ use userorder_model::sandbox::{
 };
 use userorder_store::{Authorization, Component, Created, NewApp};
 
-use super::{HEX, SandboxJson, random_string};
+use super::SandboxJson;
 use crate::clock;
 use crate::error::SandboxError;
+use crate::secrets::{LOWER_HEX, random_of};
 use crate::secrets::{mint_token, secret_hash};
 use crate::state::AppState;
 
@@ -24,7 +25,7 @@ pub async fn create_component(
 ) -> Result<NewComponentOut, SandboxError> {
     let appid = raw
         .component_appid
-        .unwrap_or_else(|| format!("wx{}", random_string(HEX, 16)));
+        .unwrap_or_else(|| format!("wx{}", random_of(LOWER_HEX, 16)));
     if !super::identities::is_appid(&appid) {
         return Err(SandboxError::BadRequest(
             "component_appid must be wx followed by 16 lowercase hex digits".into(),
@@ -32,8 +33,8 @@ pub async fn create_component(
     }
     let secret = raw
         .component_appsecret
-        .unwrap_or_else(|| random_string(HEX, 32));
-    if secret.len() != 32 || !secret.bytes().all(|b| HEX.contains(&b)) {
+        .unwrap_or_else(|| random_of(LOWER_HEX, 32));
+    if secret.len() != 32 || !secret.bytes().all(|b| LOWER_HEX.contains(&b)) {
         return Err(SandboxError::BadRequest(
             "component_appsecret must be 32 lowercase hex digits".into(),
         ));
@@ -81,7 +82,7 @@ pub async fn authorize(
     let now = clock::now(state.store.as_ref()).await?;
     let authorizer = raw
         .authorizer_appid
-        .unwrap_or_else(|| format!("wx{}", random_string(HEX, 16)));
+        .unwrap_or_else(|| format!("wx{}", random_of(LOWER_HEX, 16)));
     if !super::identities::is_appid(&authorizer) {
         return Err(SandboxError::BadRequest(
             "authorizer_appid must be wx followed by 16 lowercase hex digits".into(),
@@ -93,7 +94,7 @@ pub async fn authorize(
             .store
             .create_app(&NewApp {
                 appid: authorizer.clone(),
-                secret_hash: secret_hash(&random_string(HEX, 32)),
+                secret_hash: secret_hash(&random_of(LOWER_HEX, 32)),
                 name: format!("Authorized app {authorizer}"),
                 product_state: ProductState::NotOpen,
                 in_open_scope: true,
