@@ -104,7 +104,7 @@ async fn run(
 async fn payments_due(store: &Arc<dyn Store>, http: &reqwest::Client) -> Result<(), StoreError> {
     let now = clock::now(store.as_ref()).await?;
     store.settle_refunds(now).await?;
-    crate::pay_v3::notify::deliver_due(store, http).await
+    crate::pay_v3::notify::deliver_due(store, http, now).await
 }
 
 /// Claims what is due and sends it, all of a batch at once, until nothing is due.

@@ -31,12 +31,13 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Claims what `claim` names and attempts each once, all at once; answers the ids
-/// attempted. A pass of the background worker claims what is due by the sandbox clock.
+/// Claims what `claim` names and attempts each once, all at once, at sandbox time `now`;
+/// answers the ids attempted. A pass of the background worker claims what is due by `now`.
 pub async fn deliver(
     store: &Arc<dyn Store>,
     http: &reqwest::Client,
     claim: &NotifyClaim,
+    now: i64,
 ) -> Result<Vec<i64>, StoreError> {
     let jobs = store.claim_notifications(claim, real_ms()).await?;
     let mut sending = JoinSet::new();
@@ -44,7 +45,7 @@ pub async fn deliver(
     for job in jobs {
         let (store, http) = (store.clone(), http.clone());
         sending.spawn(async move {
-            let attempt = attempt(store.as_ref(), &http, &job).await?;
+            let attempt = attempt(store.as_ref(), &http, &job, now).await?;
             store.finish_notification(job.id, &attempt).await
         });
     }
@@ -57,15 +58,18 @@ pub async fn deliver(
     Ok(ids)
 }
 
-/// Every due notification, batch after batch, until none is due.
-pub async fn deliver_due(store: &Arc<dyn Store>, http: &reqwest::Client) -> Result<(), StoreError> {
-    let now = clock::now(store.as_ref()).await?;
+/// Every notification due by sandbox time `now`, batch after batch, until none is due.
+pub async fn deliver_due(
+    store: &Arc<dyn Store>,
+    http: &reqwest::Client,
+    now: i64,
+) -> Result<(), StoreError> {
     let claim = NotifyClaim {
         due_by: Some(now),
         limit: BATCH,
         ..NotifyClaim::default()
     };
-    while !deliver(store, http, &claim).await?.is_empty() {}
+    while !deliver(store, http, &claim, now).await?.is_empty() {}
     Ok(())
 }
 
@@ -98,13 +102,14 @@ fn build(job: &NotifyJob, apiv3_key: &str) -> Result<String, String> {
     serde_json::to_string(&notification).map_err(|e| e.to_string())
 }
 
-/// One POST; the attempt's outcome with the notification and the log to keep.
+/// One POST at sandbox time `now`; the attempt's outcome with the notification and the log to
+/// keep.
 async fn attempt(
     store: &dyn Store,
     http: &reqwest::Client,
     job: &NotifyJob,
+    now: i64,
 ) -> Result<NotifyAttempt, StoreError> {
-    let now = clock::now(store).await?;
     let credentials = store.apiv3(&job.mchid).await?;
     let started = Instant::now();
     let built = match (&job.notification, &credentials) {

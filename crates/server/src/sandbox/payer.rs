@@ -156,6 +156,7 @@ pub async fn post_deliver(
     SandboxJson(raw): SandboxJson<DeliverIn>,
 ) -> Result<Json<EventsOut>, SandboxError> {
     let http = notify::client();
+    let now = clock::now(state.store.as_ref()).await?;
     let mut attempted = Vec::new();
     match &raw.ids {
         Some(ids) => {
@@ -165,7 +166,7 @@ pub async fn post_deliver(
                     limit: 1,
                     ..NotifyClaim::default()
                 };
-                attempted.extend(notify::deliver(&state.store, &http, &claim).await?);
+                attempted.extend(notify::deliver(&state.store, &http, &claim, now).await?);
             }
         }
         None => {
@@ -180,7 +181,7 @@ pub async fn post_deliver(
                 limit: 1000,
                 ..NotifyClaim::default()
             };
-            attempted = notify::deliver(&state.store, &http, &claim).await?;
+            attempted = notify::deliver(&state.store, &http, &claim, now).await?;
         }
     }
     let after = attempted.iter().min().map_or(0, |first| first - 1);
