@@ -218,12 +218,7 @@ pub fn judge(payment: &mut Payment, change: &PaymentChange, now: i64) -> Verdict
             let Some(v3) = payment.v3.as_ref() else {
                 return Verdict::refused(Refusal::NotV3);
             };
-            let reserved: i64 = v3
-                .refunds
-                .iter()
-                .filter(|r| r.reserves())
-                .map(|r| r.refund)
-                .sum();
+            let reserved = v3.reserved();
             if !payment.is_paid() || reserved >= payment.amount {
                 return Verdict::refused(Refusal::NotPaid);
             }
@@ -297,12 +292,7 @@ fn request_refund(payment: &mut Payment, new: &NewRefund, taken: bool, now: i64)
     if paid_at.is_some_and(|at| now - at > REFUND_PERIOD_S) {
         return Verdict::refused(Refusal::Overdue);
     }
-    let reserved: i64 = v3
-        .refunds
-        .iter()
-        .filter(|r| r.reserves())
-        .map(|r| r.refund)
-        .sum();
+    let reserved = v3.reserved();
     if reserved + new.refund > amount {
         return Verdict::refused(Refusal::OverAmount);
     }

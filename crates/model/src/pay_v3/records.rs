@@ -31,6 +31,17 @@ pub struct PaymentV3 {
     pub sub_orders: Vec<SubOrderV3>,
 }
 
+impl PaymentV3 {
+    /// What its PROCESSING, ABNORMAL and SUCCESS refunds take from the amount.
+    pub fn reserved(&self) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.reserves())
+            .map(|r| r.refund)
+            .sum()
+    }
+}
+
 /// A combined payment's sub-order as its prepay described it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 pub struct SubOrderV3 {
@@ -66,8 +77,6 @@ impl RefundRecord {
         matches!(self.status.as_str(), "PROCESSING" | "ABNORMAL" | "SUCCESS")
     }
 }
-
-pub const REFUND_STATUSES: [&str; 4] = ["PROCESSING", "SUCCESS", "ABNORMAL", "CLOSED"];
 
 /// RFC 3339 in China time, seconds, `+08:00` — how WeChat Pay v3 writes times (SPEC §11.1).
 pub fn china_time(unix: i64) -> String {
