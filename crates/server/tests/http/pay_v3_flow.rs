@@ -62,6 +62,27 @@ async fn answered(response: reqwest::Response, status: u16, platform: &Value) ->
     }
 }
 
+/// The Rust SDK's client for the merchant, trusting the platform's public key.
+fn sdk_client(
+    server: &TestServer,
+    merchant: &Merchant,
+    credentials: &Value,
+) -> userorder_client::pay_v3::PayClient {
+    let platform = &credentials["platform_public_key"];
+    userorder_client::pay_v3::PayClient::new(
+        &server.base,
+        &merchant.mchid,
+        &merchant.serial_no,
+        &merchant.private_key_pem,
+    )
+    .expect("client")
+    .trust(
+        platform["id"].as_str().expect("id"),
+        platform["pem"].as_str().expect("pem"),
+    )
+    .expect("trust")
+}
+
 /// `paySign` over `appId\ntimeStamp\nnonceStr\npackage\n` with the merchant's key.
 fn pay_sign(merchant: &Merchant, app_id: &str, package: &str) -> Value {
     let time_stamp = now().to_string();
@@ -312,19 +333,7 @@ async fn a_payment_is_prepaid_paid_notified_queried_and_refunded(backend: Backen
     let first = opened(&received.get(0), &credentials);
     let last = opened(&received.get(2), &credentials);
     // The Rust SDK opens it the same way.
-    let platform_key = &credentials["platform_public_key"];
-    let sdk = userorder_client::pay_v3::PayClient::new(
-        &server.base,
-        &merchant.mchid,
-        &merchant.serial_no,
-        &merchant.private_key_pem,
-    )
-    .expect("client")
-    .trust(
-        platform_key["id"].as_str().expect("id"),
-        platform_key["pem"].as_str().expect("pem"),
-    )
-    .expect("trust");
+    let sdk = sdk_client(&server, &merchant, &credentials);
     let (headers, body) = received.get(2);
     let apiv3_key = credentials["apiv3_key"].as_str().expect("key");
     let notice = sdk
@@ -1305,19 +1314,7 @@ async fn probe_signatures_are_refused_by_a_verifying_client(backend: Backend) {
         .and_then(|b64| STANDARD.decode(b64).ok())
         .expect("a probe signature");
     assert_eq!(noise.len(), 256);
-    let platform = &credentials["platform_public_key"];
-    let client = userorder_client::pay_v3::PayClient::new(
-        &server.base,
-        &merchant.mchid,
-        &merchant.serial_no,
-        &merchant.private_key_pem,
-    )
-    .expect("client")
-    .trust(
-        platform["id"].as_str().expect("id"),
-        platform["pem"].as_str().expect("pem"),
-    )
-    .expect("trust");
+    let client = sdk_client(&server, &merchant, &credentials);
     let target = format!(
         "/v3/pay/transactions/out-trade-no/K-0001?mchid={}",
         merchant.mchid
