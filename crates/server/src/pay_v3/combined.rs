@@ -20,6 +20,7 @@ use super::transactions::{
 };
 use super::{V3Error, signed_json};
 use crate::clock;
+use crate::sandbox::identities::first_unknown_merchant;
 use crate::state::AppState;
 
 /// `POST /v3/combine-transactions/jsapi` (#7).
@@ -50,37 +51,34 @@ pub async fn prepay(
     answer(&signed.credentials, &prepay_id)
 }
 
-/// Each sub-order's merchant exists and is bound to combine_appid.
+/// Each sub-order's merchant exists and is bound to combine_appid. Bound implies it exists,
+/// so the merchants are read only when one is not bound: any unknown one among them is
+/// MCH_NOT_EXISTS, else APPID_MCHID_NOT_MATCH.
 async fn sub_merchants(state: &AppState, request: &CombineRequest) -> Result<(), V3Error> {
-    let merchants = state.store.merchants().await?;
     let mchids: Vec<&str> = request
         .sub_orders
         .iter()
         .map(|s| s.mchid.as_str())
         .collect();
-    if mchids
-        .iter()
-        .any(|mchid| !merchants.iter().any(|m| m.mchid == *mchid))
-    {
+    let unbound = state
+        .store
+        .first_unbound_mchid(&request.combine_appid, &mchids)
+        .await?;
+    if unbound.is_none() {
+        return Ok(());
+    }
+    if first_unknown_merchant(state, &mchids).await?.is_some() {
         return Err(V3Error::new(
             StatusCode::BAD_REQUEST,
             "MCH_NOT_EXISTS",
             "商户号不存在",
         ));
     }
-    if state
-        .store
-        .first_unbound_mchid(&request.combine_appid, &mchids)
-        .await?
-        .is_some()
-    {
-        return Err(V3Error::new(
-            StatusCode::BAD_REQUEST,
-            "APPID_MCHID_NOT_MATCH",
-            "appid和mch_id不匹配",
-        ));
-    }
-    Ok(())
+    Err(V3Error::new(
+        StatusCode::BAD_REQUEST,
+        "APPID_MCHID_NOT_MATCH",
+        "appid和mch_id不匹配",
+    ))
 }
 
 /// A new combined payment; `None` when a key was taken meanwhile.

@@ -16,6 +16,7 @@ use userorder_store::{Created, NewPayment, Payment};
 use super::auth::Signed;
 use super::{V3Error, signed_answer, signed_json};
 use crate::clock;
+use crate::sandbox::identities::first_unknown_merchant;
 use crate::secrets::{LOWER_HEX, random_of};
 use crate::state::AppState;
 
@@ -42,15 +43,10 @@ pub async fn relations(
     openid: Option<(&str, &str)>,
 ) -> Result<(), V3Error> {
     if mchid != signer {
-        let exists = state
-            .store
-            .merchants()
-            .await?
-            .iter()
-            .any(|m| m.mchid == mchid);
-        return Err(match exists {
-            false => refused(StatusCode::BAD_REQUEST, "MCH_NOT_EXISTS", "商户号不存在"),
-            true => refused(
+        let unknown = first_unknown_merchant(state, &[mchid]).await?.is_some();
+        return Err(match unknown {
+            true => refused(StatusCode::BAD_REQUEST, "MCH_NOT_EXISTS", "商户号不存在"),
+            false => refused(
                 StatusCode::BAD_REQUEST,
                 "INVALID_REQUEST",
                 "请求中的商户号与签名商户号不一致",

@@ -73,8 +73,10 @@ pub fn shown(mchid: &str, record: &Apiv3Record, generated: Option<GeneratedKey>)
 }
 
 async fn known_merchant(state: &AppState, mchid: &str) -> Result<(), SandboxError> {
-    let merchants = state.store.merchants().await?;
-    if merchants.iter().any(|m| m.mchid == mchid) {
+    if super::identities::first_unknown_merchant(state, &[mchid])
+        .await?
+        .is_none()
+    {
         Ok(())
     } else {
         Err(SandboxError::NotFound(format!("no merchant {mchid}")))

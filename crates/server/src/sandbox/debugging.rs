@@ -67,12 +67,9 @@ async fn merchant_faults(
     let mchid = raw.mchid.ok_or_else(|| {
         SandboxError::BadRequest("give appid and errcodes, or mchid and codes".into())
     })?;
-    if !state
-        .store
-        .merchants()
+    if super::identities::first_unknown_merchant(state, &[&mchid])
         .await?
-        .iter()
-        .any(|m| m.mchid == mchid)
+        .is_some()
     {
         return Err(SandboxError::NotFound(format!("no merchant {mchid}")));
     }

@@ -194,6 +194,18 @@ pub async fn post_merchant(
     ))
 }
 
+/// The first of `mchids` that names no merchant, if any (one read of the merchants).
+pub async fn first_unknown_merchant<'m>(
+    state: &AppState,
+    mchids: &[&'m str],
+) -> Result<Option<&'m str>, userorder_store::StoreError> {
+    let merchants = state.store.merchants().await?;
+    Ok(mchids
+        .iter()
+        .copied()
+        .find(|mchid| !merchants.iter().any(|m| m.mchid == *mchid)))
+}
+
 pub async fn get_merchants(
     State(state): State<AppState>,
 ) -> Result<Json<MerchantsOut>, SandboxError> {
