@@ -593,7 +593,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(state.store.write_stats().as_ref()),
+        state.metrics.render(
+            state.store.write_stats().as_ref(),
+            &state.store.batch_stats(),
+        ),
     )
         .into_response()
 }

@@ -9,7 +9,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use userorder_store::{BATCH_SIZE_BUCKETS, COMMIT_SECONDS_BUCKETS, WriteStats};
+use userorder_store::{BATCH_SIZE_BUCKETS, BatchStats, COMMIT_SECONDS_BUCKETS, WriteStats};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -82,7 +82,7 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, writes: Option<&WriteStats>) -> String {
+    pub fn render(&self, writes: Option<&WriteStats>, batches: &[BatchStats]) -> String {
         let mut out = String::new();
         out.push_str("# HELP userorder_requests_total Requests by path and errcode (WeChat APIs) or HTTP status.\n");
         out.push_str("# TYPE userorder_requests_total counter\n");
@@ -125,6 +125,7 @@ impl Metrics {
         if let Some(writes) = writes {
             render_writes(&mut out, writes);
         }
+        render_batches(&mut out, batches);
         out
     }
 }
@@ -159,4 +160,40 @@ fn render_writes(out: &mut String, writes: &WriteStats) {
         &writes.batch_size_buckets,
         writes.writes as f64,
     );
+}
+
+/// PostgreSQL's batched operations: batches run, requests they answered, statements sent.
+fn render_batches(out: &mut String, batches: &[BatchStats]) {
+    if batches.is_empty() {
+        return;
+    }
+    let counters: [(&str, &str, fn(&BatchStats) -> u64); 3] = [
+        (
+            "userorder_store_batches_total",
+            "Batches each batched operation ran.",
+            |b| b.batches,
+        ),
+        (
+            "userorder_store_batched_requests_total",
+            "Requests the batches of each batched operation answered.",
+            |b| b.requests,
+        ),
+        (
+            "userorder_store_statements_total",
+            "Statements the batches of each batched operation sent to the database.",
+            |b| b.statements,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for batch in batches {
+            let _ = writeln!(
+                out,
+                "{name}{{operation=\"{}\"}} {}",
+                batch.operation,
+                value(batch)
+            );
+        }
+    }
 }

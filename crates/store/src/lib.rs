@@ -52,6 +52,19 @@ pub struct CallFacts {
     pub fault_queued: bool,
 }
 
+/// What a batched operation has done since the store opened (PostgreSQL's batches: see
+/// the README's Performance section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    /// `call_facts`, `count_call` or `save_shopping_info`.
+    pub operation: &'static str,
+    pub batches: u64,
+    pub requests: u64,
+    /// Statements sent to the database (an upload batch reads, then writes; a batch that
+    /// loses a race for an order runs again).
+    pub statements: u64,
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[async_trait]
@@ -277,6 +290,11 @@ pub trait Store: Send + Sync + 'static {
     /// whose database groups commits itself (PostgreSQL).
     fn write_stats(&self) -> Option<WriteStats> {
         None
+    }
+
+    /// The batched operations' counts; empty for backends that batch only their writes.
+    fn batch_stats(&self) -> Vec<BatchStats> {
+        Vec::new()
     }
 }
 

@@ -23,6 +23,7 @@ userorder_store::on_every_backend!(
     a_sub_order_key_serves_one_combined_order,
     association_whichever_comes_first,
     uploads_racing_the_payment_end_associated,
+    concurrent_uploads_are_judged_one_after_another,
     token_generations_grace_and_stable_tokens,
     quotas_count_every_call,
     the_journal_keeps_bodies_and_its_bound,
@@ -502,6 +503,81 @@ async fn uploads_racing_the_payment_end_associated(backend: Backend) {
             "round {round}: the order ends associated with its paid payment"
         );
     }
+}
+
+/// Many uploads at once on two handles of one database (two processes): however they are
+/// batched, each is judged as if they had come one after the other. Of 16 uploads of one
+/// order with distinct upload times, the latest is stored and the accepted versions run
+/// 1..=n; of 8 combined orders claiming one sub-order key, exactly one holds it; of 8
+/// identical uploads, one is accepted and the others are identical retries.
+async fn concurrent_uploads_are_judged_one_after_another(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let first = connect(&db.url, 8).await.expect("open the store");
+    let second = connect(&db.url, 8).await.expect("open it again");
+    shop(first.as_ref()).await;
+    let mut tasks = Vec::new();
+    for i in 0..32u32 {
+        let store = match i % 2 {
+            0 => first.clone(),
+            _ => second.clone(),
+        };
+        let info = match i {
+            0..16 => single("C", 10 + i, &format!("v{i}")),
+            16..24 => combined(&format!("K{i}"), &["SHARED", &format!("OWN{i}")], 10),
+            _ => single("D", 10, "same"),
+        };
+        tasks.push(tokio::spawn(async move {
+            store.save_shopping_info(APP, &info, T0).await
+        }));
+    }
+    let mut saved = Vec::new();
+    for task in tasks {
+        saved.push(task.await.expect("joined").expect("saved"));
+    }
+    let mut versions: Vec<i64> = saved[..16]
+        .iter()
+        .filter_map(|s| match s {
+            Saved::Accepted { version, .. } => Some(*version),
+            Saved::Stale { .. } => None,
+            other => panic!("an upload of C answered {other:?}"),
+        })
+        .collect();
+    versions.sort_unstable();
+    let kept = versions.len() as i64;
+    assert_eq!(versions, (1..=kept).collect::<Vec<_>>(), "{saved:?}");
+    let stored = first
+        .shopping_info(APP, &key("C"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.version, kept);
+    let Details::Single { order_list, .. } = &stored.info.details else {
+        panic!("a single upload")
+    };
+    assert_eq!(order_list[0].item_list[0].name, "v15", "the latest upload");
+    let history = second
+        .shopping_info_versions(APP, &key("C"))
+        .await
+        .expect("versions");
+    assert_eq!(history.len() as i64, kept);
+
+    let owners = saved[16..24]
+        .iter()
+        .filter(|s| matches!(s, Saved::Accepted { version: 1, .. }))
+        .count();
+    let refused = saved[16..24]
+        .iter()
+        .filter(|s| **s == Saved::SubOrderTaken { key: key("SHARED") })
+        .count();
+    assert_eq!((owners, refused), (1, 7), "{:?}", &saved[16..24]);
+
+    let mut retries = saved[24..].to_vec();
+    retries.sort_by_key(|s| format!("{s:?}"));
+    assert_eq!(retries[0], accepted(1, false), "{retries:?}");
+    assert!(
+        retries[1..].iter().all(|s| *s == Saved::Identical),
+        "{retries:?}"
+    );
 }
 
 fn new_token(token: &str, kind: TokenKind, issued_at: i64, forced: bool) -> NewToken {

@@ -47,8 +47,13 @@ async fn save(
     info: &ShoppingInfo,
 ) -> Result<Json<EnvelopeOut>, ApiError> {
     let appid = &caller.app.appid;
-    let mut mchids: Vec<&str> = info.all_keys().filter_map(|k| k.mchid()).collect();
-    mchids.dedup();
+    // Each mchid once, in the order the upload names them (the first unbound is named).
+    let mut seen = std::collections::HashSet::new();
+    let mchids: Vec<&str> = info
+        .all_keys()
+        .filter_map(|k| k.mchid())
+        .filter(|m| seen.insert(*m))
+        .collect();
     if let Some(mchid) = state.store.first_unbound_mchid(appid, &mchids).await? {
         return Err(Rejection::at(
             ErrCode::MCHID_NOT_VALID,

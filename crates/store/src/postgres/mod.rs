@@ -4,15 +4,15 @@
 //! payment → upload, so concurrent uploads, payments and token fetches serialize on the
 //! rows they share and nowhere else.
 //!
-//! Round trips, not the disk, set the rate here, so each decision takes as few as it can:
-//! an authenticated call's clock, token, app and fault check are one statement
-//! ([`statements::call_facts`]); an upload is BEGIN, the payment's lock, the order's lock,
-//! one statement that archives, upserts, claims and associates, and COMMIT; a quota count
-//! is one statement on a connection that commits without waiting for the WAL flush.
-//! PostgreSQL flushes the WAL of transactions that commit together once (group commit),
-//! so concurrent uploads share their fsyncs without a batching layer of ours.
+//! Round trips, not the disk, set the rate here. What every request asks — an
+//! authenticated call's clock, token, app and fault check, its quota count, a shopping
+//! upload — goes through a [`batch::Batcher`]: the requests that queue together are
+//! answered by one statement over arrays ([`batched`]). An upload batch is one read of
+//! what its uploads are judged against and one guarded statement that archives, upserts,
+//! claims and associates them all and commits on its own; quota counts commit without
+//! waiting for the WAL flush.
 //!
-//! The statements are in [`statements`]; the decisions they feed are `crate::rules`.
+//! The other statements are in [`statements`]; the decisions they feed are `crate::rules`.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -25,15 +25,19 @@ use userorder_model::association::VerifyResult;
 use userorder_model::shipping::ShippingInfo;
 use userorder_model::shopping::{OrderKey, ShoppingInfo};
 
+mod batch;
+mod batched;
 mod statements;
 
+use batch::Batcher;
+use batched::{CallFactsOp, CountOp, CountRequest, FactsRequest, SaveRequest, SaveShoppingOp};
 use statements as sql;
 
 use crate::payments::{self, PaymentChange};
 use crate::records::*;
 use crate::rows::*;
 use crate::rules::{self, Upload, corrupt, key_cols, ship_all, verify};
-use crate::{CallFacts, Result, Store, StoreError};
+use crate::{BatchStats, CallFacts, Result, Store, StoreError};
 use userorder_model::ErrCode;
 
 /// How often an upload that lost a race for a new order is tried again: each retry means
@@ -42,11 +46,13 @@ const RETRIES: usize = 16;
 
 pub struct PostgresStore {
     pool: PgPool,
-    /// Commits without waiting for the WAL flush: quota counts only (README, "Durability").
-    relaxed: PgPool,
     /// (appid, mchid) pairs known to be bound. Bindings are never removed, so a positive
     /// answer stays true on every process; a miss asks the database.
     bound: Mutex<HashSet<(String, String)>>,
+    /// What every request asks, one statement per batch (`batch`).
+    facts: Batcher<CallFactsOp>,
+    counts: Batcher<CountOp>,
+    uploads: Batcher<SaveShoppingOp>,
 }
 
 impl PostgresStore {
@@ -57,13 +63,20 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        // Commits without waiting for the WAL flush: quota counts only (README,
+        // "Durability").
         let relaxed = PgPoolOptions::new()
             .max_connections((pool_size / 2).max(1))
             .connect_with(options.options([("synchronous_commit", "off")]))
             .await?;
+        // A quarter of the pool for each batched operation: enough to keep a batch
+        // forming while the previous one runs, and connections left for everything else.
+        let workers = (pool_size as usize / 4).clamp(1, 4);
         Ok(Self {
+            facts: Batcher::start(CallFactsOp(pool.clone()), workers),
+            counts: Batcher::start(CountOp(relaxed.clone()), workers),
+            uploads: Batcher::start(SaveShoppingOp(pool.clone()), workers),
             pool,
-            relaxed,
             bound: Mutex::new(HashSet::new()),
         })
     }
@@ -172,97 +185,6 @@ async fn stored_info(conn: &mut PgConnection, row: InfoRow) -> Result<StoredInfo
     Ok(row.into_stored(info, payment.as_ref()))
 }
 
-/// One attempt at an upload: a read of what it is judged against, the decision, and one
-/// guarded write that commits on its own. `None` when what was read changed before the
-/// write (another upload of the order, or the payment paid, got in between): try again.
-async fn try_save_shopping(
-    store: &PostgresStore,
-    appid: &str,
-    upload: &Upload,
-    body: &str,
-    now: i64,
-) -> Result<Option<Saved>> {
-    let mut conn = store.conn().await?;
-    let key = key_cols(&upload.order_key);
-    let facts = sql::upload_facts(&mut conn, appid, key, &upload.order_key).await?;
-    let expected = match judge(facts.stored, upload.upload_ns, body) {
-        Ok(version) => version,
-        Err(refused) => return Ok(Some(refused)),
-    };
-    let payment = match facts.payment {
-        Some((row, subs)) => Some(row.into_payment(subs)?),
-        None => None,
-    };
-    let association = rules::association(appid, upload, payment.as_ref());
-    let judged = payment
-        .as_ref()
-        .map(|p| (p.keys.transaction_id.as_str(), p.state.as_str()));
-    let subs = &upload.sub_order_keys;
-    let (subs_a, subs_b): (Vec<&str>, Vec<&str>) = subs
-        .iter()
-        .map(|k| {
-            let (_, a, b) = key_cols(k);
-            (a, b)
-        })
-        .unzip();
-    let saved = sql::save_shopping(
-        &mut conn,
-        appid,
-        key,
-        upload.combined,
-        &upload.openid,
-        &upload.upload_time,
-        upload.upload_ns,
-        body,
-        now,
-        association,
-        (&subs_a, &subs_b),
-        expected - 1,
-        judged,
-    )
-    .await;
-    let version = match saved {
-        Ok(version) => version,
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(sql::SUB_ORDER_TAKEN) => {
-            let claimed = claimed_positions(e.as_ref(), subs)?;
-            let taken = rules::taken_sub_order(subs, &claimed)
-                .ok_or_else(|| corrupt("a sub-order claim failed, yet every key was claimed"))?;
-            return Ok(Some(Saved::SubOrderTaken { key: taken.clone() }));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok((version == Some(expected)).then_some(Saved::Accepted {
-        version: expected,
-        associated: association.is_some(),
-    }))
-}
-
-/// The keys of `subs` a refused upload did claim, from the positions
-/// [`sql::save_shopping`] names in its error's detail.
-fn claimed_positions(
-    error: &dyn sqlx::error::DatabaseError,
-    subs: &[OrderKey],
-) -> Result<Vec<(String, String)>> {
-    let detail = error
-        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-        .and_then(|e| e.detail())
-        .unwrap_or_default();
-    detail
-        .split(',')
-        .filter(|n| !n.is_empty())
-        .map(|n| {
-            n.parse::<usize>()
-                .ok()
-                .and_then(|n| subs.get(n.wrapping_sub(1)))
-                .map(|key| {
-                    let (_, a, b) = key_cols(key);
-                    (a.to_owned(), b.to_owned())
-                })
-                .ok_or_else(|| corrupt(format!("claimed sub-order position {n}")))
-        })
-        .collect()
-}
-
 async fn try_save_shipping(
     store: &PostgresStore,
     appid: &str,
@@ -345,14 +267,12 @@ impl Store for PostgresStore {
     }
 
     async fn call_facts(&self, token: &str, path: &str) -> Result<CallFacts> {
-        let (clock_offset, token, app, fault_queued) =
-            sql::call_facts(&mut *self.conn().await?, token, path).await?;
-        Ok(CallFacts {
-            clock_offset,
-            token: token.map(TokenRecord::try_from).transpose()?,
-            app: app.map(App::try_from).transpose()?,
-            fault_queued,
-        })
+        self.facts
+            .call(FactsRequest {
+                token: token.to_owned(),
+                path: path.to_owned(),
+            })
+            .await
     }
 
     async fn create_app(&self, app: &NewApp) -> Result<Created> {
@@ -477,16 +397,15 @@ impl Store for PostgresStore {
         Ok(sql::forced_refreshes_since(&mut *self.conn().await?, appid, since).await?)
     }
 
-    /// One statement on a connection with `synchronous_commit = off`: a crash may forget
-    /// the last few calls' counts, never an upload; every process counts in the same rows.
     async fn count_call(&self, call: &QuotaCall<'_>) -> Result<QuotaCounts> {
-        let mut conn = self.relaxed.acquire().await?;
-        let (day, minute) = sql::count_call(&mut conn, call).await?;
-        if day == 1 || minute == 1 {
-            // A window began: the older ones will never be read again.
-            sql::delete_quota_windows_before(&mut conn, call).await?;
-        }
-        Ok(QuotaCounts { day, minute })
+        self.counts
+            .call(CountRequest {
+                appid: call.appid.to_owned(),
+                api: call.api.to_owned(),
+                day_start: call.day_start,
+                minute_start: call.minute_start,
+            })
+            .await
     }
 
     async fn create_payment(&self, payment: &NewPayment) -> Result<Created> {
@@ -786,12 +705,14 @@ impl Store for PostgresStore {
         info: &ShoppingInfo,
         now: i64,
     ) -> Result<Saved> {
-        let body = serde_json::to_string(info).map_err(corrupt)?;
-        let upload = Upload::of(info);
-        settle("upload", || {
-            try_save_shopping(self, appid, &upload, &body, now)
-        })
-        .await
+        self.uploads
+            .call(SaveRequest {
+                appid: appid.to_owned(),
+                upload: Upload::of(info),
+                body: serde_json::to_string(info).map_err(corrupt)?,
+                now,
+            })
+            .await
     }
 
     async fn shopping_info(&self, appid: &str, key: &OrderKey) -> Result<Option<StoredInfo>> {
@@ -985,6 +906,14 @@ impl Store for PostgresStore {
 
     /// One statement: a DELETE that finds nothing writes nothing and commits without a
     /// WAL flush, so no read is needed first (`call_facts` spares most calls even this).
+    fn batch_stats(&self) -> Vec<BatchStats> {
+        vec![
+            self.facts.stats("call_facts"),
+            self.counts.stats("count_call"),
+            self.uploads.stats("save_shopping_info"),
+        ]
+    }
+
     async fn take_fault(&self, appid: &str, path: &str) -> Result<Option<Fault>> {
         Ok(sql::take_fault(&mut *self.conn().await?, appid, path)
             .await?
