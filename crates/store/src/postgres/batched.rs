@@ -19,10 +19,12 @@ use crate::{CallFacts, Result, StoreError};
 /// only pathological contention.
 const RETRIES: usize = 16;
 
-/// SQLSTATEs after which a batch is simply run again: a deadlock between two batches, and
-/// a sub-order claim lost to a concurrent upload (raised by the save itself).
+/// The SQLSTATE after which a round is simply written again: a deadlock between two
+/// batches.
 const DEADLOCK: &str = "40P01";
-const SUB_ORDER_RACE: &str = "UO002";
+/// The SQLSTATE with which [`write`] refuses a round in which an upload names a sub-order
+/// key another order holds; its detail lists the keys' positions among the round's keys.
+const SUB_ORDER_TAKEN: &str = "UO001";
 
 // ---- call facts ----------------------------------------------------------------------
 
@@ -56,8 +58,10 @@ impl Operation for CallFactsOp {
                     EXISTS (SELECT 1 FROM faults f WHERE f.appid = t.appid
                             AND (f.path IS NULL OR f.path = r.path)) AS fault_queued
              FROM unnest($1::TEXT[], $2::TEXT[]) WITH ORDINALITY AS r(token, path, n)
-             LEFT JOIN access_tokens t ON t.token = r.token
-             LEFT JOIN apps a ON a.appid = t.appid
+             LEFT JOIN LATERAL (
+                 SELECT * FROM access_tokens t WHERE t.token = r.token LIMIT 1
+             ) t ON TRUE
+             LEFT JOIN LATERAL (SELECT * FROM apps a WHERE a.appid = t.appid LIMIT 1) a ON TRUE
              ORDER BY r.n",
             token = TokenRow::prefixed_columns("t", "t_"),
             app = AppRow::prefixed_columns("a", "a_"),
@@ -229,24 +233,16 @@ pub struct SaveRequest {
 /// Saves the uploads of a batch: one read of what they are judged against, the decisions
 /// (`crate::rules`), and one guarded statement that writes every accepted upload and
 /// commits on its own. An upload whose order (or payment) another writer changed between
-/// the read and the write is not written by it, and is judged again in the next round,
-/// with the uploads of the batch that had to wait: two uploads of one order, or two that
-/// claim one sub-order key, are never judged in the same round, so each is judged against
-/// what the other left, as if they had come one after the other.
+/// the read and the write is not written by it and is judged again in the next round, with
+/// the uploads of the batch that had to wait: two uploads of one order, or two that claim
+/// one sub-order key, are never in one round, so each is judged against what the other
+/// left, as if they had come one after the other.
 pub struct SaveShoppingOp(pub PgPool);
 
 /// What one upload is judged against.
 struct Facts {
     stored: Option<(StoredUpload, i64)>,
     payment: Option<Payment>,
-    /// Its sub-order keys that another order holds.
-    taken: Vec<Taken>,
-}
-
-/// A sub-order key (key_a, key_b) and the master key of the order that holds it.
-struct Taken {
-    key: (String, String),
-    owner: (String, String),
 }
 
 /// An upload the round writes, and the version it expects to become.
@@ -274,31 +270,14 @@ impl Operation for SaveShoppingOp {
             let (round, waiting) = one_round(requests, &pending);
             counts.sent(1);
             let facts = read_facts(&mut conn, requests, &round).await?;
-            let in_round: HashSet<(&str, &str)> = round
-                .iter()
-                .map(|&i| {
-                    let (_, a, b) = key_cols(&requests[i].upload.order_key);
-                    (a, b)
-                })
-                .collect();
             let mut writes = Vec::new();
-            let mut retry = Vec::new();
             for (&index, facts) in round.iter().zip(facts) {
-                // A key held by an order this round rewrites may be released by it: judge
-                // this upload after that one.
-                let (_, a, b) = key_cols(&requests[index].upload.order_key);
-                if facts.taken.iter().any(|t| {
-                    (t.owner.0.as_str(), t.owner.1.as_str()) != (a, b)
-                        && in_round.contains(&(t.owner.0.as_str(), t.owner.1.as_str()))
-                }) {
-                    retry.push(index);
-                    continue;
-                }
                 match judge(index, &requests[index], facts) {
                     Ok(write) => writes.push(write),
                     Err(refused) => answers[index] = Some(Ok(refused)),
                 }
             }
+            let mut retry = Vec::new();
             if !writes.is_empty() {
                 counts.sent(1);
                 match write(&mut conn, &writes).await {
@@ -314,9 +293,23 @@ impl Operation for SaveShoppingOp {
                             }
                         }
                     }
+                    // Uploads naming a sub-order key another order holds are refused; the
+                    // round's other uploads are written again without them.
                     Err(sqlx::Error::Database(e))
-                        if matches!(e.code().as_deref(), Some(DEADLOCK | SUB_ORDER_RACE)) =>
+                        if e.code().as_deref() == Some(SUB_ORDER_TAKEN) =>
                     {
+                        let refused = taken_keys(e.as_ref(), &writes)?;
+                        for write in &writes {
+                            match refused.get(&write.index) {
+                                Some(key) => {
+                                    answers[write.index] =
+                                        Some(Ok(Saved::SubOrderTaken { key: key.clone() }));
+                                }
+                                None => retry.push(write.index),
+                            }
+                        }
+                    }
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(DEADLOCK) => {
                         retry.extend(writes.iter().map(|w| w.index));
                     }
                     Err(e) => return Err(e.into()),
@@ -369,8 +362,8 @@ fn one_round(requests: &[SaveRequest], pending: &[usize]) -> (Vec<usize>, Vec<us
     (round, waiting)
 }
 
-/// The ordering rule, the sub-order claims and the association (SPEC §5.4), in that order:
-/// the write an upload makes, or the fact that refuses it.
+/// The ordering rule and the association (SPEC §5.4): the write an upload makes, or the
+/// fact that refuses it. Its sub-order claims are judged by the write itself.
 fn judge(
     index: usize,
     request: &SaveRequest,
@@ -384,9 +377,6 @@ fn judge(
             None => version + 1,
         },
     };
-    if let Some(key) = rules::taken_sub_order(&upload.sub_order_keys, &claimable(upload, &facts)) {
-        return Err(Saved::SubOrderTaken { key: key.clone() });
-    }
     let association = rules::association(&request.appid, upload, facts.payment.as_ref());
     Ok(Write {
         index,
@@ -400,67 +390,44 @@ fn judge(
     })
 }
 
-/// The sub-order keys an upload may claim: those no other order holds.
-fn claimable(upload: &Upload, facts: &Facts) -> Vec<(String, String)> {
-    upload
-        .sub_order_keys
-        .iter()
-        .map(|k| {
-            let (_, a, b) = key_cols(k);
-            (a.to_owned(), b.to_owned())
-        })
-        .filter(|key| !facts.taken.iter().any(|t| t.key == *key))
-        .collect()
-}
-
 /// What each upload of the round is judged against, in one read: its order's stored
-/// upload and version, the payment its key names (with its sub-payments), and which of its
-/// sub-order keys other orders hold.
+/// upload and version, and the payment its key names with its sub-payments.
 async fn read_facts(
     conn: &mut PgConnection,
     requests: &[SaveRequest],
     round: &[usize],
 ) -> Result<Vec<Facts>> {
     let mut cols = KeyColumns::default();
-    let (mut pay_kind, mut pay_a, mut pay_b) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut sub_n, mut sub_a, mut sub_b) = (Vec::new(), Vec::new(), Vec::new());
-    for (n, &index) in round.iter().enumerate() {
-        let request = &requests[index];
-        cols.push(&request.appid, &request.upload.order_key);
-        let (kind, a, b) = key_cols(&request.upload.order_key);
-        pay_kind.push(kind);
-        pay_a.push(a);
-        pay_b.push(b);
-        for sub in &request.upload.sub_order_keys {
-            let (_, a, b) = key_cols(sub);
-            sub_n.push(n as i64 + 1);
-            sub_a.push(a);
-            sub_b.push(b);
-        }
+    for &index in round {
+        cols.push(&requests[index].appid, &requests[index].upload.order_key);
     }
     // A master key names its payment by the same columns as its order: (mchid,
-    // out_trade_no) or (transaction_id, '').
+    // out_trade_no) or (transaction_id, ''). Every lookup is a LATERAL subquery with a
+    // LIMIT, so that it stays one index probe per upload whatever the planner's statistics
+    // say (a freshly filled table reads as empty, and a join may then walk a whole table).
     let sql = format!(
         "SELECT s.version IS NOT NULL AS has_stored, s.version AS s_version,
                 s.upload_time_ns AS s_upload_time_ns, s.upload_time AS s_upload_time,
                 s.body AS s_body, s.associated_at IS NOT NULL AS s_associated,
                 p.transaction_id IS NOT NULL AS has_payment, {payment},
-                subs.transaction_ids, subs.mchids, subs.out_trade_nos, subs.amounts,
-                taken.key_as AS taken_a, taken.key_bs AS taken_b,
-                taken.owner_as AS owner_a, taken.owner_bs AS owner_b
+                subs.transaction_ids, subs.mchids, subs.out_trade_nos, subs.amounts
          FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[])
               WITH ORDINALITY AS r(appid, key_type, key_a, key_b, n)
-         LEFT JOIN shopping_infos s
-                ON s.appid = r.appid AND s.key_type = r.key_type
-               AND s.key_a = r.key_a AND s.key_b = r.key_b
          LEFT JOIN LATERAL (
-             SELECT * FROM payments q
-             WHERE r.key_type = 1 AND q.parent_transaction_id IS NULL
-               AND q.mchid = r.key_a AND q.out_trade_no = r.key_b
+             SELECT * FROM shopping_infos s
+             WHERE s.appid = r.appid AND s.key_type = r.key_type
+               AND s.key_a = r.key_a AND s.key_b = r.key_b
+             LIMIT 1
+         ) s ON TRUE
+         LEFT JOIN LATERAL (
+             (SELECT * FROM payments q
+              WHERE r.key_type = 1 AND q.parent_transaction_id IS NULL
+                AND q.mchid = r.key_a AND q.out_trade_no = r.key_b)
              UNION ALL
-             SELECT * FROM payments q
-             WHERE r.key_type = 2 AND q.parent_transaction_id IS NULL
-               AND q.transaction_id = r.key_a
+             (SELECT * FROM payments q
+              WHERE r.key_type = 2 AND q.parent_transaction_id IS NULL
+                AND q.transaction_id = r.key_a)
+             LIMIT 1
          ) p ON TRUE
          LEFT JOIN LATERAL (
              SELECT array_agg(c.transaction_id ORDER BY c.position) AS transaction_ids,
@@ -469,14 +436,6 @@ async fn read_facts(
                     array_agg(c.amount ORDER BY c.position) AS amounts
              FROM payments c WHERE c.parent_transaction_id = p.transaction_id
          ) subs ON TRUE
-         LEFT JOIN LATERAL (
-             SELECT array_agg(k.key_a) AS key_as, array_agg(k.key_b) AS key_bs,
-                    array_agg(k.master_key_a) AS owner_as, array_agg(k.master_key_b) AS owner_bs
-             FROM unnest($5::BIGINT[], $6::TEXT[], $7::TEXT[]) AS w(n, a, b)
-             JOIN sub_order_keys k
-               ON k.appid = r.appid AND k.key_type = r.key_type AND k.key_a = w.a AND k.key_b = w.b
-             WHERE w.n = r.n AND (k.master_key_a <> r.key_a OR k.master_key_b <> r.key_b)
-         ) taken ON TRUE
          ORDER BY r.n",
         payment = PaymentRow::prefixed_columns("p", "p_"),
     );
@@ -485,9 +444,6 @@ async fn read_facts(
         .bind(&cols.key_type)
         .bind(&cols.key_a)
         .bind(&cols.key_b)
-        .bind(&sub_n)
-        .bind(&sub_a)
-        .bind(&sub_b)
         .fetch_all(&mut *conn)
         .await?;
     if rows.len() != round.len() {
@@ -504,12 +460,12 @@ fn facts_of(row: &sqlx::postgres::PgRow) -> Result<Facts> {
         )),
         false => None,
     };
-    // Aggregates over nothing are NULL.
-    let texts = |name| -> Result<Vec<String>> {
-        Ok(row.try_get::<Option<_>, _>(name)?.unwrap_or_default())
-    };
     let payment = match row.try_get("has_payment")? {
         true => {
+            // Aggregates over no sub-payments are NULL.
+            let texts = |name| -> Result<Vec<String>> {
+                Ok(row.try_get::<Option<_>, _>(name)?.unwrap_or_default())
+            };
             let amounts: Option<Vec<i64>> = row.try_get("amounts")?;
             let subs = texts("transaction_ids")?
                 .into_iter()
@@ -529,17 +485,7 @@ fn facts_of(row: &sqlx::postgres::PgRow) -> Result<Facts> {
         }
         false => None,
     };
-    let taken = texts("taken_a")?
-        .into_iter()
-        .zip(texts("taken_b")?)
-        .zip(texts("owner_a")?.into_iter().zip(texts("owner_b")?))
-        .map(|(key, owner)| Taken { key, owner })
-        .collect();
-    Ok(Facts {
-        stored,
-        payment,
-        taken,
-    })
+    Ok(Facts { stored, payment })
 }
 
 /// The order-key columns of a batch, one array each.
@@ -568,9 +514,10 @@ impl<'a> KeyColumns<'a> {
 /// it was judged against has changed since [`read_facts`]: its row is no longer the
 /// version it replaces, or the payment it was judged with is no longer in that state (the
 /// payments are locked, shared, before the orders, as `pay` locks them). Answers, per
-/// upload, the version written (`None`: not written). When another order claimed one of
-/// the keys meanwhile the statement fails with SQLSTATE [`SUB_ORDER_RACE`] and nothing
-/// stays written.
+/// upload, the version written (`None`: not written). When another order holds a key an
+/// upload claims, the statement fails with SQLSTATE [`SUB_ORDER_TAKEN`], its detail the
+/// 1-based positions of the keys not claimed among all the round's sub-order keys, and
+/// nothing stays written.
 async fn write(conn: &mut PgConnection, writes: &[Write<'_>]) -> sqlx::Result<Vec<Option<i64>>> {
     let mut cols = KeyColumns::default();
     let (mut combined, mut openid, mut upload_time, mut upload_ns) =
@@ -608,10 +555,11 @@ async fn write(conn: &mut PgConnection, writes: &[Write<'_>]) -> sqlx::Result<Ve
                                        upload_time, upload_time_ns, body, now, association,
                                        version, judged_id, judged_state, n)
          ), subs AS MATERIALIZED (
-             SELECT * FROM unnest($15::BIGINT[], $16::TEXT[], $17::TEXT[]) AS s(n, a, b)
+             SELECT * FROM unnest($15::BIGINT[], $16::TEXT[], $17::TEXT[])
+                  WITH ORDINALITY AS s(n, a, b, j)
          ), payment AS MATERIALIZED (
              SELECT transaction_id, state FROM payments
-             WHERE transaction_id IN (SELECT judged_id FROM w)
+             WHERE transaction_id = ANY ($13::TEXT[])
              ORDER BY transaction_id FOR SHARE
          ), unchanged AS (
              SELECT w.* FROM w
@@ -644,42 +592,57 @@ async fn write(conn: &mut PgConnection, writes: &[Write<'_>]) -> sqlx::Result<Ve
              SELECT i.appid, i.key_type, i.key_a, i.key_b, i.version, i.upload_time, i.body,
                     i.updated_at
              FROM saved v
-             JOIN shopping_infos i
-               ON i.appid = v.appid AND i.key_type = v.key_type
-              AND i.key_a = v.key_a AND i.key_b = v.key_b AND i.version = v.version - 1
+             CROSS JOIN LATERAL (
+                 SELECT * FROM shopping_infos i
+                 WHERE i.appid = v.appid AND i.key_type = v.key_type
+                   AND i.key_a = v.key_a AND i.key_b = v.key_b AND i.version = v.version - 1
+                 LIMIT 1
+             ) i
          ), written AS (
              SELECT w.n, w.appid, w.key_type, w.key_a, w.key_b, v.version
              FROM w JOIN saved v
                ON v.appid = w.appid AND v.key_type = w.key_type
               AND v.key_a = w.key_a AND v.key_b = w.key_b
          ), released AS (
-             -- Only a replaced order holds claims; the keys it still names stay.
-             DELETE FROM sub_order_keys k
-             USING written v
-             WHERE v.version > 1
-               AND k.appid = v.appid AND k.key_type = v.key_type
-               AND k.master_key_a = v.key_a AND k.master_key_b = v.key_b
-               AND NOT EXISTS (SELECT 1 FROM subs s
-                               WHERE s.n = v.n AND s.a = k.key_a AND s.b = k.key_b)
+             -- Only a replaced order holds claims; the keys it still names stay. By row
+             -- address, found one order at a time through the by-master index (ordered by
+             -- it, so that it is chosen even when the statistics of a freshly filled table
+             -- rate every index alike).
+             DELETE FROM sub_order_keys
+             WHERE ctid = ANY (ARRAY(
+                 SELECT k.ctid FROM written v
+                 CROSS JOIN LATERAL (
+                     SELECT k.ctid FROM sub_order_keys k
+                     WHERE k.appid = v.appid AND k.key_type = v.key_type
+                       AND k.master_key_a = v.key_a AND k.master_key_b = v.key_b
+                       AND NOT EXISTS (SELECT 1 FROM subs s
+                                       WHERE s.n = v.n AND s.a = k.key_a AND s.b = k.key_b)
+                     ORDER BY k.appid, k.key_type, k.master_key_a, k.master_key_b
+                 ) k
+                 WHERE v.version > 1))
          ), wanted AS (
-             SELECT v.appid, v.key_type, s.a, s.b, v.key_a AS master_a, v.key_b AS master_b
+             SELECT v.appid, v.key_type, s.a, s.b, v.key_a AS master_a, v.key_b AS master_b, s.j
              FROM written v JOIN subs s ON s.n = v.n
          ), claimed AS (
              INSERT INTO sub_order_keys (appid, key_type, key_a, key_b, master_key_a, master_key_b)
-             SELECT * FROM wanted
+             SELECT appid, key_type, a, b, master_a, master_b FROM wanted
              ORDER BY appid, key_type, a, b
              ON CONFLICT (appid, key_type, key_a, key_b) DO UPDATE
                  SET master_key_a = excluded.master_key_a
                  WHERE sub_order_keys.master_key_a = excluded.master_key_a
                    AND sub_order_keys.master_key_b = excluded.master_key_b
-             RETURNING 1
-         ), raced AS (
+             RETURNING appid, key_type, key_a, key_b
+         ), refused AS (
              SELECT CASE WHEN (SELECT count(*) FROM claimed) < (SELECT count(*) FROM wanted)
-                         THEN userorder_abort('UO002',
-                                              'a sub-order key was claimed by another order', '')
+                         THEN userorder_abort('UO001', 'a sub-order key is held by another order',
+                             (SELECT string_agg(wa.j::TEXT, ',' ORDER BY wa.j) FROM wanted wa
+                              WHERE NOT EXISTS (
+                                  SELECT 1 FROM claimed c
+                                  WHERE c.appid = wa.appid AND c.key_type = wa.key_type
+                                    AND c.key_a = wa.a AND c.key_b = wa.b)))
                     END AS aborted
          )
-         SELECT (SELECT aborted FROM raced), v.version
+         SELECT (SELECT aborted FROM refused), v.version
          FROM w LEFT JOIN written v ON v.n = w.n
          ORDER BY w.n",
     )
@@ -703,4 +666,39 @@ async fn write(conn: &mut PgConnection, writes: &[Write<'_>]) -> sqlx::Result<Ve
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(|(_, version)| version).collect())
+}
+
+/// The upload each refused sub-order key belongs to, and the first such key of each, from
+/// the positions [`write`] names in its error's detail.
+fn taken_keys(
+    error: &dyn sqlx::error::DatabaseError,
+    writes: &[Write<'_>],
+) -> Result<HashMap<usize, OrderKey>> {
+    let detail = error
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .and_then(|e| e.detail())
+        .unwrap_or_default();
+    let keys: Vec<(usize, &OrderKey)> = writes
+        .iter()
+        .flat_map(|w| {
+            w.request
+                .upload
+                .sub_order_keys
+                .iter()
+                .map(move |k| (w.index, k))
+        })
+        .collect();
+    let mut taken = HashMap::new();
+    for position in detail.split(',').filter(|p| !p.is_empty()) {
+        let (index, key) = position
+            .parse::<usize>()
+            .ok()
+            .and_then(|j| keys.get(j.wrapping_sub(1)))
+            .ok_or_else(|| corrupt(format!("refused sub-order position {position}")))?;
+        taken.entry(*index).or_insert_with(|| (*key).clone());
+    }
+    if taken.is_empty() {
+        return Err(corrupt("a sub-order claim failed, yet no key was named"));
+    }
+    Ok(taken)
 }
