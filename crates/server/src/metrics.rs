@@ -162,12 +162,15 @@ fn render_writes(out: &mut String, writes: &WriteStats) {
     );
 }
 
+/// A counter of the batched operations: its name, its help, and how it reads a batcher.
+type Counter = (&'static str, &'static str, fn(&BatchStats) -> u64);
+
 /// PostgreSQL's batched operations: batches run, requests they answered, statements sent.
 fn render_batches(out: &mut String, batches: &[BatchStats]) {
     if batches.is_empty() {
         return;
     }
-    let counters: [(&str, &str, fn(&BatchStats) -> u64); 3] = [
+    let counters: [Counter; 3] = [
         (
             "userorder_store_batches_total",
             "Batches each batched operation ran.",

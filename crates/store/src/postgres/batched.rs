@@ -262,11 +262,10 @@ impl Operation for SaveShoppingOp {
     async fn run(&self, requests: &[SaveRequest], counts: &Counts) -> Result<Vec<Result<Saved>>> {
         let mut answers: Vec<Option<Result<Saved>>> = requests.iter().map(|_| None).collect();
         let mut pending: Vec<usize> = (0..requests.len()).collect();
+        // Races each upload lost; waiting for a round of its own is not one.
+        let mut lost = vec![0; requests.len()];
         let mut conn = self.0.acquire().await?;
-        for _ in 0..RETRIES * 2 {
-            if pending.is_empty() {
-                break;
-            }
+        while !pending.is_empty() {
             let (round, waiting) = one_round(requests, &pending);
             counts.sent(1);
             let facts = read_facts(&mut conn, requests, &round).await?;
@@ -315,18 +314,22 @@ impl Operation for SaveShoppingOp {
                     Err(e) => return Err(e.into()),
                 }
             }
+            for &index in &retry {
+                lost[index] += 1;
+                if lost[index] == RETRIES {
+                    answers[index] = Some(Err(StoreError::Batch(format!(
+                        "upload lost {RETRIES} races for its order in a row"
+                    ))));
+                }
+            }
+            retry.retain(|&index| lost[index] < RETRIES);
             pending = waiting.into_iter().chain(retry).collect();
             pending.sort_unstable();
         }
         answers
             .into_iter()
-            .map(|answer| {
-                answer.ok_or_else(|| {
-                    StoreError::Batch(format!(
-                        "upload lost {RETRIES} races for its order in a row"
-                    ))
-                })
-            })
+            .map(|answer| answer.unwrap_or_else(|| Err(corrupt("an upload was never judged"))))
+            .map(Ok)
             .collect()
     }
 }
