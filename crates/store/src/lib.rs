@@ -56,7 +56,7 @@ pub struct CallFacts {
 /// the README's Performance section).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchStats {
-    /// `call_facts`, `count_call` or `save_shopping_info`.
+    /// `call_facts`, `count_call`, `save_shopping_info` or `issue_token`.
     pub operation: &'static str,
     pub batches: u64,
     pub requests: u64,
@@ -82,6 +82,10 @@ pub trait Store: Send + Sync + 'static {
     /// token's app, and whether a fault is queued for that app on `path` — in one read
     /// (SQLite: one connection; PostgreSQL: one round trip).
     async fn call_facts(&self, token: &str, path: &str) -> Result<CallFacts>;
+    /// What a call that names its app instead of a token (the token endpoints) reads first:
+    /// the clock, the app, and whether a fault is queued for it on `path` — in one read;
+    /// `token` is `None`.
+    async fn app_facts(&self, appid: &str, path: &str) -> Result<CallFacts>;
 
     async fn create_app(&self, app: &NewApp) -> Result<Created>;
     async fn app(&self, appid: &str) -> Result<Option<App>>;

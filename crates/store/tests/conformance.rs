@@ -25,6 +25,7 @@ userorder_store::on_every_backend!(
     uploads_racing_the_payment_end_associated,
     concurrent_uploads_are_judged_one_after_another,
     token_generations_grace_and_stable_tokens,
+    concurrent_token_fetches_are_generations_one_after_another,
     quotas_count_every_call,
     the_journal_keeps_bodies_and_its_bound,
     faults_are_consumed_once_across_two_handles,
@@ -590,6 +591,61 @@ fn new_token(token: &str, kind: TokenKind, issued_at: i64, forced: bool) -> NewT
         forced,
         component_appid: None,
     }
+}
+
+/// 24 token fetches of one app at once on two handles of one database (two processes),
+/// however they are batched: generations 1..=24 without a gap, exactly one token current
+/// (the newest generation), every other superseded; and 6 forced stable refreshes leave
+/// only the newest stable token unrevoked.
+async fn concurrent_token_fetches_are_generations_one_after_another(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let first = connect(&db.url, 8).await.expect("open the store");
+    let second = connect(&db.url, 8).await.expect("open it again");
+    shop(first.as_ref()).await;
+    let mut fetches = Vec::new();
+    for i in 0..30u32 {
+        let store = match i % 2 {
+            0 => first.clone(),
+            _ => second.clone(),
+        };
+        let token = match i {
+            0..24 => new_token(&format!("b{i}"), TokenKind::Basic, T0, false),
+            _ => new_token(&format!("f{i}"), TokenKind::Stable, T0, true),
+        };
+        fetches.push(tokio::spawn(async move { store.issue_token(&token).await }));
+    }
+    let mut issued = Vec::new();
+    for fetch in fetches {
+        issued.push(fetch.await.expect("joined").expect("issued"));
+    }
+    let mut generations: Vec<i64> = issued[..24].iter().map(|t| t.generation).collect();
+    generations.sort_unstable();
+    assert_eq!(generations, (1..=24).collect::<Vec<_>>());
+    let mut current = Vec::new();
+    for record in &issued[..24] {
+        let stored = first
+            .token(&record.token)
+            .await
+            .expect("read")
+            .expect("kept");
+        assert_eq!(stored.generation, record.generation);
+        if stored.superseded_at.is_none() {
+            current.push(stored.generation);
+        }
+    }
+    assert_eq!(current, [24], "only the newest generation is current");
+    let mut unrevoked = Vec::new();
+    for record in &issued[24..] {
+        let stored = second
+            .token(&record.token)
+            .await
+            .expect("read")
+            .expect("kept");
+        if !stored.revoked {
+            unrevoked.push(stored.generation);
+        }
+    }
+    assert_eq!(unrevoked, [6], "only the newest stable token works");
 }
 
 async fn token_generations_grace_and_stable_tokens(backend: Backend) {

@@ -17,7 +17,8 @@ use crate::state::AppState;
 pub const TOKEN_LIFETIME: i64 = 7200;
 
 /// The checks both token endpoints share: grant_type, appid, secret, in WeChat's order;
-/// then a scripted fault for the app, if one is queued.
+/// then a scripted fault for the app, if one is queued. Answers the app and the sandbox
+/// clock, read with it in one store call.
 async fn authenticate(
     state: &AppState,
     journaled: &Journaled,
@@ -25,7 +26,7 @@ async fn authenticate(
     grant_type: Option<&str>,
     appid: Option<&str>,
     secret: Option<&str>,
-) -> Result<App, ApiError> {
+) -> Result<(App, i64), ApiError> {
     if grant_type != Some("client_credential") {
         return Err(ErrCode::INVALID_GRANT_TYPE.into());
     }
@@ -35,17 +36,16 @@ async fn authenticate(
     let secret = secret
         .filter(|s| !s.is_empty())
         .ok_or(ErrCode::APPSECRET_MISSING)?;
-    let app = state
-        .store
-        .app(appid)
-        .await?
-        .ok_or(ErrCode::INVALID_APPID)?;
+    let facts = state.store.app_facts(appid, path).await?;
+    let app = facts.app.ok_or(ErrCode::INVALID_APPID)?;
     if !secrets::same(secret_hash(secret).as_bytes(), app.secret_hash.as_bytes()) {
         return Err(ErrCode::INVALID_APPSECRET.into());
     }
     journaled.note_appid(&app.appid);
-    scripted_fault(state, &app.appid, path).await?;
-    Ok(app)
+    if facts.fault_queued {
+        scripted_fault(state, &app.appid, path).await?;
+    }
+    Ok((app, clock::real_now() + facts.clock_offset))
 }
 
 pub fn answer(record: &TokenRecord, now: i64) -> Json<AccessTokenOut> {
@@ -76,7 +76,7 @@ pub async fn token(
     let query: TokenQuery = Query::try_from_uri(&uri)
         .map(|Query(q)| q)
         .unwrap_or_default();
-    let app = authenticate(
+    let (app, now) = authenticate(
         &state,
         &journaled,
         "/cgi-bin/token",
@@ -85,7 +85,6 @@ pub async fn token(
         query.secret.as_deref(),
     )
     .await?;
-    let now = clock::now(state.store.as_ref()).await?;
     let daily = app.quota.token_daily.unwrap_or(state.quotas.token_daily);
     count_quota(&state, &app, "/cgi-bin/token", daily, now).await?;
     let record = state
@@ -100,7 +99,7 @@ pub async fn stable_token(
     journaled: Journaled,
     WeChatBody(body): WeChatBody<StableTokenIn>,
 ) -> Result<Json<AccessTokenOut>, ApiError> {
-    let app = authenticate(
+    let (app, now) = authenticate(
         &state,
         &journaled,
         "/cgi-bin/stable_token",
@@ -109,7 +108,6 @@ pub async fn stable_token(
         body.secret.as_deref(),
     )
     .await?;
-    let now = clock::now(state.store.as_ref()).await?;
     let daily = app.quota.token_daily.unwrap_or(state.quotas.token_daily);
     count_quota(&state, &app, "/cgi-bin/stable_token", daily, now).await?;
     let record = if body.force_refresh == Some(true) {

@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 use userorder_model::shopping::OrderKey;
 
 use super::batch::{Counts, Operation};
+use super::statements as sql;
 use crate::records::*;
 use crate::rows::*;
 use crate::rules::{self, Upload, corrupt, key_cols};
@@ -28,10 +29,16 @@ const SUB_ORDER_TAKEN: &str = "UO001";
 
 // ---- call facts ----------------------------------------------------------------------
 
-/// An authenticated call's token and path.
+/// A call's token (or, for the token endpoints, its appid) and path.
 pub struct FactsRequest {
-    pub token: String,
+    pub asker: Asker,
     pub path: String,
+}
+
+/// Who a call says it is.
+pub enum Asker {
+    Token(String),
+    App(String),
 }
 
 /// The clock, the token, its app and whether a fault is queued for the app on the path,
@@ -49,25 +56,37 @@ impl Operation for CallFactsOp {
         counts: &Counts,
     ) -> Result<Vec<Result<CallFacts>>> {
         counts.sent(1);
-        let tokens: Vec<&str> = requests.iter().map(|r| r.token.as_str()).collect();
-        let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+        let (mut tokens, mut appids, mut paths) = (Vec::new(), Vec::new(), Vec::new());
+        for request in requests {
+            let (token, appid) = match &request.asker {
+                Asker::Token(token) => (Some(token.as_str()), None),
+                Asker::App(appid) => (None, Some(appid.as_str())),
+            };
+            tokens.push(token);
+            appids.push(appid);
+            paths.push(request.path.as_str());
+        }
         let sql = format!(
             "SELECT (SELECT offset_seconds FROM clock WHERE id = 1) AS clock_offset,
                     t.token IS NOT NULL AS has_token, {token},
                     a.appid IS NOT NULL AS has_app, {app},
-                    EXISTS (SELECT 1 FROM faults f WHERE f.appid = t.appid
+                    EXISTS (SELECT 1 FROM faults f WHERE f.appid = COALESCE(t.appid, r.appid)
                             AND (f.path IS NULL OR f.path = r.path)) AS fault_queued
-             FROM unnest($1::TEXT[], $2::TEXT[]) WITH ORDINALITY AS r(token, path, n)
+             FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[])
+                  WITH ORDINALITY AS r(token, appid, path, n)
              LEFT JOIN LATERAL (
                  SELECT * FROM access_tokens t WHERE t.token = r.token LIMIT 1
              ) t ON TRUE
-             LEFT JOIN LATERAL (SELECT * FROM apps a WHERE a.appid = t.appid LIMIT 1) a ON TRUE
+             LEFT JOIN LATERAL (
+                 SELECT * FROM apps a WHERE a.appid = COALESCE(t.appid, r.appid) LIMIT 1
+             ) a ON TRUE
              ORDER BY r.n",
             token = TokenRow::prefixed_columns("t", "t_"),
             app = AppRow::prefixed_columns("a", "a_"),
         );
         let rows = sqlx::query(&sql)
             .bind(&tokens)
+            .bind(&appids)
             .bind(&paths)
             .fetch_all(&self.0)
             .await?;
@@ -88,10 +107,75 @@ fn call_facts(row: &sqlx::postgres::PgRow) -> Result<CallFacts> {
     };
     Ok(CallFacts {
         clock_offset: row.try_get("clock_offset")?,
+        fault_queued: app.is_some() && row.try_get::<bool, _>("fault_queued")?,
         token,
         app,
-        fault_queued: row.try_get("fault_queued")?,
     })
+}
+
+// ---- token generations --------------------------------------------------------------
+
+/// Issues the tokens of a batch in one transaction: each line's owner (the app, the
+/// component or the authorization) is locked once, in a fixed order, and all of a line's
+/// new tokens are inserted by one statement as its next generations in the batch's order
+/// (`sql::insert_next_tokens`) — so a batch of fetches ends exactly as the same fetches
+/// one after another, and concurrent fetches of one app wait for one commit per batch, not
+/// one per fetch.
+pub struct IssueTokensOp(pub PgPool);
+
+/// The tokens whose generations count together: one app's, of one kind, for one
+/// component (or none).
+fn line(token: &NewToken) -> (&str, &str, Option<&str>) {
+    (
+        &token.appid,
+        token.kind.as_str(),
+        token.component_appid.as_deref(),
+    )
+}
+
+#[async_trait]
+impl Operation for IssueTokensOp {
+    type Request = NewToken;
+    type Answer = TokenRecord;
+
+    async fn run(
+        &self,
+        requests: &[NewToken],
+        counts: &Counts,
+    ) -> Result<Vec<Result<TokenRecord>>> {
+        let mut lines: Vec<(&NewToken, Vec<usize>)> = Vec::new();
+        for (index, token) in requests.iter().enumerate() {
+            match lines
+                .iter_mut()
+                .find(|(first, _)| line(first) == line(token))
+            {
+                Some((_, members)) => members.push(index),
+                None => lines.push((token, vec![index])),
+            }
+        }
+        lines.sort_by(|(a, _), (b, _)| line(a).cmp(&line(b)));
+        let mut answers: Vec<Option<Result<TokenRecord>>> = requests.iter().map(|_| None).collect();
+        let mut tx = self.0.begin().await?;
+        counts.sent(1);
+        for (first, members) in &lines {
+            // A new generation: the previous one keeps working through its grace period;
+            // a new stable token (a forced refresh) revokes the previous one at once.
+            let stable = first.kind == TokenKind::Stable;
+            let tokens: Vec<&NewToken> = members.iter().map(|&i| &requests[i]).collect();
+            counts.sent(2);
+            sql::lock_token_owner(&mut tx, first).await?;
+            let generations = sql::insert_next_tokens(&mut tx, &tokens, !stable, stable).await?;
+            for (&index, generation) in members.iter().zip(generations) {
+                answers[index] = Some(Ok(rules::issued(&requests[index], generation)));
+            }
+        }
+        counts.sent(1);
+        tx.commit().await?;
+        Ok(answers
+            .into_iter()
+            .map(|answer| answer.unwrap_or_else(|| Err(corrupt("a token was never issued"))))
+            .collect())
+    }
 }
 
 // ---- quota counts --------------------------------------------------------------------

@@ -30,7 +30,10 @@ mod batched;
 mod statements;
 
 use batch::Batcher;
-use batched::{CallFactsOp, CountOp, CountRequest, FactsRequest, SaveRequest, SaveShoppingOp};
+use batched::{
+    Asker, CallFactsOp, CountOp, CountRequest, FactsRequest, IssueTokensOp, SaveRequest,
+    SaveShoppingOp,
+};
 use statements as sql;
 
 use crate::payments::{self, PaymentChange};
@@ -53,6 +56,7 @@ pub struct PostgresStore {
     facts: Batcher<CallFactsOp>,
     counts: Batcher<CountOp>,
     uploads: Batcher<SaveShoppingOp>,
+    tokens: Batcher<IssueTokensOp>,
 }
 
 impl PostgresStore {
@@ -77,6 +81,7 @@ impl PostgresStore {
             facts: Batcher::start(CallFactsOp(pool.clone()), workers),
             counts: Batcher::start(CountOp(relaxed.clone()), workers),
             uploads: Batcher::start(SaveShoppingOp(pool.clone()), workers),
+            tokens: Batcher::start(IssueTokensOp(pool.clone()), workers),
             pool,
             bound: Mutex::new(HashSet::new()),
         })
@@ -270,7 +275,16 @@ impl Store for PostgresStore {
     async fn call_facts(&self, token: &str, path: &str) -> Result<CallFacts> {
         self.facts
             .call(FactsRequest {
-                token: token.to_owned(),
+                asker: Asker::Token(token.to_owned()),
+                path: path.to_owned(),
+            })
+            .await
+    }
+
+    async fn app_facts(&self, appid: &str, path: &str) -> Result<CallFacts> {
+        self.facts
+            .call(FactsRequest {
+                asker: Asker::App(appid.to_owned()),
                 path: path.to_owned(),
             })
             .await
@@ -363,14 +377,7 @@ impl Store for PostgresStore {
     }
 
     async fn issue_token(&self, token: &NewToken) -> Result<TokenRecord> {
-        let mut tx = self.pool.begin().await?;
-        sql::lock_token_owner(&mut tx, token).await?;
-        // A new generation: the previous one keeps working through its grace period; a new
-        // stable token (a forced refresh) revokes the previous one at once.
-        let stable = token.kind == TokenKind::Stable;
-        let generation = sql::insert_next_token(&mut tx, token, !stable, stable).await?;
-        tx.commit().await?;
-        Ok(rules::issued(token, generation))
+        self.tokens.call(token.clone()).await
     }
 
     async fn token(&self, token: &str) -> Result<Option<TokenRecord>> {
@@ -386,7 +393,11 @@ impl Store for PostgresStore {
         let record = match sql::current_stable_token(&mut tx, &mint.appid, mint.issued_at).await? {
             Some(row) => TokenRecord::try_from(row)?,
             None => {
-                let generation = sql::insert_next_token(&mut tx, mint, false, false).await?;
+                let generations = sql::insert_next_tokens(&mut tx, &[mint], false, false).await?;
+                let generation = generations
+                    .first()
+                    .copied()
+                    .ok_or_else(|| corrupt("a stable token was not inserted"))?;
                 rules::issued(mint, generation)
             }
         };
@@ -912,6 +923,7 @@ impl Store for PostgresStore {
             self.facts.stats("call_facts"),
             self.counts.stats("count_call"),
             self.uploads.stats("save_shopping_info"),
+            self.tokens.stats("issue_token"),
         ]
     }
 

@@ -260,47 +260,75 @@ pub async fn lock_token_owner(conn: &mut PgConnection, token: &NewToken) -> Resu
     query.execute(conn).await.map(|_| ())
 }
 
-/// Inserts a token as the next generation of its line, in one statement: first (as asked)
-/// the line's current tokens start their grace period (`supersede`) or every stable token
-/// of the app is revoked (`revoke`), and tokens a day past their lifetime are dropped.
-pub async fn insert_next_token(
+/// Inserts tokens of one line as its next generations, in the order given, in one
+/// statement: first (as asked) the line's current tokens start their grace period
+/// (`supersede`) or every stable token of the app is revoked (`revoke`), and tokens a day
+/// past their lifetime are dropped; each new token but the last is then superseded by (or,
+/// revoking, revoked for) the one after it, as if they had been issued one after another.
+/// The line's owner must be locked first ([`lock_token_owner`]). Answers each token's
+/// generation, in the order given.
+pub async fn insert_next_tokens(
     conn: &mut PgConnection,
-    token: &NewToken,
+    tokens: &[&NewToken],
     supersede: bool,
     revoke: bool,
-) -> Result<i64> {
-    sqlx::query_scalar(
+) -> Result<Vec<i64>> {
+    let Some(first) = tokens.first() else {
+        return Ok(Vec::new());
+    };
+    let values: Vec<&str> = tokens.iter().map(|t| t.token.as_str()).collect();
+    let issued: Vec<i64> = tokens.iter().map(|t| t.issued_at).collect();
+    let expires: Vec<i64> = tokens.iter().map(|t| t.expires_at).collect();
+    let forced: Vec<bool> = tokens.iter().map(|t| t.forced).collect();
+    let generations: Vec<(String, i64)> = sqlx::query_as(
         "WITH superseded AS (
-             UPDATE access_tokens SET superseded_at = $4
+             UPDATE access_tokens SET superseded_at = $4[1]
              WHERE $8 AND appid = $2 AND kind = $3
                AND component_appid IS NOT DISTINCT FROM $7 AND superseded_at IS NULL
          ), revoked AS (
              UPDATE access_tokens SET revoked = TRUE
              WHERE $9 AND appid = $2 AND kind = 'stable' AND revoked = FALSE
          ), expired AS (
-             DELETE FROM access_tokens WHERE appid = $2 AND expires_at < $4 - 86400
+             DELETE FROM access_tokens WHERE appid = $2 AND expires_at < $4[1] - 86400
+         ), base AS (
+             SELECT COALESCE((SELECT generation FROM access_tokens
+                              WHERE appid = $2 AND kind = $3
+                                AND component_appid IS NOT DISTINCT FROM $7
+                              ORDER BY generation DESC LIMIT 1), 0) AS generation
+         ), fresh AS (
+             SELECT t.*, lead(t.issued_at) OVER (ORDER BY t.n) AS next_issued_at
+             FROM unnest($1::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BOOL[])
+                  WITH ORDINALITY AS t(token, issued_at, expires_at, forced, n)
          )
          INSERT INTO access_tokens (token, appid, kind, generation, issued_at, expires_at, forced,
-                                    component_appid)
-         VALUES ($1, $2, $3,
-                 COALESCE((SELECT generation FROM access_tokens
-                           WHERE appid = $2 AND kind = $3
-                             AND component_appid IS NOT DISTINCT FROM $7
-                           ORDER BY generation DESC LIMIT 1), 0) + 1,
-                 $4, $5, $6, $7)
-         RETURNING generation",
+                                    component_appid, superseded_at, revoked)
+         SELECT f.token, $2, $3, base.generation + f.n, f.issued_at, f.expires_at, f.forced, $7,
+                CASE WHEN $8 THEN f.next_issued_at END, $9 AND f.next_issued_at IS NOT NULL
+         FROM fresh f CROSS JOIN base
+         ORDER BY f.n
+         RETURNING token, generation",
     )
-    .bind(&token.token)
-    .bind(&token.appid)
-    .bind(token.kind.as_str())
-    .bind(token.issued_at)
-    .bind(token.expires_at)
-    .bind(token.forced)
-    .bind(&token.component_appid)
+    .bind(&values)
+    .bind(&first.appid)
+    .bind(first.kind.as_str())
+    .bind(&issued)
+    .bind(&expires)
+    .bind(&forced)
+    .bind(&first.component_appid)
     .bind(supersede)
     .bind(revoke)
-    .fetch_one(conn)
-    .await
+    .fetch_all(conn)
+    .await?;
+    tokens
+        .iter()
+        .map(|t| {
+            generations
+                .iter()
+                .find(|(token, _)| *token == t.token)
+                .map(|(_, generation)| *generation)
+                .ok_or(sqlx::Error::RowNotFound)
+        })
+        .collect()
 }
 
 pub async fn current_stable_token(

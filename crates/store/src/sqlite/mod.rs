@@ -381,6 +381,18 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn app_facts(&self, appid: &str, path: &str) -> Result<CallFacts> {
+        self.read(|conn| {
+            let app = sql::app(conn, appid)?.map(App::try_from).transpose()?;
+            Ok(CallFacts {
+                clock_offset: sql::clock_offset(conn)?,
+                fault_queued: app.is_some() && sql::fault_queued(conn, appid, path)?,
+                token: None,
+                app,
+            })
+        })
+    }
+
     async fn create_app(&self, app: &NewApp) -> Result<Created> {
         let app = app.clone();
         self.write(move |conn| {
