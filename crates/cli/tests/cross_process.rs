@@ -359,7 +359,10 @@ async fn racing_token_fetches_on_two_processes_leave_one_current_token() {
     for fetch in fetches {
         tokens.push(fetch.await.expect("joined").expect("token").access_token);
     }
-    one.sandbox.advance_clock(301).await.expect("past the grace");
+    one.sandbox
+        .advance_clock(301)
+        .await
+        .expect("past the grace");
     let mut working = 0;
     for (i, token) in tokens.iter().enumerate() {
         let body = upload(&shop, &format!("T{i}"), "2026-11-26T10:00:00Z", "t");

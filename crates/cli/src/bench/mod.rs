@@ -89,6 +89,87 @@ struct Measured {
     non_2xx: u64,
     /// userorder's rate over the floor server's, same scenario and load.
     floor_ratio: Option<f64>,
+    /// Where the time went, per request answered: CPU of the server and of the database's
+    /// processes (PostgreSQL; SQLite runs inside the server), and the batched statements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<Cost>,
+}
+
+/// CPU and database work per request of one run (Linux /proc and the server's /metrics).
+#[derive(Debug, Clone, Serialize)]
+struct Cost {
+    server_cpu_ms: f64,
+    database_cpu_ms: f64,
+    /// Statements the batched operations sent, per request (PostgreSQL only).
+    statements: f64,
+    /// Requests per batch, per batched operation that ran (PostgreSQL only).
+    batch_sizes: Vec<(String, f64)>,
+}
+
+/// CPU seconds (user + system) a process has used (Linux /proc; 100 ticks a second).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which may hold spaces, in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of every PostgreSQL process on this machine (its backends among them).
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .map(cpu_seconds)
+        .sum()
+}
+
+/// Each batched operation's (batches, requests, statements), from `/metrics`.
+async fn batch_counts(base: &str) -> anyhow::Result<Vec<(String, [f64; 3])>> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let mut counts: Vec<(String, [f64; 3])> = Vec::new();
+    let names = [
+        "userorder_store_batches_total{operation=\"",
+        "userorder_store_batched_requests_total{operation=\"",
+        "userorder_store_statements_total{operation=\"",
+    ];
+    for line in text.lines() {
+        for (i, name) in names.iter().enumerate() {
+            let Some((operation, value)) = line
+                .strip_prefix(name)
+                .and_then(|rest| rest.split_once("\"} "))
+            else {
+                continue;
+            };
+            let value: f64 = value.parse().unwrap_or(0.0);
+            match counts.iter_mut().find(|(o, _)| o == operation) {
+                Some((_, c)) => c[i] = value,
+                None => {
+                    let mut c = [0.0; 3];
+                    c[i] = value;
+                    counts.push((operation.to_owned(), c));
+                }
+            }
+        }
+    }
+    Ok(counts)
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -441,6 +522,11 @@ impl Bench {
         } else {
             ok_count(&base, scenario).await?
         };
+        let cpu_before = (cpu_seconds(self.server.pid()), postgres_cpu_seconds());
+        let batches_before = match floor {
+            true => Vec::new(),
+            false => batch_counts(&base).await?,
+        };
         let load = Load {
             duration: Duration::from_secs(self.args.duration),
             connections: self.args.connections,
@@ -448,10 +534,36 @@ impl Bench {
             pace_ms,
         };
         let summary = wrk(&self.dir, &base, &run, &request, &self.shop, &load)?;
+        let cpu_after = (cpu_seconds(self.server.pid()), postgres_cpu_seconds());
         let ok = if floor {
             summary.requests - summary.non_2xx
         } else {
             ok_count(&base, scenario).await? - before
+        };
+        let cost = match floor {
+            true => None,
+            false => {
+                let answered = summary.requests.max(1) as f64;
+                let after = batch_counts(&base).await?;
+                let mut statements = 0.0;
+                let mut batch_sizes = Vec::new();
+                for (operation, [batches, requests, sent]) in &after {
+                    let [b0, r0, s0] = batches_before
+                        .iter()
+                        .find(|(o, _)| o == operation)
+                        .map_or([0.0; 3], |(_, c)| *c);
+                    statements += sent - s0;
+                    if batches - b0 > 0.0 {
+                        batch_sizes.push((operation.clone(), (requests - r0) / (batches - b0)));
+                    }
+                }
+                Some(Cost {
+                    server_cpu_ms: (cpu_after.0 - cpu_before.0) * 1e3 / answered,
+                    database_cpu_ms: (cpu_after.1 - cpu_before.1) * 1e3 / answered,
+                    statements: statements / answered,
+                    batch_sizes,
+                })
+            }
         };
         if !floor && matches!(scenario, Scenario::Combined | Scenario::Single) {
             self.stored += ok;
@@ -475,6 +587,7 @@ impl Bench {
             socket_errors: summary.socket_errors,
             non_2xx: summary.non_2xx,
             floor_ratio: floor_rate.map(|floor| requests_per_second / floor),
+            cost,
         };
         print_row(&measured);
         self.results.push(measured.clone());
@@ -549,6 +662,28 @@ impl Bench {
 }
 
 fn print_row(m: &Measured) {
+    print_summary(m);
+    if let Some(cost) = &m.cost {
+        let batches: Vec<String> = cost
+            .batch_sizes
+            .iter()
+            .map(|(operation, size)| format!("{operation} {size:.1}"))
+            .collect();
+        println!(
+            "    per request: userorder {:.3} ms CPU, PostgreSQL {:.3} ms CPU, {:.2} batched \
+             statements; requests per batch: {}",
+            cost.server_cpu_ms,
+            cost.database_cpu_ms,
+            cost.statements,
+            match batches.is_empty() {
+                true => "no batches (SQLite: see userorder_store_batch_size)".to_owned(),
+                false => batches.join(", "),
+            }
+        );
+    }
+}
+
+fn print_summary(m: &Measured) {
     println!(
         "{:<9} {:<10} {:>9} stored  {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ok {:>8}/{:<8} {}",
         format!("{:?}", m.scenario).to_lowercase(),
