@@ -1,6 +1,7 @@
 //! Crash safety: uploads run while the server is killed with SIGKILL at random moments and
-//! restarted on the same SQLite file, five times. Every upload answered errcode 0 is there
-//! with its exact content, none is half-written, and the server starts cleanly each time.
+//! restarted on the same database, five times — a SQLite file (its one writer's batches) and
+//! a PostgreSQL database (its upload batches). Every upload answered errcode 0 is there with
+//! its exact content, none is half-written, and the server starts cleanly each time.
 
 mod common;
 
@@ -16,8 +17,21 @@ use userorder_client::Client;
 use userorder_store::testing::{Backend, TestDb};
 
 #[tokio::test]
-async fn uploads_answered_zero_survive_kill_dash_nine() {
-    let db = TestDb::create(&Backend::Sqlite).await;
+async fn uploads_answered_zero_survive_kill_dash_nine_on_sqlite() {
+    uploads_answered_zero_survive_kill_dash_nine(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    userorder_no_postgres,
+    ignore = "built with --cfg userorder_no_postgres"
+)]
+async fn uploads_answered_zero_survive_kill_dash_nine_on_postgres() {
+    uploads_answered_zero_survive_kill_dash_nine(Backend::postgres()).await;
+}
+
+async fn uploads_answered_zero_survive_kill_dash_nine(backend: Backend) {
+    let db = TestDb::create(&backend).await;
     let mut process = Process::spawn(&db);
     let shop = Arc::new(shop(&process.sandbox, json!({})).await);
     let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
@@ -59,7 +73,7 @@ async fn uploads_answered_zero_survive_kill_dash_nine() {
         for writer in writers {
             writer.await.expect("writer");
         }
-        // Starting again on the same file must work every time.
+        // Starting again on the same database must work every time.
         process = Process::spawn(&db);
     }
 
