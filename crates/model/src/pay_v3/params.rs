@@ -64,6 +64,17 @@ impl ParamError {
 
 pub type Checked<T> = Result<T, ParamError>;
 
+/// A `/v3/` request body as JSON: at most [`MAX_BODY`] bytes, one JSON object.
+pub fn body_json(bytes: &[u8]) -> Checked<Value> {
+    if bytes.len() > MAX_BODY {
+        return Err(ParamError::body(BODY_TOO_LARGE));
+    }
+    serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| ParamError::body(BODY_NOT_OBJECT))
+}
+
 /// Reads a body's (or a query's) fields by JSON pointer. Absent = missing or `null`; `""`
 /// is absent for an optional string and missing for a required one (SPEC §11.1).
 pub struct Fields<'a> {

@@ -25,14 +25,7 @@ pub struct Signed {
 impl Signed {
     /// The body as JSON (SPEC §11.5): not a JSON object, or over 1 MiB → PARAM_ERROR.
     pub fn json(&self) -> Result<serde_json::Value, V3Error> {
-        use userorder_model::pay_v3::params::{self, ParamError};
-        if self.body.len() > params::MAX_BODY {
-            return Err(V3Error::param(ParamError::body(params::BODY_TOO_LARGE)));
-        }
-        serde_json::from_slice::<serde_json::Value>(&self.body)
-            .ok()
-            .filter(serde_json::Value::is_object)
-            .ok_or_else(|| V3Error::param(ParamError::body(params::BODY_NOT_OBJECT)))
+        userorder_model::pay_v3::params::body_json(&self.body).map_err(V3Error::param)
     }
 }
 
