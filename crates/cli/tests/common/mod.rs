@@ -24,13 +24,18 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(db: &TestDb) -> Self {
+        Self::spawn_on(&db.url)
+    }
+
+    /// A server on the database `url` names.
+    pub fn spawn_on(url: &str) -> Self {
         let mut child = Command::new(BIN)
             .args([
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
                 "--database",
-                &db.url,
+                url,
                 "--pool-size",
                 "4",
             ])
