@@ -47,6 +47,9 @@ use userorder_model::ErrCode;
 /// another upload of the same order committed, so this bounds only pathological contention.
 const RETRIES: usize = 16;
 
+/// The longest a request waits for a database connection (README, "Reliability").
+const ACQUIRE: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct PostgresStore {
     pool: PgPool,
     /// (appid, mchid) pairs known to be bound. Bindings are never removed, so a positive
@@ -62,8 +65,14 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub async fn open(url: &str, pool_size: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
+        // No ping before each checkout (a round trip per checkout): a connection the
+        // database dropped fails its next statement, answers -1 once and is closed. A
+        // checkout waits at most ACQUIRE: while the database is unreachable, requests are
+        // answered -1 within it instead of waiting for the database to come back.
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
+            .test_before_acquire(false)
+            .acquire_timeout(ACQUIRE)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -71,6 +80,8 @@ impl PostgresStore {
         // "Durability").
         let relaxed = PgPoolOptions::new()
             .max_connections((pool_size / 2).max(1))
+            .test_before_acquire(false)
+            .acquire_timeout(ACQUIRE)
             .connect_with(options.options([("synchronous_commit", "off")]))
             .await?;
         // One worker per batched operation: the next batch forms while one runs, and the
