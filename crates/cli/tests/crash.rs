@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Process, shop, upload};
+use common::{Process, all_orders, shop, upload};
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -84,33 +84,18 @@ async fn uploads_answered_zero_survive_kill_dash_nine(backend: Backend) {
         acknowledged.len()
     );
     let mut stored = std::collections::HashMap::new();
-    for page in 0.. {
-        let orders = process
-            .sandbox
-            .get::<Value>(&format!(
-                "/orders?appid={}&limit=1000&offset={}&history=true",
-                shop.appid,
-                page * 1000
-            ))
-            .await
-            .expect("orders");
-        let orders = orders["orders"].as_array().cloned().unwrap_or_default();
-        for order in &orders {
-            assert_eq!(order["version"], 1, "no half-written upload: {order}");
-            assert_eq!(
-                order["versions"].as_array().map(Vec::len),
-                Some(1),
-                "every version row is there: {order}"
-            );
-            let key = order["order_key"]["out_trade_no"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            stored.insert(key, order["order_list"][0]["merchant_order_no"].clone());
-        }
-        if orders.len() < 1000 {
-            break;
-        }
+    for order in all_orders(&process.sandbox, &shop.appid, true).await {
+        assert_eq!(order["version"], 1, "no half-written upload: {order}");
+        assert_eq!(
+            order["versions"].as_array().map(Vec::len),
+            Some(1),
+            "every version row is there: {order}"
+        );
+        let key = order["order_key"]["out_trade_no"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        stored.insert(key, order["order_list"][0]["merchant_order_no"].clone());
     }
     for (key, note) in &acknowledged {
         assert_eq!(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Process, shop, upload};
+use common::{Process, all_orders, shop, upload};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use userorder_model::ErrCode;
@@ -128,30 +128,17 @@ async fn a_full_disk_answers_minus_one_keeps_reading_and_recovers() {
     }
 
     // Every upload answered 0 is there.
-    let mut stored = std::collections::HashSet::new();
-    for page in 0.. {
-        let orders = process
-            .sandbox
-            .get::<Value>(&format!(
-                "/orders?appid={}&limit=1000&offset={}",
-                shop.appid,
-                page * 1000
-            ))
+    let stored: std::collections::HashSet<String> =
+        all_orders(&process.sandbox, &shop.appid, false)
             .await
-            .expect("orders");
-        let orders = orders["orders"].as_array().cloned().unwrap_or_default();
-        for order in &orders {
-            stored.insert(
-                order["order_key"]["out_trade_no"]
+            .iter()
+            .map(|o| {
+                o["order_key"]["out_trade_no"]
                     .as_str()
                     .unwrap_or_default()
-                    .to_owned(),
-            );
-        }
-        if orders.len() < 1000 {
-            break;
-        }
-    }
+                    .to_owned()
+            })
+            .collect();
     for key in &acknowledged {
         assert!(stored.contains(key), "{key} was answered 0 but is missing");
     }

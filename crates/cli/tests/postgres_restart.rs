@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Process, shop, upload};
+use common::{Process, all_orders, shop, upload};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use userorder_model::ErrCode;
@@ -210,24 +210,7 @@ async fn postgres_crashing_and_restarting_under_uploads_loses_nothing_answered_z
         "recovered after {recovered:?}"
     );
 
-    let mut orders = Vec::new();
-    for page in 0.. {
-        let listed = process
-            .sandbox
-            .get::<Value>(&format!(
-                "/orders?appid={}&limit=1000&offset={}",
-                shop.appid,
-                page * 1000
-            ))
-            .await
-            .expect("orders");
-        let listed = listed["orders"].as_array().cloned().unwrap_or_default();
-        let last = listed.len() < 1000;
-        orders.extend(listed);
-        if last {
-            break;
-        }
-    }
+    let orders = all_orders(&process.sandbox, &shop.appid, false).await;
     let stored: std::collections::HashMap<String, Value> = orders
         .iter()
         .map(|o| {

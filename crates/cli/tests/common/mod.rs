@@ -120,3 +120,25 @@ pub fn upload(shop: &Shop, out_trade_no: &str, upload_time: &str, note: &str) ->
         "upload_time": upload_time
     })
 }
+
+/// Every order of an app the sandbox lists (all pages), with each one's versions when
+/// `history` is set.
+pub async fn all_orders(sandbox: &Sandbox, appid: &str, history: bool) -> Vec<Value> {
+    let mut orders = Vec::new();
+    for page in 0.. {
+        let listed = sandbox
+            .get::<Value>(&format!(
+                "/orders?appid={appid}&limit=1000&offset={}&history={history}",
+                page * 1000
+            ))
+            .await
+            .expect("orders");
+        let listed = listed["orders"].as_array().cloned().unwrap_or_default();
+        let last = listed.len() < 1000;
+        orders.extend(listed);
+        if last {
+            return orders;
+        }
+    }
+    orders
+}
