@@ -10,15 +10,11 @@ use userorder_model::shopping::OrderKey;
 
 use super::batch::{Counts, Operation};
 use super::statements as sql;
+use super::{RETRIES, next_version};
 use crate::records::*;
 use crate::rows::*;
 use crate::rules::{self, Upload, corrupt, key_cols};
 use crate::{CallFacts, Result, StoreError};
-
-/// How often an upload that lost a race for its order is judged again: each retry means
-/// another upload of the same order (or its payment) committed in between, so this bounds
-/// only pathological contention.
-const RETRIES: usize = 16;
 
 /// The SQLSTATE after which a round is simply written again: a deadlock between two
 /// batches.
@@ -457,13 +453,7 @@ fn judge(
     facts: Facts,
 ) -> std::result::Result<Write<'_>, Saved> {
     let upload = &request.upload;
-    let version = match &facts.stored {
-        None => 1,
-        Some((stored, version)) => match rules::refusal(stored, upload.upload_ns, &request.body) {
-            Some(refused) => return Err(refused),
-            None => version + 1,
-        },
-    };
+    let version = next_version(facts.stored, upload.upload_ns, &request.body)?;
     let association = rules::association(&request.appid, upload, facts.payment.as_ref());
     Ok(Write {
         index,

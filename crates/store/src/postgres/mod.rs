@@ -45,7 +45,7 @@ use userorder_model::ErrCode;
 
 /// How often an upload that lost a race for a new order is tried again: each retry means
 /// another upload of the same order committed, so this bounds only pathological contention.
-const RETRIES: usize = 16;
+pub(super) const RETRIES: usize = 16;
 
 /// The longest a request waits for a database connection (README, "Reliability").
 const ACQUIRE: std::time::Duration = std::time::Duration::from_millis(500);
@@ -84,15 +84,11 @@ impl PostgresStore {
             .acquire_timeout(ACQUIRE)
             .connect_with(options.options([("synchronous_commit", "off")]))
             .await?;
-        // One worker per batched operation: the next batch forms while one runs, and the
-        // fewer batches, the fewer round trips (measured: two workers each halved the
-        // batches and cost a fifth of the upload rate at 32 connections).
-        let workers = 1;
         Ok(Self {
-            facts: Batcher::start(CallFactsOp(pool.clone()), workers),
-            counts: Batcher::start(CountOp(relaxed.clone()), workers),
-            uploads: Batcher::start(SaveShoppingOp(pool.clone()), workers),
-            tokens: Batcher::start(IssueTokensOp(pool.clone()), workers),
+            facts: Batcher::start(CallFactsOp(pool.clone())),
+            counts: Batcher::start(CountOp(relaxed.clone())),
+            uploads: Batcher::start(SaveShoppingOp(pool.clone())),
+            tokens: Batcher::start(IssueTokensOp(pool.clone())),
             pool,
             bound: Mutex::new(HashSet::new()),
         })
@@ -213,7 +209,7 @@ async fn try_save_shipping(
     let key = key_cols(&info.order_key);
     let upload_ns = info.upload_time.unix_nanos();
     let stored = sql::stored_shipping(&mut conn, appid, key).await?;
-    let expected = match judge(stored, upload_ns, body) {
+    let expected = match next_version(stored, upload_ns, body) {
         Ok(version) => version,
         Err(refused) => return Ok(Some(refused)),
     };
@@ -252,7 +248,11 @@ where
 }
 
 /// The version an upload gets over what is stored (locked), or the fact that refuses it.
-fn judge(stored: Option<(StoredUpload, i64)>, upload_ns: i64, body: &str) -> Result<i64, Saved> {
+pub(super) fn next_version(
+    stored: Option<(StoredUpload, i64)>,
+    upload_ns: i64,
+    body: &str,
+) -> Result<i64, Saved> {
     match stored {
         None => Ok(1),
         Some((stored, version)) => match rules::refusal(&stored, upload_ns, body) {
